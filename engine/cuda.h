@@ -1,0 +1,52 @@
+// The CUDA context (stream, cuBLAS handle, device properties) and the checking macros every CUDA,
+// cuBLAS and cuFFT call goes through. Include only from code built with LRA_WITH_CUDA.
+#pragma once
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <cufft.h>
+
+#include <cstdint>
+
+namespace lra::cuda {
+
+// Throws lra::Error: "<statement> failed: <library's message> (file:line)".
+[[noreturn]] void fail_call(const char* statement, const char* what, const char* file, int line);
+const char* cufft_error_string(cufftResult r);
+
+// All engine work runs on this one stream, in order; the caching allocator relies on that.
+cudaStream_t stream();
+cublasHandle_t cublas();
+const cudaDeviceProp& properties();
+
+inline unsigned blocks_for(int64_t n, int threads, int64_t max_blocks = 65535LL * 16) {
+  int64_t b = (n + threads - 1) / threads;
+  if (b < 1) b = 1;
+  return unsigned(b < max_blocks ? b : max_blocks);
+}
+
+}  // namespace lra::cuda
+
+#define LRA_CUDA_CHECK(stmt)                                                        \
+  do {                                                                              \
+    cudaError_t lra_err_ = (stmt);                                                  \
+    if (lra_err_ != cudaSuccess)                                                    \
+      ::lra::cuda::fail_call(#stmt, cudaGetErrorString(lra_err_), __FILE__, __LINE__); \
+  } while (0)
+
+#define LRA_CUBLAS_CHECK(stmt)                                                          \
+  do {                                                                                  \
+    cublasStatus_t lra_st_ = (stmt);                                                    \
+    if (lra_st_ != CUBLAS_STATUS_SUCCESS)                                               \
+      ::lra::cuda::fail_call(#stmt, cublasGetStatusString(lra_st_), __FILE__, __LINE__); \
+  } while (0)
+
+#define LRA_CUFFT_CHECK(stmt)                                                                   \
+  do {                                                                                          \
+    cufftResult lra_fr_ = (stmt);                                                               \
+    if (lra_fr_ != CUFFT_SUCCESS)                                                               \
+      ::lra::cuda::fail_call(#stmt, ::lra::cuda::cufft_error_string(lra_fr_), __FILE__, __LINE__); \
+  } while (0)
+
+// After every kernel launch: catches bad launch configurations at the launch site.
+#define LRA_KERNEL_CHECK() LRA_CUDA_CHECK(cudaGetLastError())

@@ -1,0 +1,128 @@
+#include "engine/device.h"
+
+#include "engine/base.h"
+
+#if LRA_WITH_CUDA
+#include "engine/cuda.h"
+#endif
+
+namespace lra {
+
+void fail(const std::string& message) { throw Error(message); }
+
+#if LRA_WITH_CUDA
+bool cuda_compiled() { return true; }
+#else
+bool cuda_compiled() { return false; }
+#endif
+
+#if LRA_WITH_CUDA
+namespace {
+// Probed once: cudaGetDeviceCount on a machine without a driver returns an error, which means "no GPU".
+struct Probe {
+  int count = 0;
+  std::string why;
+  Probe() {
+    cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess) {
+      why = cudaGetErrorString(e);
+      count = 0;
+      (void)cudaGetLastError();
+    } else if (count == 0) {
+      why = "no CUDA device found";
+    }
+  }
+};
+const Probe& probe() {
+  static Probe p;
+  return p;
+}
+bool g_tf32 = false;
+}  // namespace
+
+bool cuda_available() { return probe().count > 0; }
+
+namespace cuda {
+
+void fail_call(const char* statement, const char* what, const char* file, int line) {
+  throw Error(str(statement, " failed: ", what, " (", file, ":", line, ")"));
+}
+
+const char* cufft_error_string(cufftResult r) {
+  switch (r) {
+    case CUFFT_INVALID_PLAN: return "CUFFT_INVALID_PLAN";
+    case CUFFT_ALLOC_FAILED: return "CUFFT_ALLOC_FAILED (out of GPU memory)";
+    case CUFFT_INVALID_VALUE: return "CUFFT_INVALID_VALUE";
+    case CUFFT_INTERNAL_ERROR: return "CUFFT_INTERNAL_ERROR";
+    case CUFFT_EXEC_FAILED: return "CUFFT_EXEC_FAILED";
+    case CUFFT_SETUP_FAILED: return "CUFFT_SETUP_FAILED";
+    case CUFFT_INVALID_SIZE: return "CUFFT_INVALID_SIZE";
+    default: return "cuFFT error";
+  }
+}
+
+namespace {
+struct Context {
+  cudaStream_t stream = nullptr;
+  cublasHandle_t cublas = nullptr;
+  cudaDeviceProp props{};
+  Context() {
+    LRA_CHECK(cuda_available(), "the CUDA backend was used, but no GPU is usable: ", probe().why);
+    LRA_CUDA_CHECK(cudaSetDevice(0));
+    LRA_CUDA_CHECK(cudaGetDeviceProperties(&props, 0));
+    LRA_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    LRA_CUBLAS_CHECK(cublasCreate(&cublas));
+    LRA_CUBLAS_CHECK(cublasSetStream(cublas, stream));
+    LRA_CUBLAS_CHECK(cublasSetMathMode(cublas, g_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+  }
+  // Deliberately never destroyed: handles torn down during static destruction race the driver's own
+  // shutdown. The process exit releases them.
+};
+Context& context() {
+  static Context* c = new Context();
+  return *c;
+}
+}  // namespace
+
+cudaStream_t stream() { return context().stream; }
+cublasHandle_t cublas() { return context().cublas; }
+const cudaDeviceProp& properties() { return context().props; }
+
+}  // namespace cuda
+
+void synchronize() {
+  if (cuda_available()) LRA_CUDA_CHECK(cudaStreamSynchronize(cuda::stream()));
+}
+
+void set_allow_tf32(bool on) {
+  g_tf32 = on;
+  if (cuda_available())
+    LRA_CUBLAS_CHECK(cublasSetMathMode(cuda::cublas(), on ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+}
+bool allow_tf32() { return g_tf32; }
+
+#else  // CPU-only build
+
+bool cuda_available() { return false; }
+void synchronize() {}
+void set_allow_tf32(bool) {}
+bool allow_tf32() { return false; }
+
+#endif
+
+Device parse_device(const std::string& name) {
+  if (name == "auto") return default_device();
+  if (name == "cpu") return Device::CPU;
+  if (name == "cuda" || name == "gpu") {
+    LRA_CHECK(cuda_compiled(), "--device cuda: this binary was built without the CUDA backend "
+                               "(configured with -DLRA_CUDA=OFF or without nvcc); use --device cpu");
+#if LRA_WITH_CUDA
+    LRA_CHECK(cuda_available(), "--device cuda: no usable GPU on this machine (", probe().why,
+              "); use --device cpu or --device auto");
+#endif
+    return Device::CUDA;
+  }
+  fail(str("--device: unknown device '", name, "' (expected auto, cpu or cuda)"));
+}
+
+}  // namespace lra

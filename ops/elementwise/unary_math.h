@@ -1,0 +1,60 @@
+// The scalar math of the unary ops and their derivatives, written once and used by both the CPU
+// reference loops and the CUDA kernels (LRA_HD = __host__ __device__ under nvcc).
+#pragma once
+
+#include <cmath>
+
+#include "engine/rng.h"  // LRA_HD
+
+namespace lra::ops {
+
+enum class UnaryOp : int { Relu, GeluTanh, GeluErf, Silu, Sigmoid, Tanh, Scale };
+
+template <class T>
+LRA_HD T sigmoid_of(T x) {
+  return T(1) / (T(1) + exp(-x));
+}
+
+// y = f(x); alpha is the factor of Scale and unused otherwise.
+template <class T>
+LRA_HD T unary_forward_scalar(UnaryOp op, T x, T alpha) {
+  const T k = T(0.7978845608028654);  // sqrt(2/pi)
+  switch (op) {
+    case UnaryOp::Relu: return x > T(0) ? x : T(0);
+    case UnaryOp::GeluTanh: return T(0.5) * x * (T(1) + tanh(k * (x + T(0.044715) * x * x * x)));
+    case UnaryOp::GeluErf: return T(0.5) * x * (T(1) + erf(x * T(0.7071067811865476)));
+    case UnaryOp::Silu: return x * sigmoid_of(x);
+    case UnaryOp::Sigmoid: return sigmoid_of(x);
+    case UnaryOp::Tanh: return tanh(x);
+    case UnaryOp::Scale: return alpha * x;
+  }
+  return T(0);
+}
+
+// dL/dx given x, y = f(x) and g = dL/dy.
+template <class T>
+LRA_HD T unary_backward_scalar(UnaryOp op, T x, T y, T g, T alpha) {
+  const T k = T(0.7978845608028654);
+  switch (op) {
+    case UnaryOp::Relu: return x > T(0) ? g : T(0);
+    case UnaryOp::GeluTanh: {
+      T t = tanh(k * (x + T(0.044715) * x * x * x));
+      return g * (T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * k * (T(1) + T(3 * 0.044715) * x * x));
+    }
+    case UnaryOp::GeluErf: {
+      T cdf = T(0.5) * (T(1) + erf(x * T(0.7071067811865476)));
+      T pdf = exp(T(-0.5) * x * x) * T(0.3989422804014327);  // 1/sqrt(2 pi)
+      return g * (cdf + x * pdf);
+    }
+    case UnaryOp::Silu: {
+      T s = sigmoid_of(x);
+      return g * s * (T(1) + x * (T(1) - s));
+    }
+    case UnaryOp::Sigmoid: return g * y * (T(1) - y);
+    case UnaryOp::Tanh: return g * (T(1) - y * y);
+    case UnaryOp::Scale: return g * alpha;
+  }
+  return T(0);
+}
+
+}  // namespace lra::ops

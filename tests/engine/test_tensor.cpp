@@ -1,0 +1,132 @@
+#include <gtest/gtest.h>
+
+#include "engine/autograd.h"
+#include "engine/rng.h"
+#include "engine/tensor.h"
+#include "ops/elementwise/elementwise.h"
+#include "tests/support/compare.h"
+
+namespace lra {
+namespace {
+
+TEST(Tensor, CreationAndViewsShareStorage) {
+  Tensor t = Tensor::from_vector(std::vector<float>{1, 2, 3, 4, 5, 6}, {2, 3});
+  EXPECT_EQ(t.shape(), Shape({2, 3}));
+  EXPECT_EQ(t.describe(), "float32[2, 3] on cpu");
+  Tensor v = t.view({3, 2});
+  v.data<float>()[0] = 10;
+  EXPECT_EQ(t.data<float>()[0], 10);
+  Tensor row = t.narrow0(1, 1);
+  EXPECT_EQ(row.to_vector<float>(), (std::vector<float>{4, 5, 6}));
+  EXPECT_THROW(t.view({4, 2}), Error);
+  EXPECT_THROW(t.data<int32_t>(), Error);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(Tensor::empty({3}).raw_data()) % 64, 0u) << "CPU storage is 64-byte aligned";
+}
+
+TEST(Tensor, FillAndCopyAcrossDtypes) {
+  EXPECT_EQ(Tensor::full({3}, 2.5, DType::F64).to_vector<double>(), (std::vector<double>{2.5, 2.5, 2.5}));
+  EXPECT_EQ(Tensor::full({2}, 7, DType::I32).to_vector<int32_t>(), (std::vector<int32_t>{7, 7}));
+  EXPECT_EQ(Tensor::full({2}, 1.5, DType::BF16).to_vector<float>(), (std::vector<float>{1.5f, 1.5f}));
+  EXPECT_EQ(bf16::from_float(1.00390625f).to_float(), 1.0f) << "ties round to even";
+  EXPECT_THROW(Tensor::empty({2}, DType::F64, Device::CUDA), Error);
+}
+
+TEST(Tensor, MovesBetweenDevices) {
+  LRA_REQUIRE_CUDA();
+  Tensor t = Tensor::from_vector(std::vector<float>{1, -2, 3}, {3});
+  Tensor g = t.to(Device::CUDA);
+  EXPECT_TRUE(g.is_cuda());
+  g.add_(g.clone());
+  EXPECT_EQ(g.to_vector<float>(), (std::vector<float>{2, -4, 6}));
+  Tensor z = Tensor::full({1000}, 3, DType::I32, Device::CUDA);
+  EXPECT_EQ(z.to_vector<int32_t>()[999], 3);
+}
+
+TEST(Rng, PhiloxMatchesPublishedVector) {
+  // Random123 known-answer test for Philox4x32-10 with counter = key = 0.
+  Philox4 r = philox4x32(0, 0);
+  EXPECT_EQ(r.v[0], 0x6627e8d5u);
+  EXPECT_EQ(r.v[1], 0xe169c58du);
+  EXPECT_EQ(r.v[2], 0xbc57ac4cu);
+  EXPECT_EQ(r.v[3], 0x9b00dbd8u);
+}
+
+TEST(Rng, StreamsAreReproducibleAndDisjoint) {
+  Generator a(42), b(42);
+  Tensor x = Tensor::empty({1001}), y = Tensor::empty({1001});
+  uniform_(x, a);
+  uniform_(y, b);
+  EXPECT_EQ(x.to_vector<float>(), y.to_vector<float>());
+  Tensor z = Tensor::empty({1001});
+  uniform_(z, a);  // the next range of counters: different values
+  EXPECT_NE(x.to_vector<float>(), z.to_vector<float>());
+  std::vector<float> v = x.to_vector<float>();
+  double mean = 0;
+  for (float f : v) {
+    ASSERT_GE(f, 0.f);
+    ASSERT_LT(f, 1.f);
+    mean += f / v.size();
+  }
+  EXPECT_NEAR(mean, 0.5, 0.03);
+  Tensor n = Tensor::empty({20000});
+  normal_(n, a, 1.0, 2.0);
+  double m = 0, sq = 0;
+  for (float f : n.to_vector<float>()) { m += f; sq += double(f) * f; }
+  m /= 20000;
+  EXPECT_NEAR(m, 1.0, 0.05);
+  EXPECT_NEAR(std::sqrt(sq / 20000 - m * m), 2.0, 0.05);
+}
+
+TEST(Rng, PermutationIsAPermutationAndSeeded) {
+  Generator a(7), b(7);
+  std::vector<int64_t> p = a.permutation(1000), q = b.permutation(1000);
+  EXPECT_EQ(p, q);
+  std::vector<int64_t> sorted = p;
+  std::sort(sorted.begin(), sorted.end());
+  for (int64_t i = 0; i < 1000; ++i) ASSERT_EQ(sorted[size_t(i)], i);
+}
+
+TEST(Rng, CudaStreamEqualsCpuStream) {
+  LRA_REQUIRE_CUDA();
+  Generator a(9, 123), b(9, 123);
+  Tensor h = Tensor::empty({4099}), d = Tensor::empty({4099}, DType::F32, Device::CUDA);
+  uniform_(h, a, -2, 3);
+  uniform_(d, b, -2, 3);
+  EXPECT_EQ(h.to_vector<float>(), d.to_vector<float>()) << "uniforms must be bit-identical across devices";
+  Tensor hn = Tensor::empty({4099}), dn = Tensor::empty({4099}, DType::F32, Device::CUDA);
+  normal_(hn, a);
+  normal_(dn, b);
+  EXPECT_TRUE(test::all_close(dn, hn, 1e-6, 1e-6, "normals across devices"));
+}
+
+TEST(Autograd, TensorUsedTwiceAccumulates) {
+  Tensor x = Tensor::from_vector(std::vector<double>{0.5, -1.0}, {2});
+  x.requires_grad_();
+  // y = tanh(x) + 3 * x, via two uses of x.
+  Tensor t = ops::tanh(x);
+  Tensor s = ops::scale(x, 3.0);
+  Tensor y = ops::add(t, s);
+  y.backward(Tensor::ones({2}, DType::F64));
+  std::vector<double> g = x.grad().to_vector<double>();
+  EXPECT_NEAR(g[0], 1 - std::tanh(0.5) * std::tanh(0.5) + 3, 1e-12);
+  EXPECT_NEAR(g[1], 1 - std::tanh(-1.0) * std::tanh(-1.0) + 3, 1e-12);
+  // Leaf gradients accumulate across backward calls.
+  ops::scale(x, 2.0).backward(Tensor::ones({2}, DType::F64));
+  EXPECT_NEAR(x.grad().to_vector<double>()[0], 1 - std::tanh(0.5) * std::tanh(0.5) + 5, 1e-12);
+}
+
+TEST(Autograd, NoGradRecordsNothingAndGraphIsConsumed) {
+  Tensor x = Tensor::from_vector(std::vector<double>{1.0}, {1});
+  x.requires_grad_();
+  {
+    autograd::NoGrad no_grad;
+    EXPECT_FALSE(ops::relu(x).grad_fn());
+  }
+  Tensor y = ops::sigmoid(x);
+  EXPECT_TRUE(y.grad_fn());
+  y.backward();
+  EXPECT_THROW(y.backward(), Error);
+}
+
+}  // namespace
+}  // namespace lra

@@ -1,0 +1,58 @@
+// Cases for the unary ops, GLU and casts.
+#include "ops/elementwise/elementwise.h"
+#include "tests/support/op_cases.h"
+
+namespace lra::test {
+namespace {
+
+using ops::UnaryOp;
+
+std::vector<OpCase> elementwise_cases(Generator& gen) {
+  std::vector<OpCase> cases;
+  const std::vector<Shape> shapes = {{1}, {7}, {3, 17}, {2, 5, 33}, {4, 2000}};
+  struct Unary {
+    const char* name;
+    UnaryOp op;
+    double alpha;
+  };
+  const Unary unaries[] = {{"relu", UnaryOp::Relu, 1},     {"gelu_tanh", UnaryOp::GeluTanh, 1},
+                           {"gelu_erf", UnaryOp::GeluErf, 1}, {"silu", UnaryOp::Silu, 1},
+                           {"sigmoid", UnaryOp::Sigmoid, 1}, {"tanh", UnaryOp::Tanh, 1},
+                           {"scale", UnaryOp::Scale, -0.37}};
+  for (const Unary& u : unaries)
+    for (const Shape& s : shapes) {
+      OpCase c;
+      c.name = std::string(u.name) + " " + s.to_string();
+      c.inputs = {random_input(s, gen, -3, 3)};
+      UnaryOp op = u.op;
+      double alpha = u.alpha;
+      c.fn = [op, alpha](const std::vector<Tensor>& in) { return ops::unary(op, in[0], alpha); };
+      cases.push_back(c);
+    }
+  for (auto [shape, dim] : std::vector<std::pair<Shape, int>>{{{2, 6}, -1}, {{3, 10, 5}, 1}, {{1, 2}, 1}, {{4, 3, 514}, -1}}) {
+    OpCase c;
+    c.name = "glu " + shape.to_string() + " dim " + std::to_string(dim);
+    c.inputs = {random_input(shape, gen, -2, 2)};
+    c.fn = [dim](const std::vector<Tensor>& in) { return ops::glu(in[0], dim); };
+    cases.push_back(c);
+  }
+  {
+    // Round trip through bfloat16: forward loses precision (tolerance of one bf16 ulp), and the
+    // gradient of cast is cast back.
+    OpCase c;
+    c.name = "cast bf16 round trip [5, 9]";
+    c.inputs = {random_input({5, 9}, gen)};
+    c.fn = [](const std::vector<Tensor>& in) {
+      DType orig = in[0].dtype();
+      return ops::cast(ops::cast(ops::cast(in[0], DType::F32), DType::BF16), orig);
+    };
+    c.gradcheck = false;  // piecewise constant in float64: finite differences are meaningless
+    c.rtol = 1e-2;
+    cases.push_back(c);
+  }
+  return cases;
+}
+
+}  // namespace
+LRA_OP_CASES(elementwise, elementwise_cases);
+}  // namespace lra::test

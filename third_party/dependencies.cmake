@@ -1,0 +1,44 @@
+# Finds the Debian packages lra-engine builds against. Nothing here is vendored: each dependency comes
+# from the system, and a missing one stops the configure step with the package to install.
+#   sudo apt-get install libgtest-dev libcli11-dev libstb-dev nlohmann-json3-dev zlib1g-dev
+
+function(lra_missing what package)
+  message(FATAL_ERROR "lra-engine needs ${what}, which was not found. On Debian/Ubuntu install it with:\n"
+                      "  sudo apt-get install ${package}\n"
+                      "(or run scripts/setup.sh, which installs everything the build needs).")
+endfunction()
+
+find_package(nlohmann_json 3.10 QUIET)
+if(NOT nlohmann_json_FOUND)
+  lra_missing("nlohmann-json (safetensors headers, run metadata)" nlohmann-json3-dev)
+endif()
+
+find_package(CLI11 QUIET)
+if(NOT CLI11_FOUND)
+  find_path(LRA_CLI11_INCLUDE CLI/CLI.hpp)
+  if(NOT LRA_CLI11_INCLUDE)
+    lra_missing("CLI11 (command-line parsing)" libcli11-dev)
+  endif()
+  add_library(CLI11::CLI11 INTERFACE IMPORTED)
+  target_include_directories(CLI11::CLI11 INTERFACE ${LRA_CLI11_INCLUDE})
+endif()
+
+# stb is used header-only (one translation unit defines the implementation), so only the headers matter.
+find_path(LRA_STB_INCLUDE stb_image.h PATH_SUFFIXES stb)
+if(NOT LRA_STB_INCLUDE)
+  lra_missing("stb (stb_image, stb_image_write)" libstb-dev)
+endif()
+add_library(lra_stb INTERFACE)
+target_include_directories(lra_stb INTERFACE ${LRA_STB_INCLUDE})
+
+find_package(ZLIB QUIET)
+if(NOT ZLIB_FOUND)
+  lra_missing("zlib (gzip-compressed datasets)" zlib1g-dev)
+endif()
+
+if(LRA_BUILD_TESTS)
+  find_package(GTest QUIET)
+  if(NOT GTest_FOUND)
+    lra_missing("GoogleTest (the test suite)" libgtest-dev)
+  endif()
+endif()
