@@ -3,7 +3,6 @@
 #include "engine/autograd.h"
 #include "engine/rng.h"
 #include "engine/tensor.h"
-#include "ops/elementwise/elementwise.h"
 #include "tests/support/compare.h"
 
 namespace lra {
@@ -97,35 +96,6 @@ TEST(Rng, CudaStreamEqualsCpuStream) {
   normal_(hn, a);
   normal_(dn, b);
   EXPECT_TRUE(test::all_close(dn, hn, 1e-6, 1e-6, "normals across devices"));
-}
-
-TEST(Autograd, TensorUsedTwiceAccumulates) {
-  Tensor x = Tensor::from_vector(std::vector<double>{0.5, -1.0}, {2});
-  x.requires_grad_();
-  // y = tanh(x) + 3 * x, via two uses of x.
-  Tensor t = ops::tanh(x);
-  Tensor s = ops::scale(x, 3.0);
-  Tensor y = ops::add(t, s);
-  y.backward(Tensor::ones({2}, DType::F64));
-  std::vector<double> g = x.grad().to_vector<double>();
-  EXPECT_NEAR(g[0], 1 - std::tanh(0.5) * std::tanh(0.5) + 3, 1e-12);
-  EXPECT_NEAR(g[1], 1 - std::tanh(-1.0) * std::tanh(-1.0) + 3, 1e-12);
-  // Leaf gradients accumulate across backward calls.
-  ops::scale(x, 2.0).backward(Tensor::ones({2}, DType::F64));
-  EXPECT_NEAR(x.grad().to_vector<double>()[0], 1 - std::tanh(0.5) * std::tanh(0.5) + 5, 1e-12);
-}
-
-TEST(Autograd, NoGradRecordsNothingAndGraphIsConsumed) {
-  Tensor x = Tensor::from_vector(std::vector<double>{1.0}, {1});
-  x.requires_grad_();
-  {
-    autograd::NoGrad no_grad;
-    EXPECT_FALSE(ops::relu(x).grad_fn());
-  }
-  Tensor y = ops::sigmoid(x);
-  EXPECT_TRUE(y.grad_fn());
-  y.backward();
-  EXPECT_THROW(y.backward(), Error);
 }
 
 }  // namespace
