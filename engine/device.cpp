@@ -94,6 +94,8 @@ void synchronize() {
   if (cuda_available()) LRA_CUDA_CHECK(cudaStreamSynchronize(cuda::stream()));
 }
 
+std::string cuda_device_name() { return cuda_available() ? cuda::properties().name : "none"; }
+
 void set_allow_tf32(bool on) {
   g_tf32 = on;
   if (cuda_available())
@@ -104,6 +106,7 @@ bool allow_tf32() { return g_tf32; }
 #else  // CPU-only build
 
 bool cuda_available() { return false; }
+std::string cuda_device_name() { return "none"; }
 void synchronize() {}
 void set_allow_tf32(bool) {}
 bool allow_tf32() { return false; }

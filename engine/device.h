@@ -18,6 +18,8 @@ bool cuda_available();
 // "auto" (GPU if available, else CPU), "cpu" or "cuda". Throws lra::Error naming the flag's value and
 // the reason when CUDA is asked for and cannot be used.
 Device parse_device(const std::string& name);
+// The GPU's name ("NVIDIA H100 80GB HBM3"), or "none".
+std::string cuda_device_name();
 inline Device default_device() { return cuda_available() ? Device::CUDA : Device::CPU; }
 
 // Waits for all queued GPU work. One of the few named host-device sync points (the others are

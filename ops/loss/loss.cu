@@ -17,6 +17,7 @@
 #include <cmath>
 
 #include "engine/cuda.h"
+#include "ops/cuda_reduce.cuh"
 #include "ops/loss/loss.h"
 
 namespace lra::ops::cuda {
@@ -33,34 +34,6 @@ constexpr int kMeanThreads = 1024;    // the single block of the final mean
 
 __device__ bool counted(int32_t label, int64_t C, int ignore_index) {
   return label != ignore_index && label >= 0 && label < C;
-}
-
-struct Sum {
-  template <class V>
-  __device__ V operator()(V a, V b) const { return a + b; }
-};
-struct Max {
-  __device__ float operator()(float a, float b) const { return fmaxf(a, b); }
-};
-
-template <class V, class Op>
-__device__ V warp_reduce(V v, Op op) {
-  for (int offset = 16; offset > 0; offset >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, offset));
-  return v;
-}
-
-// Reduces v over the warp (WARP) or the whole block; every thread gets the result. `partials` is 32
-// values of shared memory, unused in warp mode.
-template <bool WARP, class V, class Op>
-__device__ V group_reduce(V v, Op op, V identity, V* partials) {
-  v = warp_reduce(v, op);
-  if (WARP) return v;
-  int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  __syncthreads();  // the previous reduction's readers are done with `partials`
-  if (lane == 0) partials[warp] = v;
-  __syncthreads();
-  v = lane < int(blockDim.x / 32) ? partials[lane] : identity;
-  return warp_reduce(v, op);
 }
 
 template <bool WARP>

@@ -16,6 +16,7 @@
 #include <cmath>
 
 #include "engine/cuda.h"
+#include "ops/cuda_reduce.cuh"
 #include "ops/softmax/softmax.h"
 
 namespace lra::ops::cuda {
@@ -28,52 +29,12 @@ constexpr int kWarpRowsLimit = 1024;  // rows up to this length get a warp each
 constexpr int kRowsPerWarpBlock = 8;  // warps (rows) per block in warp-per-row mode
 constexpr int kBlockThreads = 512;    // threads per row in block-per-row mode
 
-struct Sum {
-  __device__ float operator()(float a, float b) const { return a + b; }
-};
-struct Max {
-  __device__ float operator()(float a, float b) const { return fmaxf(a, b); }
-};
-
-template <class Op>
-__device__ float warp_reduce(float v, Op op) {
-  for (int offset = 16; offset > 0; offset >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, offset));
-  return v;
-}
-
-// Reduces v over the threads of the row: the warp (WARP) or the whole block; every thread gets the
-// result. `partials` is 32 floats of shared memory, unused in warp mode.
-template <bool WARP, class Op>
-__device__ float row_reduce(float v, Op op, float identity, float* partials) {
-  v = warp_reduce(v, op);
-  if (WARP) return v;
-  int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  __syncthreads();  // the previous reduction's readers are done with `partials`
-  if (lane == 0) partials[warp] = v;
-  __syncthreads();
-  v = lane < int(blockDim.x / 32) ? partials[lane] : identity;
-  return warp_reduce(v, op);
-}
-
-// The row this thread works on, its index within the row's threads and their count.
-template <bool WARP>
-__device__ int64_t my_row(int& tid, int& nthreads) {
-  if (WARP) {
-    tid = threadIdx.x % 32;
-    nthreads = 32;
-    return int64_t(blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32;
-  }
-  tid = threadIdx.x;
-  nthreads = blockDim.x;
-  return blockIdx.x;
-}
-
 template <bool WARP, bool LOG>
 __global__ void softmax_forward_kernel(const float* x, float* y, const int32_t* mask, int64_t rows, int64_t L,
                                        int64_t rows_per_mask) {
   __shared__ float partials[32];
   int tid, nthreads;
-  int64_t row = my_row<WARP>(tid, nthreads);
+  int64_t row = group_row<WARP>(tid, nthreads);
   if (row >= rows) return;  // whole warps only (warp mode); never taken in block mode
   const float* xr = x + row * L;
   float* yr = y + row * L;
@@ -82,7 +43,7 @@ __global__ void softmax_forward_kernel(const float* x, float* y, const int32_t* 
   float m = -INFINITY;
   for (int64_t j = tid; j < L; j += nthreads)
     if (!mr || mr[j]) m = fmaxf(m, xr[j]);
-  m = row_reduce<WARP>(m, Max{}, -INFINITY, partials);
+  m = group_reduce<WARP>(m, Max{}, -INFINITY, partials);
   if (m == -INFINITY) {  // fully masked (or all -inf): zeros, not NaN
     for (int64_t j = tid; j < L; j += nthreads) yr[j] = 0.0f;
     return;
@@ -90,7 +51,7 @@ __global__ void softmax_forward_kernel(const float* x, float* y, const int32_t* 
   float s = 0.0f;
   for (int64_t j = tid; j < L; j += nthreads)
     if (!mr || mr[j]) s += expf(xr[j] - m);
-  s = row_reduce<WARP>(s, Sum{}, 0.0f, partials);
+  s = group_reduce<WARP>(s, Sum{}, 0.0f, partials);
   float log_s = logf(s), inv_s = 1.0f / s;
   for (int64_t j = tid; j < L; j += nthreads) {
     bool in = !mr || mr[j];
@@ -103,7 +64,7 @@ __global__ void softmax_backward_kernel(const float* y, const float* gy, float* 
                                         int64_t rows, int64_t L, int64_t rows_per_mask) {
   __shared__ float partials[32];
   int tid, nthreads;
-  int64_t row = my_row<WARP>(tid, nthreads);
+  int64_t row = group_row<WARP>(tid, nthreads);
   if (row >= rows) return;
   const float* yr = y + row * L;
   const float* gr = gy + row * L;
@@ -119,7 +80,7 @@ __global__ void softmax_backward_kernel(const float* y, const float* gy, float* 
       acc += gr[j] * yr[j];
     }
   }
-  acc = row_reduce<WARP>(acc, Sum{}, 0.0f, partials);
+  acc = group_reduce<WARP>(acc, Sum{}, 0.0f, partials);
   for (int64_t j = tid; j < L; j += nthreads) {
     if (LOG)
       dr[j] = (!mr || mr[j]) ? gr[j] - expf(yr[j]) * acc : 0.0f;
