@@ -1,0 +1,80 @@
+// CPU reference for the shape kernels: plain loops over elements of T, where T is an unsigned integer
+// of the element's size (2, 4 or 8 bytes). Moving bit patterns keeps one code path for every dtype.
+#include <cstring>
+
+#include "ops/shape/shape_ops.h"
+
+namespace lra::ops::cpu {
+
+namespace {
+
+// Calls f(T{}) with T an unsigned integer of elem_size bytes.
+template <class F>
+void dispatch_size(size_t elem_size, const char* op, F&& f) {
+  switch (elem_size) {
+    case 2: f(uint16_t{}); return;
+    case 4: f(uint32_t{}); return;
+    case 8: f(uint64_t{}); return;
+    default: fail(str(op, ": unsupported element size ", elem_size, " bytes"));
+  }
+}
+
+// Output element k, decomposed over the output dims from the last, picks up one source stride per dim.
+template <class T>
+void permute_t(const T* x, T* y, const PermuteParams& p) {
+  int64_t n = 1;
+  for (int i = 0; i < p.ndim; ++i) n *= p.out_dims[i];
+  for (int64_t k = 0; k < n; ++k) {
+    int64_t rest = k, src = 0;
+    for (int i = p.ndim - 1; i >= 0; --i) {
+      src += (rest % p.out_dims[i]) * p.src_strides[i];
+      rest /= p.out_dims[i];
+    }
+    y[k] = x[src];
+  }
+}
+
+template <class T>
+void block_copy_t(const T* src, T* dst, const BlockParams& p) {
+  for (int64_t o = 0; o < p.outer; ++o)
+    for (int64_t j = 0; j < p.len; ++j) {
+      const T* s = src + ((o * p.src_n) + p.src_begin + j) * p.inner;
+      T* d = dst + ((o * p.dst_n) + p.dst_begin + j) * p.inner;
+      for (int64_t i = 0; i < p.inner; ++i) d[i] = s[i];
+    }
+}
+
+template <class T>
+void block_fill_t(T* dst, int64_t outer, int64_t n, int64_t begin, int64_t len, int64_t inner, T value) {
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t j = 0; j < len; ++j) {
+      T* d = dst + (o * n + begin + j) * inner;
+      for (int64_t i = 0; i < inner; ++i) d[i] = value;
+    }
+}
+
+}  // namespace
+
+void permute(const void* x, void* y, const PermuteParams& p, size_t elem_size) {
+  dispatch_size(elem_size, "permute", [&](auto t) {
+    using T = decltype(t);
+    permute_t(static_cast<const T*>(x), static_cast<T*>(y), p);
+  });
+}
+
+void block_copy(const void* src, void* dst, const BlockParams& p, size_t elem_size) {
+  dispatch_size(elem_size, "block_copy", [&](auto t) {
+    using T = decltype(t);
+    block_copy_t(static_cast<const T*>(src), static_cast<T*>(dst), p);
+  });
+}
+
+void block_fill(void* dst, int64_t outer, int64_t n, int64_t begin, int64_t len, int64_t inner, uint64_t bits,
+                size_t elem_size) {
+  dispatch_size(elem_size, "block_fill", [&](auto t) {
+    using T = decltype(t);
+    block_fill_t(static_cast<T*>(dst), outer, n, begin, len, inner, T(bits));
+  });
+}
+
+}  // namespace lra::ops::cpu
