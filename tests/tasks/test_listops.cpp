@@ -1,9 +1,9 @@
 // ListOps: evaluator, serialisation, release loader (valid and malformed fixtures), the LRA-faithful
 // generator (determinism, lengths, labels, dedup, label skew) and operand-permutation augmentation.
 //
-// The fixtures in tests/data/listops/listops-1000 were written by make_fixtures.py, a transcription of
-// LRA's data/listops.py, so loading them checks our tokeniser, evaluator and to_source against the
-// reference's own output.
+// The fixtures in tests/data/listops/listops-1000 were written independently of the engine's writer
+// (see tests/data/listops/README.md), so loading them checks our tokeniser, evaluator and to_source
+// against the released format.
 #include <gtest/gtest.h>
 
 #include <algorithm>
