@@ -1,5 +1,7 @@
-// The CUDA context (stream, cuBLAS handle, device properties) and the checking macros every CUDA,
-// cuBLAS and cuFFT call goes through. Include only from code built with LRA_WITH_CUDA.
+// The CUDA context (stream, device properties) and the checking macros every CUDA, cuBLAS and cuFFT
+// call goes through. Include only from code built with LRA_WITH_CUDA. The core links only the CUDA
+// runtime: loading libcublas costs about a second per process even on a machine without a GPU, so
+// only the op families that call cuBLAS (matmul) or cuFFT link them, and own their handles.
 #pragma once
 
 #include <cublas_v2.h>
@@ -16,7 +18,6 @@ const char* cufft_error_string(cufftResult r);
 
 // All engine work runs on this one stream, in order; the caching allocator relies on that.
 cudaStream_t stream();
-cublasHandle_t cublas();
 const cudaDeviceProp& properties();
 
 inline unsigned blocks_for(int64_t n, int threads, int64_t max_blocks = 65535LL * 16) {

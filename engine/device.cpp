@@ -64,16 +64,12 @@ const char* cufft_error_string(cufftResult r) {
 namespace {
 struct Context {
   cudaStream_t stream = nullptr;
-  cublasHandle_t cublas = nullptr;
   cudaDeviceProp props{};
   Context() {
     LRA_CHECK(cuda_available(), "the CUDA backend was used, but no GPU is usable: ", probe().why);
     LRA_CUDA_CHECK(cudaSetDevice(0));
     LRA_CUDA_CHECK(cudaGetDeviceProperties(&props, 0));
     LRA_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-    LRA_CUBLAS_CHECK(cublasCreate(&cublas));
-    LRA_CUBLAS_CHECK(cublasSetStream(cublas, stream));
-    LRA_CUBLAS_CHECK(cublasSetMathMode(cublas, g_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
   }
   // Deliberately never destroyed: handles torn down during static destruction race the driver's own
   // shutdown. The process exit releases them.
@@ -85,7 +81,6 @@ Context& context() {
 }  // namespace
 
 cudaStream_t stream() { return context().stream; }
-cublasHandle_t cublas() { return context().cublas; }
 const cudaDeviceProp& properties() { return context().props; }
 
 }  // namespace cuda
@@ -96,11 +91,7 @@ void synchronize() {
 
 std::string cuda_device_name() { return cuda_available() ? cuda::properties().name : "none"; }
 
-void set_allow_tf32(bool on) {
-  g_tf32 = on;
-  if (cuda_available())
-    LRA_CUBLAS_CHECK(cublasSetMathMode(cuda::cublas(), on ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
-}
+void set_allow_tf32(bool on) { g_tf32 = on; }
 bool allow_tf32() { return g_tf32; }
 
 #else  // CPU-only build

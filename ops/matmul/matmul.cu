@@ -18,6 +18,7 @@
 #include <cstdint>
 
 #include "engine/cuda.h"
+#include "engine/device.h"
 #include "ops/matmul/matmul.h"
 
 namespace lra::ops::cuda {
@@ -26,6 +27,19 @@ using lra::cuda::blocks_for;
 using lra::cuda::stream;
 
 namespace {
+
+// The family's cuBLAS handle, created on first use and bound to the engine stream. Its math mode
+// follows lra::allow_tf32() at every call (setting it is a host-side flag, no GPU work).
+cublasHandle_t cublas_handle() {
+  static cublasHandle_t handle = [] {
+    cublasHandle_t h = nullptr;
+    LRA_CUBLAS_CHECK(cublasCreate(&h));
+    LRA_CUBLAS_CHECK(cublasSetStream(h, stream()));
+    return h;  // never destroyed: see engine/device.cpp
+  }();
+  LRA_CUBLAS_CHECK(cublasSetMathMode(handle, allow_tf32() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+  return handle;
+}
 
 constexpr int kColTile = 32, kRowLanes = 8;
 constexpr int64_t kChunkRows = 256;
@@ -79,7 +93,7 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
   const int lda = as_int(std::max<int64_t>(1, trans_a ? m : k), "lda");
   const int ldb = as_int(std::max<int64_t>(1, trans_b ? k : n), "ldb");
   const cublasOperation_t op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
-  LRA_CUBLAS_CHECK(cublasSgemmStridedBatched(lra::cuda::cublas(), op_b, op_a, as_int(n, "n"), as_int(m, "m"),
+  LRA_CUBLAS_CHECK(cublasSgemmStridedBatched(cublas_handle(), op_b, op_a, as_int(n, "n"), as_int(m, "m"),
                                              as_int(k, "k"), &alpha, b, ldb, stride_b, a, lda, stride_a, &beta, c,
                                              as_int(n, "ldc"), stride_c, as_int(batch, "batch")));
 }

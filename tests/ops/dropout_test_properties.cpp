@@ -11,14 +11,7 @@
 namespace lra {
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using test::error_of;
 
 TEST(Dropout, DroppedFractionIsAboutPAndKeptValuesAreExactlyScaled) {
   const int64_t n = 100000;

@@ -2,20 +2,15 @@
 // arguments name the op, and rows never looked up get an exactly zero gradient.
 #include <gtest/gtest.h>
 
+#include "tests/support/compare.h"
+
 #include "ops/embedding/embedding.h"
 #include "tests/support/op_cases.h"
 
 namespace lra {
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using test::error_of;
 
 TEST(Embedding, OutOfRangeIdNamesPositionAndValue) {
   Tensor table = Tensor::zeros({10, 4});

@@ -2,6 +2,8 @@
 // computation, ignored rows, label errors and their messages.
 #include <gtest/gtest.h>
 
+#include "tests/support/compare.h"
+
 #include <cmath>
 
 #include "ops/loss/loss.h"
@@ -10,14 +12,7 @@
 namespace lra {
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using test::error_of;
 
 TEST(CrossEntropy, MatchesHandComputationAndIgnoresRows) {
   // Row 0: logits (1, 2, 3) label 2; row 1 ignored; row 2: (0, 0, 0) label 0.

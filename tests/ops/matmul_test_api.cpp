@@ -14,14 +14,7 @@
 namespace lra {
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using test::error_of;
 
 TEST(Matmul, ErrorMessagesNameShapes) {
   Tensor a = Tensor::zeros({2, 3, 4}), b = Tensor::zeros({5, 6});

@@ -2,6 +2,8 @@
 // 0 and variance 1, rms_norm's scale, and errors that name the argument and the shapes.
 #include <gtest/gtest.h>
 
+#include "tests/support/compare.h"
+
 #include <cmath>
 
 #include "ops/norm/norm.h"
@@ -10,14 +12,7 @@
 namespace lra {
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using test::error_of;
 
 TEST(Norm, WidthOneGivesBiasAndNoNaN) {
   Tensor x = Tensor::from_vector(std::vector<double>{3.0, -7.0, 0.5}, {3, 1});

@@ -2,6 +2,8 @@
 // the error messages.
 #include <gtest/gtest.h>
 
+#include "tests/support/compare.h"
+
 #include <cmath>
 
 #include "ops/reduce/reduce.h"
@@ -11,14 +13,7 @@ namespace {
 
 Tensor vec(std::vector<double> v, const Shape& s) { return Tensor::from_vector(v, s); }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using test::error_of;
 
 TEST(Reduce, ShapesAndValues) {
   Tensor x = vec({0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, {2, 3, 2});

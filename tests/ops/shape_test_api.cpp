@@ -2,6 +2,8 @@
 // reshape is a view, every element of every gradient (gradcheck probes only 40), and error messages.
 #include <gtest/gtest.h>
 
+#include "tests/support/compare.h"
+
 #include <string>
 
 #include "ops/shape/shape_ops.h"
@@ -17,14 +19,7 @@ Tensor iota(const Shape& s) {
   return Tensor::from_vector(v, s);
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using test::error_of;
 
 TEST(Shape, Rank5PermuteMatchesExplicitIndexing) {
   const int64_t D[5] = {2, 3, 1, 5, 4};

@@ -31,3 +31,14 @@ namespace lra::test {
 }
 
 }  // namespace lra::test
+
+namespace lra::test {
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+}  // namespace lra::test

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <string>
 
 #include "engine/device.h"
@@ -23,3 +24,8 @@ namespace lra::test {
     if (!::lra::cuda_available())                                                                            \
       GTEST_SKIP() << (::lra::cuda_compiled() ? "no CUDA GPU on this machine" : "built without the CUDA backend"); \
   } while (0)
+
+namespace lra::test {
+// The message of the lra::Error that f throws, or "(no error)" when it throws none.
+std::string error_of(const std::function<void()>& f);
+}  // namespace lra::test

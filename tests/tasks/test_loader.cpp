@@ -2,6 +2,8 @@
 // (determinism by seed, epochs as permutations, drop_last, bounded queue, early shutdown, errors).
 #include <gtest/gtest.h>
 
+#include "tests/support/compare.h"
+
 #include <atomic>
 #include <chrono>
 #include <set>
@@ -53,15 +55,7 @@ LoaderOptions opts(uint64_t seed, int64_t batch, int64_t epochs, bool drop_last)
   return o;
 }
 
-template <class F>
-std::string error_of(F fn) {
-  try {
-    fn();
-  } catch (const lra::Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using lra::test::error_of;
 
 // A split that counts get() calls, can be slowed down, and fails at one index.
 class ProbeSplit : public Split {
@@ -234,7 +228,7 @@ TEST(BatchLoader, ProducerErrorsReachTheConsumer) {
   ASSERT_TRUE(loader.next());  // 5..9
   const std::string msg = error_of([&] { loader.next(); });
   EXPECT_NE(msg.find("probe.tsv:15: bad record"), std::string::npos) << msg;
-  EXPECT_NE(error_of([&] { loader.next(); }), "");  // and again, not a silent end
+  EXPECT_NE(error_of([&] { loader.next(); }), "(no error)");  // and again, not a silent end
 
   // A collate error (token outside the vocabulary) travels the same way.
   TaskInfo tiny = numbered_info();
