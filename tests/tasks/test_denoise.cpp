@@ -2,6 +2,8 @@
 // random/MASK split, uniformity of the chosen positions, determinism in the generator, and errors.
 #include <gtest/gtest.h>
 
+#include "tests/support/compare.h"
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -12,15 +14,7 @@ namespace lt = lra::tasks;
 
 namespace {
 
-template <class F>
-std::string error_of(F fn) {
-  try {
-    fn();
-  } catch (const lra::Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using lra::test::error_of;
 
 // B rows of byte ids with lengths L, L-1, ... (at least 1), padded with 0.
 lra::Tensor batch(int64_t B, int64_t L, uint64_t seed) {

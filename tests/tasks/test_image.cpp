@@ -7,6 +7,8 @@
 // engine), so the loaders are checked against independently written files.
 #include <gtest/gtest.h>
 
+#include "tests/support/compare.h"
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -26,16 +28,7 @@ namespace {
 
 const std::string kData = std::string(LRA_TEST_DATA) + "/image";
 
-// The message of the lra::Error that fn throws ("" when it throws nothing).
-template <class F>
-std::string error_of(F fn) {
-  try {
-    fn();
-  } catch (const lra::Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using lra::test::error_of;
 
 #define EXPECT_ERROR_HAS(stmt, text)                                         \
   do {                                                                       \

@@ -4,6 +4,8 @@
 // determinism). See tests/data/retrieval/README.md.
 #include <gtest/gtest.h>
 
+#include "tests/support/compare.h"
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -25,15 +27,7 @@ const std::string kData = std::string(LRA_TEST_DATA) + "/retrieval";
 const std::string kTsv = kData + "/tsv_data";
 const std::string kFortunes = std::string(LRA_TEST_DATA) + "/text/fortunes";
 
-template <class F>
-std::string error_of(F fn) {
-  try {
-    fn();
-  } catch (const lra::Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using lra::test::error_of;
 
 fs::path temp_dir(const std::string& name) {
   fs::path d = fs::temp_directory_path() / ("lra_test_retrieval_" + name + "_" + std::to_string(::getpid()));

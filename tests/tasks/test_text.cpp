@@ -3,6 +3,8 @@
 // category filtering, deterministic 80/10/10 split, balance, errors). See tests/data/text/README.md.
 #include <gtest/gtest.h>
 
+#include "tests/support/compare.h"
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -23,15 +25,7 @@ const std::string kData = std::string(LRA_TEST_DATA) + "/text";
 const std::string kImdb = kData + "/aclImdb";
 const std::string kFortunes = kData + "/fortunes";
 
-template <class F>
-std::string error_of(F fn) {
-  try {
-    fn();
-  } catch (const lra::Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using lra::test::error_of;
 
 std::string file_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
