@@ -1,0 +1,159 @@
+// Glue for attention: checks, allocation, device dispatch, the autograd record.
+#include "ops/attention/attention.h"
+
+#include <cmath>
+
+#include "ops/common.h"
+
+namespace lra::ops {
+
+namespace {
+
+void check_inputs(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_mask,
+                  const AttentionOptions& o, const Tensor& bias) {
+  check_float(q, "attention", "q");
+  check_float(k, "attention", "k");
+  check_float(v, "attention", "v");
+  check_same(q, k, "attention", "k");
+  check_same(q, v, "attention", "v");
+  LRA_CHECK(q.ndim() == 4, "attention: q must be [B, H, L, D], got ", q.describe());
+  LRA_CHECK(k.shape() == q.shape() && v.shape() == q.shape(), "attention: q, k and v must have the same shape [B, H, L, D], got q ",
+            q.shape(), ", k ", k.shape(), ", v ", v.shape());
+  const int64_t B = q.dim(0), H = q.dim(1), L = q.dim(2);
+  if (key_mask.defined()) {
+    LRA_CHECK(key_mask.dtype() == DType::I32, "attention: key_mask must be int32, got ", key_mask.describe());
+    LRA_CHECK(key_mask.device() == q.device(), "attention: key_mask is on ", device_name(key_mask.device()),
+              " but q is on ", device_name(q.device()));
+    LRA_CHECK(key_mask.ndim() == 2 && key_mask.dim(0) == B && key_mask.dim(1) == L, "attention: key_mask has shape ",
+              key_mask.shape(), " but q ", q.shape(), " needs [", B, ", ", L, "] ([B, L])");
+  }
+  LRA_CHECK(o.chunk >= 0, "attention: options.chunk must be >= 0 (0 = no chunking), got ", o.chunk);
+  LRA_CHECK(o.window >= 0, "attention: options.window must be >= 0, got ", o.window);
+  LRA_CHECK(o.window == 0 || o.chunk > 0, "attention: options.window = ", o.window,
+            " counts neighbouring blocks and needs options.chunk > 0");
+  LRA_CHECK(o.alpha.empty() || int64_t(o.alpha.size()) == H, "attention: options.alpha has ", o.alpha.size(),
+            " values but q has ", H, " heads (give one α per head, or none)");
+  for (float a : o.alpha) LRA_CHECK(std::isfinite(a), "attention: options.alpha holds a non-finite value ", a);
+  LRA_CHECK(std::isfinite(o.scale), "attention: options.scale must be finite, got ", o.scale);
+  if (bias.defined()) {
+    check_float(bias, "attention", "bias");
+    check_same(q, bias, "attention", "bias");
+    bool shared = bias.ndim() == 3 && bias.dim(0) == H && bias.dim(1) == L && bias.dim(2) == L;
+    bool per_batch = bias.ndim() == 4 && bias.dim(0) == B && bias.dim(1) == H && bias.dim(2) == L && bias.dim(3) == L;
+    LRA_CHECK(shared || per_batch, "attention: bias has shape ", bias.shape(), " but q ", q.shape(), " needs [", H,
+              ", ", L, ", ", L, "] or [", B, ", ", H, ", ", L, ", ", L, "]");
+  }
+}
+
+const int32_t* mask_ptr(const Tensor& mask) { return mask.defined() ? mask.data<int32_t>() : nullptr; }
+template <class T>
+const T* bias_ptr(const Tensor& bias) {
+  return bias.defined() ? bias.data<T>() : nullptr;
+}
+
+#if LRA_WITH_CUDA
+void check_cuda_limits(const AttentionParams& p) {
+  LRA_CHECK(cuda::attention_supports_head_dim(p.D), "attention: the CUDA kernels support head dims 32, 64 and 128, ",
+            "got D = ", p.D, " (the CPU reference takes any D)");
+  LRA_CHECK(!p.alpha || p.H <= kAttentionMaxAlphaHeads, "attention: the CUDA kernels take LaS α for at most ",
+            kAttentionMaxAlphaHeads, " heads, got H = ", p.H);
+}
+#endif
+
+}  // namespace
+
+Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_mask,
+                 const AttentionOptions& options, const Tensor& bias) {
+  check_inputs(q, k, v, key_mask, options, bias);
+  AttentionParams p;
+  p.B = q.dim(0);
+  p.H = q.dim(1);
+  p.L = q.dim(2);
+  p.D = q.dim(3);
+  p.scale = options.scale != 0 ? options.scale : 1.0 / std::sqrt(double(std::max<int64_t>(p.D, 1)));
+  p.causal = options.causal;
+  p.chunk = options.chunk;
+  p.window = options.window;
+  p.alpha = options.alpha.empty() ? nullptr : options.alpha.data();
+  p.key_mask = mask_ptr(key_mask);
+  p.bias_batch_stride = bias.defined() && bias.ndim() == 4 ? p.H * p.L * p.L : 0;
+
+  Tensor out = Tensor::empty(q.shape(), q.dtype(), q.device());
+  Tensor lse;  // CUDA only: the per-row logsumexp the backward recomputes P from
+  switch (q.device()) {
+    case Device::CPU:
+      dispatch_float(q, "attention", [&](auto t) {
+        using T = decltype(t);
+        cpu::attention_forward<T>(p, q.data<T>(), k.data<T>(), v.data<T>(), bias_ptr<T>(bias), out.data<T>());
+      });
+      break;
+    case Device::CUDA:
+      LRA_ON_CUDA(check_cuda_limits(p); lse = Tensor::empty({p.B, p.H, p.L}, DType::F32, q.device());
+                  cuda::attention_forward(p, q.data<float>(), k.data<float>(), v.data<float>(), bias_ptr<float>(bias),
+                                          out.data<float>(), lse.data<float>()));
+      break;
+  }
+
+  // The backward owns copies of everything the raw pointers in p refer to.
+  autograd::record(
+      out, "attention", {q, k, v, bias},
+      [p, alpha = options.alpha, mask = key_mask.defined() ? key_mask.detach() : Tensor(), qs = q.detach(),
+       ks = k.detach(), vs = v.detach(), bs = bias.defined() ? bias.detach() : Tensor(), os = out.detach(),
+       lse, want_gbias = bias.defined() && autograd::needs_grad({bias})](const Tensor& gout) {
+        AttentionParams pb = p;
+        pb.alpha = alpha.empty() ? nullptr : alpha.data();
+        pb.key_mask = mask_ptr(mask);
+        Tensor gq = Tensor::empty(qs.shape(), qs.dtype(), qs.device());
+        Tensor gk = Tensor::empty(qs.shape(), qs.dtype(), qs.device());
+        Tensor gv = Tensor::empty(qs.shape(), qs.dtype(), qs.device());
+        // The bias gradient is dS for every (b, h, i, j); a shared [H, L, L] bias sums it over b.
+        Tensor gfull = want_gbias ? Tensor::empty({pb.B, pb.H, pb.L, pb.L}, qs.dtype(), qs.device()) : Tensor();
+        switch (qs.device()) {
+          case Device::CPU:
+            dispatch_float(qs, "attention", [&](auto t) {
+              using T = decltype(t);
+              cpu::attention_backward<T>(pb, qs.data<T>(), ks.data<T>(), vs.data<T>(), bias_ptr<T>(bs), gout.data<T>(),
+                                         gq.data<T>(), gk.data<T>(), gv.data<T>(),
+                                         want_gbias ? gfull.data<T>() : nullptr);
+            });
+            break;
+          case Device::CUDA: {
+            Tensor delta = Tensor::empty({pb.B, pb.H, pb.L}, DType::F32, qs.device());
+            LRA_ON_CUDA(cuda::attention_backward(pb, qs.data<float>(), ks.data<float>(), vs.data<float>(),
+                                                 bias_ptr<float>(bs), os.data<float>(), lse.data<float>(),
+                                                 gout.data<float>(), delta.data<float>(), gq.data<float>(),
+                                                 gk.data<float>(), gv.data<float>(),
+                                                 want_gbias ? gfull.data<float>() : nullptr));
+            break;
+          }
+        }
+        Tensor gbias;
+        if (want_gbias && bs.ndim() == 4) {
+          gbias = gfull;
+        } else if (want_gbias) {
+          gbias = Tensor::empty(bs.shape(), bs.dtype(), bs.device());
+          const int64_t n = pb.H * pb.L * pb.L;
+          switch (qs.device()) {
+            case Device::CPU:
+              dispatch_float(qs, "attention", [&](auto t) {
+                using T = decltype(t);
+                const T* src = gfull.data<T>();
+                T* dst = gbias.data<T>();
+                for (int64_t e = 0; e < n; ++e) {
+                  T acc = 0;
+                  for (int64_t b = 0; b < pb.B; ++b) acc += src[b * n + e];
+                  dst[e] = acc;
+                }
+              });
+              break;
+            case Device::CUDA:
+              LRA_ON_CUDA(cuda::sum_over_batch(gfull.data<float>(), gbias.data<float>(), pb.B, n));
+              break;
+          }
+        }
+        return std::vector<Tensor>{gq, gk, gv, gbias};
+      });
+  return out;
+}
+
+}  // namespace lra::ops

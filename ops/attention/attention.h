@@ -1,0 +1,143 @@
+// Scaled dot-product attention: one tiled, online-softmax kernel family for every attention model
+// (full, causal, chunked / block-local, LaS, key padding, an additive bias hook).
+//
+//   q, k, v, out: [B, H, L, D] (B batch, H heads, L length, D head dim), float32 (CUDA) or float32 /
+//   float64 (CPU). Queries and keys have the same length L (self-attention).
+//
+// For batch b, head h, query i and key j, in this order:
+//   1. s_ij = (q_i · k_j) · scale                        scale = options.scale, or 1/sqrt(D) when 0
+//   2. s_ij = s_ij · exp(−α_h·|i − j|)                   LaS locality (ELD) term, when options.alpha is set
+//   3. s_ij = s_ij + bias[(b,) h, i, j]                  when a bias tensor is given
+//   4. (i, j) is excluded when key_mask[b, j] == 0, or j is outside the structural range below
+//   5. P_ij = exp(s_ij) / Σ_{included j'} exp(s_ij'),  P_ij = 0 for excluded j;  out_i = Σ_j P_ij v_j
+// Structural range of query i (all of these combine):
+//   * causal: j <= i;
+//   * chunk C > 0: the sequence is cut into blocks [0, C), [C, 2C), ... (the last one may be shorter)
+//     and i attends to keys of its own block; with window w it also attends to the w neighbouring
+//     blocks on each side (causal: only the w previous blocks, and j <= i still holds).
+// A query with no included key (a fully masked batch row, say) outputs exactly 0 and gets zero
+// gradient, never NaN. The gradient reaching excluded positions is exactly 0.
+//
+// LaS (Zimerman & Wolf): α_0 = 0 for the first head and fixed, exponentially spaced α in [0, B] for the
+// others; note that multiplying the logits by the decay pulls distant logits toward 0, i.e. toward
+// uniform weight, not toward zero weight. α is a constant, never differentiated. LaS-chunk is the same
+// with options.chunk set.
+//
+// Bias: an additive [H, L, L] (shared by the batch) or [B, H, L, L] float tensor, differentiable. It is
+// the hook for sparse / relative-position models and is only meant for small L: it is the one input
+// whose memory grows as L².
+//
+// Backward (FlashAttention-2 recomputation; nothing L×L is stored):
+//   dP_ij = dout_i · v_j,   Δ_i = Σ_j P_ij dP_ij = dout_i · out_i,   dS_ij = P_ij (dP_ij − Δ_i)
+//   f_ij = scale · exp(−α_h|i−j|)  (the derivative of s_ij with respect to q_i · k_j)
+//   dq_i = Σ_j dS_ij f_ij k_j,   dk_j = Σ_i dS_ij f_ij q_i,   dv_j = Σ_i P_ij dout_i,   dbias_ij = dS_ij
+//   (summed over b for a [H, L, L] bias).
+// Saved for backward: q, k, v, out (and on CUDA the per-row logsumexp [B, H, L], +inf for a query with
+// no included key). Memory grows linearly in L (without a bias).
+// FLOPs: 4·B·H·L·L_eff·D forward (L_eff: keys per query in range), about 2.5 times that backward.
+// Bytes moved (CUDA, float32): forward reads q once and k, v once per query tile of 32 rows:
+// 4·B·H·L·D·(1 + 2·L_eff/32) and writes out and the logsumexp.
+//
+// CPU: any head dim D. CUDA: D in {32, 64, 128} (compiled instances); other D are rejected with an
+// error naming the supported ones.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "engine/rng.h"  // LRA_HD
+#include "engine/tensor.h"
+
+namespace lra::ops {
+
+struct AttentionOptions {
+  bool causal = false;
+  int64_t chunk = 0;          // 0: no chunking; else the block size (the last block may be shorter)
+  int window = 0;             // with chunk: also attend to `window` neighbouring blocks each side (causal: previous)
+  std::vector<float> alpha;   // empty, or one per head: s_ij becomes s_ij · exp(−α_h·|i−j|) (LaS)
+  double scale = 0;           // 0: 1/sqrt(D)
+};
+
+// q, k, v: [B, H, L, D]; key_mask: int32 [B, L] (0 = padding) or undefined; bias: see above or
+// undefined. Returns out [B, H, L, D]. Differentiable in q, k, v and bias.
+Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_mask,
+                 const AttentionOptions& options, const Tensor& bias = Tensor());
+
+// Sizes, options and the non-differentiable inputs of one call, for the raw entry points.
+struct AttentionParams {
+  int64_t B = 0, H = 0, L = 0, D = 0;
+  double scale = 1.0;                 // already resolved (never 0 here)
+  bool causal = false;
+  int64_t chunk = 0, window = 0;
+  const float* alpha = nullptr;       // HOST pointer, [H], or nullptr (no LaS term)
+  const int32_t* key_mask = nullptr;  // on the data's device, [B, L], or nullptr
+  int64_t bias_batch_stride = 0;      // bias elements between batches: H·L·L for [B, H, L, L], 0 for [H, L, L]
+};
+
+// The most heads the CUDA kernels take an α for (α travels by value in the kernel parameters).
+constexpr int kAttentionMaxAlphaHeads = 64;
+
+// Whether query i may attend to key j by structure (causal / chunk / window; not the key mask).
+LRA_HD bool attention_pair_allowed(bool causal, int64_t chunk, int64_t window, int64_t i, int64_t j) {
+  if (causal && j > i) return false;
+  if (chunk <= 0) return true;
+  int64_t bi = i / chunk, bj = j / chunk;
+  return bj >= bi - window && bj <= bi + window;
+}
+
+// A half-open range [*begin, *end) holding every key that some query in [i0, i1) may attend to
+// (i0 < i1 <= L). The CUDA kernels visit only key tiles in it.
+LRA_HD void attention_key_range(bool causal, int64_t chunk, int64_t window, int64_t L, int64_t i0, int64_t i1,
+                                int64_t* begin, int64_t* end) {
+  int64_t b = 0, e = L;
+  if (chunk > 0) {
+    int64_t first = i0 / chunk - window, last = (i1 - 1) / chunk + window;  // blocks in range
+    b = first > 0 ? first * chunk : 0;
+    e = (last + 1) * chunk < L ? (last + 1) * chunk : L;
+  }
+  if (causal && i1 < e) e = i1;
+  *begin = b;
+  *end = e;
+}
+
+// The mirror image: every query in [*begin, *end) that may attend to some key in [j0, j1).
+LRA_HD void attention_query_range(bool causal, int64_t chunk, int64_t window, int64_t L, int64_t j0, int64_t j1,
+                                  int64_t* begin, int64_t* end) {
+  int64_t b = 0, e = L;
+  if (chunk > 0) {
+    int64_t first = j0 / chunk - window, last = (j1 - 1) / chunk + window;
+    b = first > 0 ? first * chunk : 0;
+    e = (last + 1) * chunk < L ? (last + 1) * chunk : L;
+  }
+  if (causal && j0 > b) b = j0;
+  *begin = b;
+  *end = e;
+}
+
+// Raw entry points. All data [B, H, L, D] row-major except bias (see bias_batch_stride) and gbias,
+// which is always the full [B, H, L, L] (the glue sums it over b for a shared [H, L, L] bias).
+// bias and gbias may be nullptr.
+namespace cpu {
+// The reference: materialises the L×L logits of one (b, h) at a time.
+template <class T>
+void attention_forward(const AttentionParams& p, const T* q, const T* k, const T* v, const T* bias, T* out);
+// The exact softmax backward through the materialised matrix (recomputes P; needs neither out nor lse).
+template <class T>
+void attention_backward(const AttentionParams& p, const T* q, const T* k, const T* v, const T* bias, const T* gout,
+                        T* gq, T* gk, T* gv, T* gbias);
+}  // namespace cpu
+
+namespace cuda {
+bool attention_supports_head_dim(int64_t D);
+// out [B, H, L, D] and lse [B, H, L] (the per-row logsumexp, +inf for a row with no included key).
+void attention_forward(const AttentionParams& p, const float* q, const float* k, const float* v, const float* bias,
+                       float* out, float* lse);
+// delta: scratch of B·H·L floats. gbias, when not nullptr, is fully written (zeros where excluded).
+void attention_backward(const AttentionParams& p, const float* q, const float* k, const float* v, const float* bias,
+                        const float* out, const float* lse, const float* gout, float* delta, float* gq, float* gk,
+                        float* gv, float* gbias);
+// out[n] = Σ_b x[b, n] for x [B, N], summed in order (deterministic): the bias gradient of a shared bias.
+void sum_over_batch(const float* x, float* out, int64_t B, int64_t N);
+}  // namespace cuda
+
+}  // namespace lra::ops

@@ -1,0 +1,109 @@
+// Cases for attention: full, causal, key padding (with a fully masked batch row), chunked with a
+// last block shorter than the rest, block-local windows, LaS decay per head, additive bias (shared
+// and per batch), an explicit scale, and head dims 32, 64 and 128.
+//
+// Every case here runs through the float64 gradcheck, so L·D stays small (each case < 0.3 s); the
+// longer sequences (L up to 130 with D = 128, and one realistic LRA shape) are checked CUDA-vs-CPU in
+// attention_test_cuda.cpp, and head dims the CUDA kernels do not compile (D = 8) in
+// attention_test_properties.cpp.
+#include "ops/attention/attention.h"
+#include "tests/support/op_cases.h"
+
+namespace lra::test {
+namespace {
+
+// A [B, L] int32 mask with about 1/3 of positions excluded, every batch keeping position 0, except
+// batch `fully_masked` (if >= 0), which excludes everything.
+Tensor padding_mask(int64_t B, int64_t L, Generator& gen, int64_t fully_masked = -1) {
+  Tensor m = random_ints({B, L}, gen, 0, 3);
+  int32_t* p = m.data<int32_t>();
+  for (int64_t b = 0; b < B; ++b) {
+    p[b * L] = 1;
+    for (int64_t j = 0; j < L; ++j)
+      if (b == fully_masked) p[b * L + j] = 0;
+  }
+  return m;
+}
+
+enum class Mask { None, Random, LastBatchFullyMasked };
+enum class Bias { None, Shared, PerBatch };
+
+struct Spec {
+  std::string what;
+  Shape shape;  // [B, H, L, D]
+  ops::AttentionOptions options;
+  Mask mask = Mask::None;
+  Bias bias = Bias::None;
+};
+
+OpCase make_case(const Spec& s, Generator& gen) {
+  const int64_t B = s.shape[0], H = s.shape[1], L = s.shape[2];
+  OpCase c;
+  c.name = s.what + " " + s.shape.to_string();
+  // q and k in [-2, 2] give logits of order 1 after the 1/sqrt(D) scale: a softmax far from uniform.
+  c.inputs = {random_input(s.shape, gen, -2, 2), random_input(s.shape, gen, -2, 2), random_input(s.shape, gen)};
+  bool has_mask = s.mask != Mask::None;
+  if (has_mask) c.inputs.push_back(padding_mask(B, L, gen, s.mask == Mask::LastBatchFullyMasked ? B - 1 : -1));
+  if (s.bias == Bias::Shared) c.inputs.push_back(random_input({H, L, L}, gen));
+  if (s.bias == Bias::PerBatch) c.inputs.push_back(random_input({B, H, L, L}, gen));
+  bool has_bias = s.bias != Bias::None;
+  ops::AttentionOptions o = s.options;
+  c.fn = [o, has_mask, has_bias](const std::vector<Tensor>& in) {
+    Tensor mask = has_mask ? in[3] : Tensor();
+    Tensor bias = has_bias ? in[has_mask ? 4 : 3] : Tensor();
+    return ops::attention(in[0], in[1], in[2], mask, o, bias);
+  };
+  // CUDA vs CPU in float32: the GPU sums the D products of q·k and the L terms of P·V, dS·K, ... in a
+  // different order (tile by tile, with the online-softmax rescaling), and gradients of order L can
+  // cancel to small values; 1e-3 relative / 1e-4 absolute covers that rounding with margin.
+  c.rtol = 1e-3;
+  c.atol = 1e-4;
+  return c;
+}
+
+ops::AttentionOptions opts(bool causal, int64_t chunk = 0, int window = 0, std::vector<float> alpha = {},
+                           double scale = 0) {
+  ops::AttentionOptions o;
+  o.causal = causal;
+  o.chunk = chunk;
+  o.window = window;
+  o.alpha = std::move(alpha);
+  o.scale = scale;
+  return o;
+}
+
+std::vector<OpCase> attention_cases(Generator& gen) {
+  const std::vector<float> las3 = {0.0f, 0.05f, 0.6f};  // α_0 = 0, then exponentially spaced
+  const std::vector<Spec> specs = {
+      {"full L=1", {1, 1, 1, 32}, opts(false)},
+      {"full", {2, 3, 7, 32}, opts(false)},
+      {"full", {1, 1, 33, 32}, opts(false)},
+      {"causal", {1, 3, 33, 32}, opts(true)},
+      {"causal L=1", {2, 1, 1, 32}, opts(true)},
+      {"full key mask, batch 1 fully masked", {2, 1, 33, 32}, opts(false), Mask::LastBatchFullyMasked},
+      {"causal key mask", {2, 3, 17, 32}, opts(true), Mask::Random},
+      {"chunk 16", {1, 2, 65, 32}, opts(false, 16)},
+      {"chunk 16 causal", {1, 1, 65, 32}, opts(true, 16)},
+      {"chunk 16 window 1", {1, 1, 65, 32}, opts(false, 16, 1)},
+      {"chunk 16 window 1 causal, key mask", {2, 1, 50, 32}, opts(true, 16, 1), Mask::LastBatchFullyMasked},
+      {"chunk 50", {1, 1, 130, 32}, opts(false, 50)},
+      {"chunk 7 window 2 (tile of 32 spans blocks)", {1, 1, 70, 32}, opts(false, 7, 2)},
+      {"LaS causal", {1, 3, 33, 32}, opts(true, 0, 0, las3)},
+      {"LaS bidirectional", {1, 3, 20, 32}, opts(false, 0, 0, las3)},
+      {"LaS-chunk 16 causal, key mask", {2, 3, 40, 32}, opts(true, 16, 0, las3), Mask::Random},
+      {"bias [H, L, L]", {2, 3, 7, 32}, opts(false), Mask::None, Bias::Shared},
+      {"bias [B, H, L, L], key mask", {2, 2, 9, 32}, opts(false), Mask::LastBatchFullyMasked, Bias::PerBatch},
+      {"bias, LaS, causal", {1, 3, 12, 32}, opts(true, 0, 0, las3), Mask::None, Bias::Shared},
+      {"scale 0.3", {1, 2, 11, 32}, opts(false, 0, 0, {}, 0.3)},
+      {"D=64 causal", {1, 1, 64, 64}, opts(true)},
+      {"D=128", {1, 1, 20, 128}, opts(false)},
+      {"D=128 chunk 16 key mask", {2, 1, 33, 128}, opts(false, 16), Mask::Random},
+  };
+  std::vector<OpCase> cases;
+  for (const Spec& s : specs) cases.push_back(make_case(s, gen));
+  return cases;
+}
+
+}  // namespace
+LRA_OP_CASES(attention, attention_cases);
+}  // namespace lra::test

@@ -1,0 +1,286 @@
+// Properties of attention the case table cannot see: the semantics against an independent oracle
+// (including head dims the CUDA kernels do not compile), exact zeros for fully masked queries, the
+// chunk / window / LaS special cases, the tile ranges the CUDA kernels skip by, and the error messages.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "ops/attention/attention.h"
+#include "tests/support/compare.h"
+#include "tests/support/op_cases.h"
+
+namespace lra {
+namespace {
+
+using ops::AttentionOptions;
+
+// An independent oracle in double, written from the header's definition: for every (b, h, i) list
+// the included keys, then softmax over them.
+std::vector<double> oracle(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask,
+                           const AttentionOptions& o, const Tensor& bias) {
+  const int64_t B = q.dim(0), H = q.dim(1), L = q.dim(2), D = q.dim(3);
+  std::vector<double> Q = q.to_vector<double>(), K = k.to_vector<double>(), V = v.to_vector<double>();
+  std::vector<int32_t> M = mask.defined() ? mask.to_vector<int32_t>() : std::vector<int32_t>(size_t(B * L), 1);
+  std::vector<double> Bi = bias.defined() ? bias.to_vector<double>() : std::vector<double>();
+  const double scale = o.scale != 0 ? o.scale : 1 / std::sqrt(double(D));
+  std::vector<double> out(size_t(B * H * L * D), 0.0);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t i = 0; i < L; ++i) {
+        std::vector<int64_t> keys;
+        std::vector<double> s;
+        for (int64_t j = 0; j < L; ++j) {
+          if (!M[size_t(b * L + j)]) continue;
+          if (o.causal && j > i) continue;
+          if (o.chunk > 0) {
+            int64_t block_i = i / o.chunk, block_j = j / o.chunk;
+            if (std::abs(block_i - block_j) > o.window) continue;
+          }
+          double x = 0;
+          for (int64_t c = 0; c < D; ++c) x += Q[size_t(((b * H + h) * L + i) * D + c)] * K[size_t(((b * H + h) * L + j) * D + c)];
+          x *= scale;
+          if (!o.alpha.empty()) x *= std::exp(-double(o.alpha[size_t(h)]) * double(std::abs(i - j)));
+          if (bias.defined()) x += Bi[size_t(bias.ndim() == 4 ? ((b * H + h) * L + i) * L + j : (h * L + i) * L + j)];
+          keys.push_back(j);
+          s.push_back(x);
+        }
+        if (keys.empty()) continue;  // output stays 0
+        double m = -INFINITY, z = 0;
+        for (double x : s) m = std::max(m, x);
+        for (double& x : s) z += (x = std::exp(x - m));
+        for (size_t t = 0; t < keys.size(); ++t)
+          for (int64_t c = 0; c < D; ++c)
+            out[size_t(((b * H + h) * L + i) * D + c)] += s[t] / z * V[size_t(((b * H + h) * L + keys[t]) * D + c)];
+      }
+  return out;
+}
+
+AttentionOptions opts(bool causal, int64_t chunk = 0, int window = 0, std::vector<float> alpha = {}, double scale = 0) {
+  AttentionOptions o;
+  o.causal = causal;
+  o.chunk = chunk;
+  o.window = window;
+  o.alpha = std::move(alpha);
+  o.scale = scale;
+  return o;
+}
+
+Tensor mask_with_holes(int64_t B, int64_t L, Generator& gen, int64_t fully_masked) {
+  Tensor m = test::random_ints({B, L}, gen, 0, 3);
+  int32_t* p = m.data<int32_t>();
+  for (int64_t j = 0; j < L; ++j)
+    if (fully_masked >= 0) p[fully_masked * L + j] = 0;
+  return m;
+}
+
+TEST(Attention, MatchesIndependentOracle) {
+  struct Config {
+    const char* what;
+    Shape shape;
+    AttentionOptions o;
+    bool mask, bias4;
+  };
+  const Config configs[] = {
+      {"full D=8", {2, 2, 9, 8}, opts(false), false, false},
+      {"causal D=5", {1, 3, 13, 5}, opts(true), true, false},
+      {"chunk 4 window 1 D=8", {2, 1, 23, 8}, opts(false, 4, 1), true, false},
+      {"chunk 5 window 2 causal", {1, 2, 31, 8}, opts(true, 5, 2), true, true},
+      {"LaS chunk 6", {2, 3, 20, 8}, opts(true, 6, 0, {0.0f, 0.1f, 2.0f}), true, true},
+      {"LaS huge alpha, scale 0.7", {1, 2, 9, 3}, opts(false, 0, 0, {0.0f, 50.0f}, 0.7), false, false},
+  };
+  Generator gen(11);
+  for (const Config& c : configs) {
+    const int64_t B = c.shape[0], H = c.shape[1], L = c.shape[2];
+    Tensor q = test::random_input(c.shape, gen, -2, 2), k = test::random_input(c.shape, gen, -2, 2);
+    Tensor v = test::random_input(c.shape, gen);
+    Tensor mask = c.mask ? mask_with_holes(B, L, gen, B - 1) : Tensor();
+    Tensor bias = c.bias4 ? test::random_input({B, H, L, L}, gen) : Tensor();
+    Tensor got = ops::attention(q, k, v, mask, c.o, bias);
+    Tensor want = Tensor::from_vector(oracle(q, k, v, mask, c.o, bias), c.shape);
+    EXPECT_TRUE(test::all_close(got, want, 1e-12, 1e-13, c.what));
+  }
+}
+
+TEST(Attention, FloatAndDoubleReferencesAgree) {
+  Generator gen(12);
+  Shape s{2, 2, 17, 8};
+  Tensor q = test::random_input(s, gen, -2, 2), k = test::random_input(s, gen, -2, 2), v = test::random_input(s, gen);
+  Tensor mask = mask_with_holes(2, 17, gen, -1);
+  AttentionOptions o = opts(true, 5, 1, {0.0f, 0.3f});
+  auto f32 = [](const Tensor& t) {
+    std::vector<double> x = t.to_vector<double>();
+    return Tensor::from_vector(std::vector<float>(x.begin(), x.end()), t.shape());
+  };
+  Tensor got = ops::attention(f32(q), f32(k), f32(v), mask, o);
+  EXPECT_EQ(got.dtype(), DType::F32);
+  EXPECT_TRUE(test::all_close(got, ops::attention(q, k, v, mask, o), 1e-5, 1e-6, "float32 vs float64 reference"));
+}
+
+// A query with no included key outputs exactly 0 and passes back exactly 0: never NaN.
+TEST(Attention, FullyMaskedQueriesGiveZerosAndZeroGradient) {
+  Generator gen(13);
+  Shape s{2, 2, 12, 8};
+  Tensor q = test::random_input(s, gen), k = test::random_input(s, gen), v = test::random_input(s, gen);
+  q.requires_grad_();
+  k.requires_grad_();
+  v.requires_grad_();
+  // Batch 1 fully masked; in batch 0 the second block of 4 (keys 4..7) is masked, so with chunk 4 and
+  // no window queries 4..7 have no key at all.
+  std::vector<int32_t> m(24, 1);
+  for (int j = 4; j < 8; ++j) m[size_t(j)] = 0;
+  for (int j = 12; j < 24; ++j) m[size_t(j)] = 0;
+  Tensor mask = Tensor::from_vector(m, {2, 12});
+  Tensor out = ops::attention(q, k, v, mask, opts(false, 4));
+  out.backward(test::random_input(s, gen));
+  std::vector<double> o = out.to_vector<double>(), gq = q.grad().to_vector<double>(), gk = k.grad().to_vector<double>(),
+                      gv = v.grad().to_vector<double>();
+  for (int64_t b = 0; b < 2; ++b)
+    for (int64_t h = 0; h < 2; ++h)
+      for (int64_t i = 0; i < 12; ++i)
+        for (int64_t c = 0; c < 8; ++c) {
+          size_t e = size_t(((b * 2 + h) * 12 + i) * 8 + c);
+          ASSERT_FALSE(std::isnan(o[e]) || std::isnan(gq[e]) || std::isnan(gk[e]) || std::isnan(gv[e]));
+          bool empty_query = b == 1 || (i >= 4 && i < 8);
+          bool masked_key = b == 1 || (i >= 4 && i < 8);  // the same positions, seen as keys
+          if (empty_query) {
+            EXPECT_EQ(o[e], 0.0) << "b " << b << " h " << h << " i " << i;
+            EXPECT_EQ(gq[e], 0.0) << "b " << b << " h " << h << " i " << i;
+          } else {
+            EXPECT_NE(o[e], 0.0);
+          }
+          if (masked_key) {
+            EXPECT_EQ(gk[e], 0.0) << "b " << b << " h " << h << " j " << i;
+            EXPECT_EQ(gv[e], 0.0) << "b " << b << " h " << h << " j " << i;
+          }
+        }
+}
+
+TEST(Attention, ChunkSpecialCases) {
+  Generator gen(14);
+  Shape s{1, 2, 19, 8};
+  Tensor q = test::random_input(s, gen, -2, 2), k = test::random_input(s, gen, -2, 2), v = test::random_input(s, gen);
+  for (bool causal : {false, true}) {
+    Tensor full = ops::attention(q, k, v, Tensor(), opts(causal));
+    // One block holding the whole sequence, or a window reaching every block, is plain attention.
+    EXPECT_TRUE(test::all_close(ops::attention(q, k, v, Tensor(), opts(causal, 19)), full, 0, 1e-14, "chunk = L"));
+    EXPECT_TRUE(test::all_close(ops::attention(q, k, v, Tensor(), opts(causal, 100)), full, 0, 1e-14, "chunk > L"));
+    EXPECT_TRUE(test::all_close(ops::attention(q, k, v, Tensor(), opts(causal, 4, 4)), full, 0, 1e-14,
+                                "window over all blocks"));
+    // chunk 1, no window: every query sees only itself, so out = v.
+    EXPECT_TRUE(test::all_close(ops::attention(q, k, v, Tensor(), opts(causal, 1)), v, 0, 1e-15, "chunk 1"));
+  }
+  // Chunked attention is attention on each block alone (here the last block of 19 % 5 = 4 is shorter).
+  Tensor chunked = ops::attention(q, k, v, Tensor(), opts(false, 5));
+  std::vector<double> c = chunked.to_vector<double>();
+  std::vector<double> Q = q.to_vector<double>(), K = k.to_vector<double>(), V = v.to_vector<double>();
+  for (int64_t start = 0; start < 19; start += 5) {
+    int64_t n = std::min<int64_t>(5, 19 - start);
+    std::vector<double> qb, kb, vb;
+    for (int64_t h = 0; h < 2; ++h)
+      for (int64_t i = start; i < start + n; ++i)
+        for (int64_t d = 0; d < 8; ++d) {
+          size_t e = size_t((h * 19 + i) * 8 + d);
+          qb.push_back(Q[e]);
+          kb.push_back(K[e]);
+          vb.push_back(V[e]);
+        }
+    Shape bs{1, 2, n, 8};
+    std::vector<double> alone =
+        ops::attention(Tensor::from_vector(qb, bs), Tensor::from_vector(kb, bs), Tensor::from_vector(vb, bs), Tensor(),
+                       opts(false))
+            .to_vector<double>();
+    for (int64_t h = 0; h < 2; ++h)
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t d = 0; d < 8; ++d)
+          EXPECT_NEAR(c[size_t((h * 19 + start + i) * 8 + d)], alone[size_t((h * n + i) * 8 + d)], 1e-14)
+              << "block at " << start;
+  }
+}
+
+TEST(Attention, LasHeadWithAlphaZeroIsPlainAttention) {
+  Generator gen(15);
+  Shape s{2, 3, 15, 8};
+  Tensor q = test::random_input(s, gen, -2, 2), k = test::random_input(s, gen, -2, 2), v = test::random_input(s, gen);
+  std::vector<double> plain = ops::attention(q, k, v, Tensor(), opts(true)).to_vector<double>();
+  std::vector<double> las = ops::attention(q, k, v, Tensor(), opts(true, 0, 0, {0.0f, 0.2f, 1.0f})).to_vector<double>();
+  double diff_head0 = 0, diff_other = 0;
+  for (int64_t b = 0; b < 2; ++b)
+    for (int64_t h = 0; h < 3; ++h)
+      for (int64_t e = 0; e < 15 * 8; ++e) {
+        size_t x = size_t((b * 3 + h) * 15 * 8 + e);
+        (h == 0 ? diff_head0 : diff_other) += std::fabs(plain[x] - las[x]);
+      }
+  EXPECT_EQ(diff_head0, 0.0) << "α_0 = 0 must leave head 0 unchanged";
+  EXPECT_GT(diff_other, 1e-3) << "α > 0 must change the other heads";
+}
+
+// The CUDA kernels visit only the tiles in attention_key_range / attention_query_range: every
+// included pair must lie inside them, or the GPU silently drops it.
+TEST(Attention, TileRangesCoverEveryAllowedPair) {
+  for (bool causal : {false, true})
+    for (int64_t chunk : {0, 1, 3, 7, 16, 50})
+      for (int64_t window : {0, 1, 2})
+        for (int64_t L : {1, 7, 31, 32, 33, 65, 130})
+          for (int64_t tile : {7, 32}) {
+            if (window > 0 && chunk == 0) continue;
+            for (int64_t t0 = 0; t0 < L; t0 += tile) {
+              const int64_t t1 = std::min(t0 + tile, L);
+              int64_t kb, ke, qb, qe;
+              ops::attention_key_range(causal, chunk, window, L, t0, t1, &kb, &ke);
+              ops::attention_query_range(causal, chunk, window, L, t0, t1, &qb, &qe);
+              ASSERT_TRUE(kb >= 0 && ke <= L && qb >= 0 && qe <= L);
+              for (int64_t a = t0; a < t1; ++a)
+                for (int64_t x = 0; x < L; ++x) {
+                  // a as a query, x as a key; then a as a key, x as a query.
+                  if (ops::attention_pair_allowed(causal, chunk, window, a, x))
+                    ASSERT_TRUE(x >= kb && x < ke) << "key " << x << " of query " << a << " outside [" << kb << ", "
+                                                   << ke << ") L " << L << " chunk " << chunk << " window " << window
+                                                   << " causal " << causal;
+                  if (ops::attention_pair_allowed(causal, chunk, window, x, a))
+                    ASSERT_TRUE(x >= qb && x < qe) << "query " << x << " of key " << a << " outside [" << qb << ", "
+                                                   << qe << ") L " << L << " chunk " << chunk << " window " << window
+                                                   << " causal " << causal;
+                }
+            }
+          }
+  // And the ranges do skip: chunk 16 without a window visits one block of keys.
+  int64_t b, e;
+  ops::attention_key_range(false, 16, 0, 1000, 64, 96, &b, &e);
+  EXPECT_EQ(b, 64);
+  EXPECT_EQ(e, 96);
+  ops::attention_key_range(true, 0, 0, 1000, 64, 96, &b, &e);
+  EXPECT_EQ(b, 0);
+  EXPECT_EQ(e, 96);
+}
+
+TEST(Attention, ErrorMessagesNameTheProblem) {
+  using test::error_of;
+  Generator gen(16);
+  Tensor q = test::random_input({2, 3, 5, 8}, gen);
+  AttentionOptions none;
+  EXPECT_NE(error_of([&] { ops::attention(q.view({6, 5, 8}), q, q, Tensor(), none); }).find("must be [B, H, L, D]"),
+            std::string::npos);
+  Tensor k = test::random_input({2, 3, 6, 8}, gen);
+  EXPECT_NE(error_of([&] { ops::attention(q, k, q, Tensor(), none); }).find("k [2, 3, 6, 8]"), std::string::npos);
+  Tensor bad_mask = Tensor::ones({2, 6}, DType::I32);
+  EXPECT_NE(error_of([&] { ops::attention(q, q, q, bad_mask, none); }).find("key_mask has shape [2, 6]"),
+            std::string::npos);
+  Tensor float_mask = Tensor::ones({2, 5}, DType::F64);
+  EXPECT_NE(error_of([&] { ops::attention(q, q, q, float_mask, none); }).find("key_mask must be int32"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { ops::attention(q, q, q, Tensor(), opts(false, 0, 1)); }).find("needs options.chunk > 0"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { ops::attention(q, q, q, Tensor(), opts(false, -2)); }).find("options.chunk must be >= 0"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { ops::attention(q, q, q, Tensor(), opts(false, 0, 0, {0.0f, 0.1f})); })
+                .find("options.alpha has 2 values but q has 3 heads"),
+            std::string::npos);
+  Tensor bias = test::random_input({3, 5, 4}, gen);
+  EXPECT_NE(error_of([&] { ops::attention(q, q, q, Tensor(), none, bias); }).find("bias has shape [3, 5, 4]"),
+            std::string::npos);
+  EXPECT_EQ(error_of([&] { ops::attention(q, q, q, Tensor(), none, test::random_input({3, 5, 5}, gen)); }),
+            "(no error)");
+}
+
+}  // namespace
+}  // namespace lra
