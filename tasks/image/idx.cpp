@@ -24,6 +24,8 @@ uint32_t big_endian_u32(const uint8_t* p) {
   return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | uint32_t(p[3]);
 }
 
+constexpr size_t kMaxInflatedBytes = size_t(1) << 30;  // the largest IDX sets (EMNIST) are ~0.7 GiB
+
 std::vector<uint8_t> gunzip(const std::string& path) {
   std::unique_ptr<gzFile_s, int (*)(gzFile)> gz(gzopen(path.c_str(), "rb"), gzclose);
   LRA_CHECK(gz != nullptr, "idx: ", path, ": cannot open");
@@ -37,6 +39,9 @@ std::vector<uint8_t> gunzip(const std::string& path) {
       fail(str("idx: ", path, ": corrupt gzip data (", msg ? msg : "unknown zlib error", ")"));
     }
     if (n == 0) break;
+    // A few bytes of gzip can inflate a thousandfold: cap what a dataset file may expand to.
+    LRA_CHECK(out.size() + size_t(n) <= kMaxInflatedBytes, "idx: ", path, ": decompresses to more than ",
+              kMaxInflatedBytes >> 20, " MiB; not an IDX dataset file");
     out.insert(out.end(), chunk.begin(), chunk.begin() + n);
   }
   // A stream cut short reads as a short file plus a Z_BUF_ERROR ("unexpected end of file").

@@ -381,3 +381,36 @@ TEST(PathfinderAugment, AugmentDrawsAllEightAndKeepsTheLabel) {
 
 }  // namespace
 }  // namespace lra::tasks
+
+namespace lra::tasks {
+namespace {
+
+// Regressions for the fuzzer's findings (fuzz/README.md): a PNG whose chunk length or declared size
+// would make the decoder allocate gigabytes is refused before decoding, and metadata cannot point the
+// loader outside the release folder.
+TEST(PathfinderSecurity, HostilePngsAreRefusedBeforeDecoding) {
+  const std::string dir = std::string(LRA_TEST_DATA) + "/pathfinder/bad_png/";
+  int h = 0, w = 0;
+  std::string msg = test::error_of([&] { read_png_gray(dir + "oom-idat-length-1.2GB.png", h, w); });
+  EXPECT_NE(msg.find("claims"), std::string::npos) << msg;
+  msg = test::error_of([&] { read_png_gray(dir + "oom-ihdr-20000x20000.png", h, w); });
+  EXPECT_NE(msg.find("declared size 20000x20000"), std::string::npos) << msg;
+}
+
+TEST(PathfinderSecurity, MetadataPathsStayInsideTheRelease) {
+  namespace fs = std::filesystem;
+  fs::path root = fs::temp_directory_path() / "lra_pf_escape";
+  fs::remove_all(root);
+  fs::path diff = root / "pathfinder32" / "curv_contour_length_14";
+  fs::create_directories(diff / "metadata");
+  fs::create_directories(diff / "imgs" / "0");
+  for (const char* line : {"/ etc/passwd 0 1", "imgs/0 ../../../../x.png 0 1"}) {
+    std::ofstream(diff / "metadata" / "0.npy") << line << "\n";
+    std::string msg = test::error_of([&] { load_pathfinder(root.string()); });
+    EXPECT_NE(msg.find("leaves the release folder"), std::string::npos) << line << ": " << msg;
+  }
+  fs::remove_all(root);
+}
+
+}  // namespace
+}  // namespace lra::tasks
