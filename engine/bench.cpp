@@ -81,7 +81,7 @@ std::string markdown_table(const std::vector<Row>& rows) {
   };
   for (const Row& r : rows)
     o << "| " << r.name << " | " << r.size << " | " << num(r.timing.median_ms, 3) << " | " << num(r.timing.min_ms, 3)
-      << " | " << num(r.gbs, 1) << " | " << num(r.tflops, 2) << " | "
+      << " | " << num(r.gbs, 1) << " | " << num(r.tflops, r.tflops < 1 ? 4 : 2) << " | "
       << (r.ceiling_fraction > 0 ? num(100 * r.ceiling_fraction, 0) + "%" : "") << " | " << r.note << " |\n";
   return o.str();
 }
