@@ -111,9 +111,13 @@ Tensor convert(const Tensor& x, DType to) {
   Tensor y = Tensor::empty(x.shape(), to, x.device());
   int64_t n = x.numel();
   if (x.device() == Device::CUDA) {
-    LRA_CHECK((x.dtype() == DType::F32 && to == DType::BF16) || (x.dtype() == DType::BF16 && to == DType::F32),
-              "cast: CUDA converts between float32 and bfloat16 only, not ", x.describe(), " to ", dtype_name(to));
-    if (to == DType::BF16)
+    LRA_CHECK((x.dtype() == DType::F32 && to == DType::BF16) || (x.dtype() == DType::BF16 && to == DType::F32) ||
+                  (x.dtype() == DType::I32 && to == DType::F32),
+              "cast: CUDA converts float32 <-> bfloat16 and int32 -> float32 only, not ", x.describe(), " to ",
+              dtype_name(to));
+    if (x.dtype() == DType::I32)
+      LRA_ON_CUDA(cuda::cast_i32_to_f32(x.data<int32_t>(), y.data<float>(), n));
+    else if (to == DType::BF16)
       LRA_ON_CUDA(cuda::cast_f32_to_bf16(x.data<float>(), static_cast<uint16_t*>(y.raw_data()), n));
     else
       LRA_ON_CUDA(cuda::cast_bf16_to_f32(static_cast<const uint16_t*>(x.raw_data()), y.data<float>(), n));
@@ -124,8 +128,9 @@ Tensor convert(const Tensor& x, DType to) {
       case DType::F32: return x.data<float>()[i];
       case DType::F64: return x.data<double>()[i];
       case DType::BF16: return x.data<bf16>()[i].to_float();
-      default: return 0;
+      case DType::I32: return x.data<int32_t>()[i];
     }
+    return 0.0;
   };
   for (int64_t i = 0; i < n; ++i) {
     switch (to) {
@@ -140,9 +145,9 @@ Tensor convert(const Tensor& x, DType to) {
 }  // namespace
 
 Tensor cast(const Tensor& x, DType dtype) {
-  LRA_CHECK(is_floating(x.dtype()) && is_floating(dtype), "cast: converts between float types only, not ",
-            x.describe(), " to ", dtype_name(dtype));
+  LRA_CHECK(is_floating(dtype), "cast: converts to float types only, not ", x.describe(), " to ", dtype_name(dtype));
   if (x.dtype() == dtype) return x;
+  if (x.dtype() == DType::I32) return convert(x, dtype);  // masks and ids: no gradient to carry
   Tensor y = convert(x, dtype);
   DType from = x.dtype();
   autograd::record(y, "cast", {x}, [from](const Tensor& gy) { return std::vector<Tensor>{convert(gy, from)}; });

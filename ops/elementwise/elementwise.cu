@@ -47,6 +47,9 @@ __global__ void glu_backward_kernel(const float* x, const float* gy, float* gx, 
 __global__ void f32_to_bf16_kernel(const float* x, __nv_bfloat16* y, int64_t n) {
   LRA_GRID_STRIDE(i, n) y[i] = __float2bfloat16_rn(x[i]);
 }
+__global__ void i32_to_f32_kernel(const int32_t* x, float* y, int64_t n) {
+  LRA_GRID_STRIDE(i, n) y[i] = float(x[i]);
+}
 __global__ void bf16_to_f32_kernel(const __nv_bfloat16* x, float* y, int64_t n) {
   LRA_GRID_STRIDE(i, n) y[i] = __bfloat162float(x[i]);
 }
@@ -101,6 +104,12 @@ void cast_f32_to_bf16(const float* x, uint16_t* y, int64_t n) {
 void cast_bf16_to_f32(const uint16_t* x, float* y, int64_t n) {
   if (n == 0) return;
   bf16_to_f32_kernel<<<blocks_for(n, 256), 256, 0, stream()>>>(reinterpret_cast<const __nv_bfloat16*>(x), y, n);
+  LRA_KERNEL_CHECK();
+}
+
+void cast_i32_to_f32(const int32_t* x, float* y, int64_t n) {
+  if (n == 0) return;
+  i32_to_f32_kernel<<<blocks_for(n, 256), 256, 0, stream()>>>(x, y, n);
   LRA_KERNEL_CHECK();
 }
 

@@ -2,7 +2,7 @@
 //
 //   unary:  relu, gelu (tanh or erf form), silu, sigmoid, tanh, scale       y = f(x), any shape
 //   glu:    glu(x, dim)   splits dim into halves a | b, y = a * sigmoid(b)    [.., 2D, ..] -> [.., D, ..]
-//   cast:   float32 <-> bfloat16 <-> float64 (float64 on the CPU only)
+//   cast:   float32 <-> bfloat16 <-> float64 (float64 on the CPU only); int32 -> float (masks)
 //   binary: add, sub, mul, div with NumPy broadcasting (ops/elementwise/binary.*)
 //
 // Saved for backward: unary ops keep x and y (one read each in backward); glu keeps x; binary mul/div
@@ -25,7 +25,8 @@ Tensor unary(UnaryOp op, const Tensor& x, double alpha = 1.0);
 
 Tensor glu(const Tensor& x, int dim = -1);
 
-// Converts x to dtype (a differentiable no-op when x already has it).
+// Converts x to dtype (a differentiable no-op when x already has it). int32 -> float32/float64 is
+// allowed too (masks), without a gradient.
 Tensor cast(const Tensor& x, DType dtype);
 
 // Broadcasting binary ops: shapes align from the right; a dim of size 1 (or a missing leading dim)
@@ -54,6 +55,7 @@ void glu_forward(const float* x, float* y, int64_t outer, int64_t d, int64_t inn
 void glu_backward(const float* x, const float* gy, float* gx, int64_t outer, int64_t d, int64_t inner);
 void cast_f32_to_bf16(const float* x, uint16_t* y, int64_t n);
 void cast_bf16_to_f32(const uint16_t* x, float* y, int64_t n);
+void cast_i32_to_f32(const int32_t* x, float* y, int64_t n);
 }  // namespace cuda
 
 }  // namespace lra::ops

@@ -40,3 +40,17 @@ TEST(Autograd, NoGradRecordsNothingAndGraphIsConsumed) {
 
 }  // namespace
 }  // namespace lra
+
+namespace lra {
+namespace {
+
+TEST(Cast, Int32MasksBecomeFloatsWithoutGradient) {
+  Tensor m = Tensor::from_vector(std::vector<int32_t>{1, 0, 1, 1}, {2, 2});
+  Tensor f = ops::cast(m, DType::F32);
+  EXPECT_EQ(f.to_vector<float>(), (std::vector<float>{1, 0, 1, 1}));
+  EXPECT_FALSE(f.grad_fn());
+  EXPECT_THROW(ops::cast(f, DType::I32), Error);
+}
+
+}  // namespace
+}  // namespace lra

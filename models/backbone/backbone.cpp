@@ -1,0 +1,302 @@
+#include "models/backbone/backbone.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "engine/autograd.h"
+#include "ops/dropout/dropout.h"
+#include "ops/elementwise/elementwise.h"
+#include "ops/embedding/embedding.h"
+#include "ops/matmul/matmul.h"
+#include "ops/norm/norm.h"
+#include "ops/reduce/reduce.h"
+#include "ops/shape/shape_ops.h"
+
+namespace lra::models {
+
+namespace {
+
+// A named container of child modules ("blocks.0", "head.out"): register_module is protected.
+class ModuleList : public nn::Module {
+ public:
+  template <class M>
+  std::shared_ptr<M> add(const std::string& name, std::shared_ptr<M> m) {
+    return register_module(name, std::move(m));
+  }
+};
+
+constexpr double kLayerNormEps = 1e-6;  // flax default, as in the LRA code
+constexpr double kBatchNormEps = 1e-5;
+constexpr double kBatchNormMomentum = 0.1;
+
+bool one_of(const std::string& s, std::initializer_list<const char*> options) {
+  for (const char* o : options)
+    if (s == o) return true;
+  return false;
+}
+
+}  // namespace
+
+// --- Linear --------------------------------------------------------------------------------------
+
+Linear::Linear(int in, int out, Generator& init, bool bias) {
+  weight_ = register_parameter("weight", Tensor::empty({out, in}));
+  nn::init::xavier_uniform(weight_, init);
+  if (bias) bias_ = register_parameter("bias", Tensor::zeros({out}), nn::ParamKind::Bias);
+}
+
+Tensor Linear::forward(const Tensor& x) const { return ops::linear(x, weight_, bias_); }
+
+// --- Norm ----------------------------------------------------------------------------------------
+
+Norm::Norm(const std::string& kind, int width) : batch_(kind == "batch") {
+  LRA_CHECK(one_of(kind, {"layer", "batch"}), "model: norm '", kind, "' is not one of layer | batch");
+  weight_ = register_parameter("weight", Tensor::ones({width}), nn::ParamKind::Norm);
+  bias_ = register_parameter("bias", Tensor::zeros({width}), nn::ParamKind::Norm);
+  if (batch_) {
+    running_mean_ = Tensor::zeros({width});
+    running_var_ = Tensor::ones({width});
+  }
+}
+
+Tensor Norm::forward(const Tensor& x) {
+  if (!batch_) return ops::layer_norm(x, weight_, bias_, kLayerNormEps);
+  const int64_t D = x.dim(-1), N = x.numel() / D;
+  Tensor x2 = ops::reshape(x, {N, D});
+  if (running_mean_.device() != x.device() || running_mean_.dtype() != x.dtype()) {
+    // The running statistics follow the activations' device and dtype (they are not parameters, so
+    // Module::to() does not move them).
+    autograd::NoGrad no_grad;
+    running_mean_ = ops::cast(running_mean_.to(x.device()), x.dtype());
+    running_var_ = ops::cast(running_var_.to(x.device()), x.dtype());
+  }
+  Tensor y;
+  if (training()) {
+    // Batch statistics: a layer norm of the transposed [D, N] view normalises each channel over the
+    // N = B×L positions (biased variance), exactly BatchNorm's training-mode normalisation.
+    y = ops::transpose(ops::layer_norm(ops::transpose(x2, 0, 1), Tensor(), Tensor(), kBatchNormEps), 0, 1);
+    autograd::NoGrad no_grad;
+    Tensor xd = x2.detach();
+    Tensor mean = ops::mean(xd, 0);
+    Tensor centred = ops::sub(xd, ops::reshape(mean, {1, D}));
+    Tensor var = ops::mean(ops::mul(centred, centred), 0);
+    running_mean_.copy_from(ops::add(ops::scale(running_mean_, 1 - kBatchNormMomentum),
+                                     ops::scale(mean, kBatchNormMomentum)));
+    running_var_.copy_from(ops::add(ops::scale(running_var_, 1 - kBatchNormMomentum),
+                                    ops::scale(var, kBatchNormMomentum)));
+  } else {
+    // Running statistics. 1/sqrt(var + eps) is formed on the host (D values; there is no sqrt op):
+    // one small transfer per call, in evaluation only.
+    std::vector<double> inv = ops::cast(running_var_, DType::F64).to_vector<double>();
+    for (double& v : inv) v = 1.0 / std::sqrt(v + kBatchNormEps);
+    Tensor inv_std = ops::cast(Tensor::from_vector(inv, {1, D}, x.device()), x.dtype());
+    y = ops::mul(ops::sub(x2, ops::reshape(running_mean_, {1, D})), inv_std);
+  }
+  y = ops::add(ops::mul(y, weight_), bias_);
+  return ops::reshape(y, x.shape().vec());
+}
+
+// --- FeedForward ---------------------------------------------------------------------------------
+
+FeedForward::FeedForward(int width, int hidden, const std::string& activation, Generator& init)
+    : relu_(activation == "relu") {
+  LRA_CHECK(one_of(activation, {"gelu", "relu"}), "model: activation '", activation, "' is not one of gelu | relu");
+  fc1_ = register_module("fc1", std::make_shared<Linear>(width, hidden, init));
+  fc2_ = register_module("fc2", std::make_shared<Linear>(hidden, width, init));
+}
+
+Tensor FeedForward::forward(const Tensor& x, double dropout, bool tied, Generator& gen) {
+  const int tie = tied ? -2 : ops::kNoTie;  // [B, L, D]: one mask per (b, d), shared along L
+  Tensor h = fc1_->forward(x);
+  h = relu_ ? ops::relu(h) : ops::gelu(h);
+  h = ops::dropout(h, dropout, gen, training(), tie);
+  return ops::dropout(fc2_->forward(h), dropout, gen, training(), tie);
+}
+
+// --- Block ---------------------------------------------------------------------------------------
+
+Block::Block(const ModelConfig& config, const MixerConfig& mixer_config, Generator& init) : config_(config) {
+  norm1_ = register_module("norm1", std::make_shared<Norm>(config.norm, config.width));
+  mixer_ = register_module("mixer", find_mixer(config.model).make(mixer_config, init));
+  LRA_CHECK(mixer_ != nullptr, "model: mixer '", config.model, "' returned no module");
+  if (config.ffn > 0) {
+    norm2_ = register_module("norm2", std::make_shared<Norm>(config.norm, config.width));
+    ffn_ = register_module("ffn", std::make_shared<FeedForward>(config.width, config.ffn, config.activation, init));
+  }
+}
+
+Tensor Block::forward(const Tensor& x, const Tensor& mask, Generator& gen) {
+  const int tie = config_.tied_dropout ? -2 : ops::kNoTie;
+  auto drop = [&](const Tensor& t) { return ops::dropout(t, config_.dropout, gen, training(), tie); };
+  Tensor h = x;
+  if (config_.prenorm) {
+    h = ops::add(h, drop(mixer_->forward(norm1_->forward(h), mask, gen)));
+    if (ffn_) h = ops::add(h, ffn_->forward(norm2_->forward(h), config_.dropout, config_.tied_dropout, gen));
+  } else {
+    h = norm1_->forward(ops::add(h, drop(mixer_->forward(h, mask, gen))));
+    if (ffn_) h = norm2_->forward(ops::add(h, ffn_->forward(h, config_.dropout, config_.tied_dropout, gen)));
+  }
+  return h;
+}
+
+// --- positions -----------------------------------------------------------------------------------
+
+Tensor sinusoidal_positions(int64_t L, int64_t D) {
+  std::vector<float> table(static_cast<size_t>(L * D));
+  for (int64_t p = 0; p < L; ++p)
+    for (int64_t j = 0; j < D; ++j) {
+      double freq = std::pow(10000.0, -double(2 * (j / 2)) / double(D));
+      table[size_t(p * D + j)] = float(j % 2 == 0 ? std::sin(double(p) * freq) : std::cos(double(p) * freq));
+    }
+  return Tensor::from_vector(table, {L, D});
+}
+
+// --- LraModel ------------------------------------------------------------------------------------
+
+LraModel::LraModel(const ModelConfig& config, Generator& init) : config_(config) {
+  const ModelConfig& c = config_;
+  LRA_CHECK(c.width > 0 && c.depth >= 0 && c.heads > 0 && c.ffn >= 0 && c.max_len > 0 && c.num_classes > 0,
+            "model: width ", c.width, ", depth ", c.depth, ", heads ", c.heads, ", ffn ", c.ffn, ", max_len ",
+            c.max_len, ", num_classes ", c.num_classes, " must be positive (depth, ffn may be 0)");
+  LRA_CHECK(c.vocab_size >= 0, "model: vocab_size ", c.vocab_size, " is negative");
+  LRA_CHECK(one_of(c.position, {"none", "sinusoidal", "learned", "rotary", "rotary_full", "rotary_half"}),
+            "model: position '", c.position, "' is not one of none | sinusoidal | learned | rotary | rotary_full | "
+            "rotary_half");
+  LRA_CHECK(one_of(c.pooling, {"cls", "masked_mean", "mean", "sum"}), "model: pooling '", c.pooling,
+            "' is not one of cls | masked_mean | mean | sum");
+  LRA_CHECK(one_of(c.interaction, {"concat", "nli"}), "model: interaction '", c.interaction,
+            "' is not one of concat | nli");
+  LRA_CHECK(c.dropout >= 0 && c.dropout < 1, "model: dropout ", c.dropout, " is not in [0, 1)");
+  find_mixer(c.model);  // fails early, listing the registered names
+
+  if (c.vocab_size > 0) {
+    embed_ = register_parameter("embed", Tensor::empty({c.vocab_size, c.width}), nn::ParamKind::Embedding);
+    nn::init::normal(embed_, init, 0.0, 1.0);
+  } else {
+    encoder_ = register_module("encoder", std::make_shared<Linear>(1, c.width, init));
+  }
+  const int rows = c.max_len + (c.cls_token ? 1 : 0);
+  if (c.cls_token) cls_ = register_parameter("cls", Tensor::zeros({1, 1, c.width}), nn::ParamKind::Embedding);
+  if (c.position == "learned") {
+    pos_ = register_parameter("pos", Tensor::empty({rows, c.width}), nn::ParamKind::Embedding);
+    nn::init::normal(pos_, init, 0.0, 0.02);
+  } else if (c.position == "sinusoidal") {
+    pos_ = sinusoidal_positions(rows, c.width);  // fixed, not a parameter
+  }
+
+  MixerConfig mc;
+  mc.width = c.width;
+  mc.heads = c.heads;
+  mc.max_len = rows;
+  mc.dropout = c.attention_dropout;
+  mc.extra = c.extra;
+  if (c.position == "rotary") mc.extra["rotary"] = "head";
+  if (c.position == "rotary_full") mc.extra["rotary"] = "full";
+  if (c.position == "rotary_half") mc.extra["rotary"] = "half";
+
+  auto blocks = register_module("blocks", std::make_shared<ModuleList>());
+  for (int i = 0; i < c.depth; ++i)
+    blocks_.push_back(blocks->add(std::to_string(i), std::make_shared<Block>(c, mc, init)));
+  if (c.prenorm) final_norm_ = register_module("final_norm", std::make_shared<Norm>(c.norm, c.width));
+
+  const int mlp = c.mlp_dim > 0 ? c.mlp_dim : c.width;
+  auto head = register_module("head", std::make_shared<ModuleList>());
+  if (c.dual) {
+    const int features = (c.interaction == "nli" ? 4 : 2) * c.width;
+    const int half = mlp / 2 > 0 ? mlp / 2 : 1;
+    head_hidden_ = head->add("hidden", std::make_shared<Linear>(features, mlp, init));
+    head_hidden2_ = head->add("hidden2", std::make_shared<Linear>(mlp, half, init));
+    head_out_ = head->add("out", std::make_shared<Linear>(half, c.num_classes, init));
+  } else {
+    head_hidden_ = head->add("hidden", std::make_shared<Linear>(c.width, mlp, init));
+    head_out_ = head->add("out", std::make_shared<Linear>(mlp, c.num_classes, init));
+  }
+  if (c.denoise_vocab > 0) denoise_ = register_module("denoise", std::make_shared<Linear>(c.width, c.denoise_vocab, init));
+}
+
+Tensor LraModel::full_mask(const Tensor& input, const Tensor& mask) const {
+  const int64_t B = input.dim(0), L = input.dim(1);
+  Tensor m = mask.defined() ? mask : Tensor::ones({B, L}, DType::I32, input.device());
+  if (!config_.cls_token) return m;
+  return ops::concat({ops::slice(m, 1, 0, 1), m}, 1);  // the cls token copies token 0's mask
+}
+
+Tensor LraModel::encode(const Tensor& input, const Tensor& mask, Generator& gen) {
+  const ModelConfig& c = config_;
+  Tensor x;
+  if (c.vocab_size > 0) {
+    LRA_CHECK(input.ndim() == 2 && input.dtype() == DType::I32, "model: vocab_size ", c.vocab_size,
+              " needs ids [B, L] int32, got ", input.describe());
+    x = ops::embedding(input, embed_);
+  } else {
+    LRA_CHECK(input.ndim() == 3 && input.dim(2) == 1 && is_floating(input.dtype()),
+              "model: vocab_size 0 needs float scalars [B, L, 1], got ", input.describe());
+    x = encoder_->forward(input);
+  }
+  const int64_t B = x.dim(0), L = x.dim(1);
+  LRA_CHECK(L <= c.max_len, "model: input length ", L, " exceeds max_len ", c.max_len);
+  if (mask.defined())
+    LRA_CHECK(mask.ndim() == 2 && mask.dim(0) == B && mask.dim(1) == L && mask.dtype() == DType::I32,
+              "model: mask must be int32 [", B, ", ", L, "], got ", mask.describe());
+  if (c.cls_token) {
+    Tensor cls = ops::add(Tensor::zeros({B, 1, c.width}, x.dtype(), x.device()), cls_);
+    x = ops::concat({cls, x}, 1);
+  }
+  const int64_t rows = x.dim(1);
+  if (pos_.defined()) {
+    if (pos_.device() != x.device() && !pos_.requires_grad()) pos_ = pos_.to(x.device());
+    Tensor pos = ops::slice(pos_, 0, 0, rows);
+    if (pos.dtype() != x.dtype()) pos = ops::cast(pos, x.dtype());
+    x = ops::add(x, pos);
+  }
+  x = ops::dropout(x, c.dropout, gen, training(), c.tied_dropout ? -2 : ops::kNoTie);
+  Tensor m = full_mask(input, mask);
+  for (auto& block : blocks_) x = block->forward(x, m, gen);
+  if (final_norm_) x = final_norm_->forward(x);
+  return x;
+}
+
+Tensor LraModel::pool(const Tensor& encoded, const Tensor& m) const {
+  const std::string& p = config_.pooling;
+  if (p == "cls") return ops::reshape(ops::slice(encoded, 1, 0, 1), {encoded.dim(0), encoded.dim(2)});
+  if (p == "masked_mean") return ops::masked_mean(encoded, m);
+  if (p == "sum") return ops::sum(encoded, 1);
+  return ops::mean(encoded, 1);
+}
+
+Tensor LraModel::forward(const Tensor& input, const Tensor& mask, Generator& gen) {
+  LRA_CHECK(!config_.dual, "model: a dual (two-tower) model takes forward_pair(), not forward()");
+  Tensor pooled = pool(encode(input, mask, gen), full_mask(input, mask));
+  return head_out_->forward(ops::relu(head_hidden_->forward(pooled)));
+}
+
+Tensor LraModel::forward_pair(const Tensor& in1, const Tensor& mask1, const Tensor& in2, const Tensor& mask2,
+                              Generator& gen) {
+  LRA_CHECK(config_.dual, "model: forward_pair() needs a dual model (config.dual = true)");
+  Tensor u = pool(encode(in1, mask1, gen), full_mask(in1, mask1));
+  Tensor v = pool(encode(in2, mask2, gen), full_mask(in2, mask2));
+  Tensor features = config_.interaction == "nli" ? ops::concat({u, v, ops::mul(u, v), ops::sub(u, v)}, 1)
+                                                 : ops::concat({u, v}, 1);
+  Tensor h = ops::relu(head_hidden_->forward(features));
+  h = ops::relu(head_hidden2_->forward(h));
+  return head_out_->forward(h);
+}
+
+Tensor LraModel::denoise_logits(const Tensor& encoded) {
+  LRA_CHECK(denoise_, "model: denoise_logits() needs denoise_vocab > 0");
+  LRA_CHECK(encoded.ndim() == 3 && encoded.dim(2) == config_.width, "model: denoise_logits takes encode()'s [B, L, ",
+            config_.width, "] output, got ", encoded.describe());
+  Tensor x = config_.cls_token ? ops::slice(encoded, 1, 1, encoded.dim(1)) : encoded;
+  return denoise_->forward(x);
+}
+
+std::string list_models() {
+  std::string out;
+  size_t w = 0;
+  for (const MixerEntry& e : mixers()) w = std::max(w, e.name.size());
+  for (const MixerEntry& e : mixers())
+    out += e.name + std::string(w + 2 - e.name.size(), ' ') + e.mechanism + "  [" + e.complexity + "]\n";
+  return out;
+}
+
+}  // namespace lra::models

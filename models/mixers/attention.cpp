@@ -1,0 +1,178 @@
+// Attention mixers, all on ops::attention (one online-softmax kernel family, nothing L×L stored):
+//
+//   transformer         full softmax multi-head attention (LRA's vanilla Transformer)
+//   rotary_transformer  the same with rotary q, k (per head unless extra rotary says otherwise)
+//   las                 causal LaS attention (Zimerman & Wolf): logits times exp(−α_h|i−j|), box-smoothed V
+//   las_chunk           LaS inside non-overlapping chunks (extra chunk, default 64)
+//   local               attention inside non-overlapping blocks (extra block, default 50)
+//
+// Shared structure, x [B, L, D], H heads of d = D/H channels:
+//   q, k, v = split(x · W_qkvᵀ)               W_qkv [3D, D], no bias (LRA: Xavier-uniform, no bias)
+//   rotary (extra "rotary" = none | head | full | half):
+//     head: rope over each head's d channels (every head sees the full frequency band);
+//     full: rope over the D-wide q, k before the head split (head 0 gets the highest frequencies, the
+//           locality-bias paper's code); half: full with every even frequency zeroed ("disable half").
+//   out = attention(q, k, v) [B, H, L, d] → [B, L, D] → · W_oᵀ (no bias)
+//   MixerConfig::causal or extra causal = 1 makes any of them causal (las and las_chunk always are);
+//   extra rotary_base sets the rotary frequency base (default 10000).
+//
+// LaS settings (extra): las_B (default 0.1) and las_P (odd, default 5).
+//   α_0 = 0 (head 0 is plain causal attention); heads 1..H−1 get α log-spaced ("exponentially
+//   uniform") from B/100 up to B: α_c = B · 100^(−(H−1−c)/(H−2)) (H = 2: α_1 = B). The paper only says
+//   "exponential-uniformly in [0, B]"; the 100× span is our choice (with B = 0.1 the slowest head
+//   still discounts logits by e^(−1) at distance 1000, the fastest at distance 10). α is fixed.
+//   Smoothing: the paper's row-wise average pooling of the attention matrix (window P, zero padding,
+//   divisor P) equals attention with box-filtered values, AP(S)·V = S·avgpool(V) (ops/avgpool/avgpool.h),
+//   so V is pooled along L once per call. The centred window lets output i see V[i + (P−1)/2]: a small
+//   look-ahead, harmless for classification (see the avgpool header).
+//
+// Local grouping (extra grouping = contiguous | strided):
+//   contiguous (default): blocks [0, C), [C, 2C), ... (the last one may be shorter).
+//   strided: the LRA code's grouping "as written": L is padded to a multiple of C (LRA pads one more
+//     whole block when C divides L; we do not), viewed as [C, L/C], and each group is one column
+//     {g, g + L/C, g + 2L/C, ...}. Unlike the LRA code, the padding mask follows the same grouping
+//     (the LRA code groups its mask contiguously, which masks the wrong keys).
+//
+// Not implemented: attention-probability dropout (MixerConfig::dropout / attention_dropout). The
+// attention kernel has no dropout, so the setting is accepted and ignored; the block's residual
+// dropout still applies.
+#include <cmath>
+#include <string>
+#include <tuple>
+
+#include "models/backbone/backbone.h"  // Linear
+#include "models/mixer.h"
+#include "ops/attention/attention.h"
+#include "ops/avgpool/avgpool.h"
+#include "ops/matmul/matmul.h"
+#include "ops/rope/rope.h"
+#include "ops/shape/shape_ops.h"
+
+namespace lra::models {
+namespace {
+
+enum class Kind { Full, Las, LasChunk, Local };
+
+// The fixed LaS decay rates for H heads (see the file header).
+std::vector<float> las_alphas(int H, double B) {
+  std::vector<float> alpha(static_cast<size_t>(H), 0.0f);
+  for (int c = 1; c < H; ++c) {
+    double t = H > 2 ? double(H - 1 - c) / double(H - 2) : 0.0;
+    alpha[size_t(c)] = float(B * std::pow(100.0, -t));
+  }
+  return alpha;
+}
+
+class AttentionMixer : public Mixer {
+ public:
+  AttentionMixer(const MixerConfig& c, Generator& init, Kind kind, const std::string& default_rotary)
+      : H_(c.heads), D_(c.width) {
+    LRA_CHECK(c.heads > 0 && c.width % c.heads == 0, "attention: width ", c.width,
+              " must be a positive multiple of heads ", c.heads);
+    rotary_ = c.get_string("rotary", default_rotary);
+    LRA_CHECK(rotary_ == "none" || rotary_ == "head" || rotary_ == "full" || rotary_ == "half", "attention: rotary '",
+              rotary_, "' is not one of none | head | full | half");
+    LRA_CHECK(rotary_ == "none" || rotary_ == "full" || rotary_ == "half" || (c.width / c.heads) % 2 == 0,
+              "attention: rotary per head needs an even head dim, got ", c.width / c.heads);
+    LRA_CHECK(rotary_ == "none" || rotary_ == "head" || c.width % 2 == 0, "attention: rotary over the full width needs ",
+              "an even width, got ", c.width);
+    options_.causal = c.causal || c.get("causal", 0) != 0;
+    rope_.base = c.get("rotary_base", 10000.0);
+    rope_.disable_half = rotary_ == "half";
+    if (kind == Kind::Las || kind == Kind::LasChunk) {
+      double B = c.get("las_B", 0.1);
+      LRA_CHECK(B >= 0, "las: las_B = ", B, " must be >= 0");
+      options_.alpha = las_alphas(c.heads, B);
+      options_.causal = true;
+      double P = c.get("las_P", 5);
+      LRA_CHECK(P >= 1 && P == std::floor(P) && int(P) % 2 == 1, "las: las_P = ", P, " must be an odd integer >= 1");
+      pool_ = int(P);
+    }
+    if (kind == Kind::LasChunk) {
+      double C = c.get("chunk", 64);
+      LRA_CHECK(C >= 1 && C == std::floor(C), "las_chunk: chunk = ", C, " must be a positive integer");
+      options_.chunk = int64_t(C);
+    }
+    if (kind == Kind::Local) {
+      double C = c.get("block", 50);
+      LRA_CHECK(C >= 1 && C == std::floor(C), "local: block = ", C, " must be a positive integer");
+      options_.chunk = int64_t(C);
+      std::string g = c.get_string("grouping", "contiguous");
+      LRA_CHECK(g == "contiguous" || g == "strided", "local: grouping '", g, "' is not one of contiguous | strided");
+      strided_ = g == "strided";
+    }
+    qkv_ = register_module("qkv", std::make_shared<Linear>(c.width, 3 * c.width, init, false));
+    out_ = register_module("out", std::make_shared<Linear>(c.width, c.width, init, false));
+  }
+
+  Tensor forward(const Tensor& x, const Tensor& key_mask, Generator&) override {
+    LRA_CHECK(x.ndim() == 3 && x.dim(2) == D_, "attention: x must be [B, L, ", D_, "], got ", x.describe());
+    const int64_t B = x.dim(0), L = x.dim(1), d = D_ / H_;
+    std::vector<Tensor> qkv = ops::split(qkv_->forward(x), {D_, D_, D_}, 2);  // each [B, L, D]
+    Tensor q = qkv[0], k = qkv[1], v = qkv[2];
+    if (rotary_ == "full" || rotary_ == "half") std::tie(q, k) = ops::rope_qk(q, k, rope_);
+    auto heads = [&](const Tensor& t) { return ops::permute(ops::reshape(t, {B, L, H_, d}), {0, 2, 1, 3}); };
+    q = heads(q);
+    k = heads(k);
+    v = heads(v);  // [B, H, L, d]
+    if (rotary_ == "head") std::tie(q, k) = ops::rope_qk(q, k, rope_);
+    if (pool_ > 1) v = ops::avgpool_seq(v, pool_, 2);
+
+    Tensor out;
+    if (strided_) {
+      out = strided_attention(q, k, v, key_mask);
+    } else {
+      out = ops::attention(q, k, v, key_mask, options_);
+    }
+    out = ops::reshape(ops::permute(out, {0, 2, 1, 3}), {B, L, D_});
+    return out_->forward(out);
+  }
+
+ private:
+  // LRA's strided local grouping: pad L to Lp = n·C, regroup [C, n] → [n, C] so every group of C
+  // positions {g, g + n, ...} is contiguous, run block attention, and undo the regrouping.
+  Tensor strided_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_mask) const {
+    const int64_t B = q.dim(0), L = q.dim(2), d = q.dim(3), C = options_.chunk;
+    const int64_t n = (L + C - 1) / C, Lp = n * C;
+    Tensor mask = key_mask.defined() ? key_mask : Tensor::ones({B, L}, DType::I32, q.device());
+    if (Lp > L) mask = ops::pad(mask, 1, 0, Lp - L, 0.0);
+    mask = ops::reshape(ops::transpose(ops::reshape(mask, {B, C, n}), 1, 2), {B, Lp});
+    auto group = [&](const Tensor& t) {
+      Tensor p = Lp > L ? ops::pad(t, 2, 0, Lp - L, 0.0) : t;
+      return ops::reshape(ops::transpose(ops::reshape(p, {B, H_, C, n, d}), 2, 3), {B, H_, Lp, d});
+    };
+    Tensor out = ops::attention(group(q), group(k), group(v), mask, options_);
+    out = ops::reshape(ops::transpose(ops::reshape(out, {B, H_, n, C, d}), 2, 3), {B, H_, Lp, d});
+    return Lp > L ? ops::slice(out, 2, 0, L) : out;
+  }
+
+  int64_t H_, D_;
+  std::string rotary_;
+  ops::RopeOptions rope_;
+  ops::AttentionOptions options_;
+  int pool_ = 1;
+  bool strided_ = false;
+  std::shared_ptr<Linear> qkv_, out_;
+};
+
+std::shared_ptr<Mixer> make(const MixerConfig& c, Generator& init, Kind kind, const char* rotary) {
+  return std::make_shared<AttentionMixer>(c, init, kind, rotary);
+}
+
+}  // namespace
+
+LRA_REGISTER_MIXER(transformer, "transformer", "full softmax multi-head attention (rotary optional: extra rotary)",
+                   "O(L^2 D)", [](const MixerConfig& c, Generator& g) { return make(c, g, Kind::Full, "none"); });
+LRA_REGISTER_MIXER(rotary_transformer, "rotary_transformer",
+                   "softmax multi-head attention with rotary q, k (per head; extra rotary = full | half)", "O(L^2 D)",
+                   [](const MixerConfig& c, Generator& g) { return make(c, g, Kind::Full, "head"); });
+LRA_REGISTER_MIXER(las, "las",
+                   "causal LaS attention: logits times exp(-alpha_h |i-j|), avg-pooled values (las_B, las_P)",
+                   "O(L^2 D)", [](const MixerConfig& c, Generator& g) { return make(c, g, Kind::Las, "none"); });
+LRA_REGISTER_MIXER(las_chunk, "las_chunk", "LaS attention inside non-overlapping chunks (extra chunk, default 64)",
+                   "O(L C D)", [](const MixerConfig& c, Generator& g) { return make(c, g, Kind::LasChunk, "none"); });
+LRA_REGISTER_MIXER(local, "local",
+                   "softmax attention inside non-overlapping blocks (extra block = 50, grouping = contiguous | strided)",
+                   "O(L C D)", [](const MixerConfig& c, Generator& g) { return make(c, g, Kind::Local, "none"); });
+
+}  // namespace lra::models

@@ -1,0 +1,460 @@
+// The LRA backbone and the attention mixers on the CPU, at tiny sizes: every attention model builds,
+// gives finite logits and a gradient for every parameter; a transformer learns a small problem;
+// pooling, cls token, dual and denoise heads have the documented shapes; structural properties
+// (causality of LaS with P = 1, block locality of `local`, padding invariance of masked mean pooling).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine/autograd.h"
+#include "engine/optim.h"
+#include "models/backbone/backbone.h"
+#include "ops/loss/loss.h"
+#include "ops/shape/shape_ops.h"
+
+namespace lra::models {
+namespace {
+
+const std::vector<std::string> kAttentionModels = {"transformer", "rotary_transformer", "las", "las_chunk", "local"};
+
+ModelConfig tiny(const std::string& model) {
+  ModelConfig c;
+  c.model = model;
+  c.vocab_size = 7;
+  c.num_classes = 3;
+  c.max_len = 12;
+  c.width = 16;
+  c.depth = 2;
+  c.heads = 4;
+  c.ffn = 24;
+  c.position = "learned";
+  c.dropout = 0.1;
+  c.pooling = "masked_mean";
+  c.extra = {{"chunk", "4"}, {"block", "4"}, {"las_P", "3"}};
+  return c;
+}
+
+// ids [B, L] in 1..vocab-1 with the tail of row 1 padded (id 0, mask 0).
+struct Batch {
+  Tensor ids, mask, labels;
+};
+Batch tiny_batch(int B, int L, int vocab, int classes, uint64_t seed) {
+  Generator g(seed);
+  std::vector<int32_t> ids(static_cast<size_t>(B * L)), mask(static_cast<size_t>(B * L), 1),
+      labels(static_cast<size_t>(B));
+  for (int b = 0; b < B; ++b) {
+    for (int l = 0; l < L; ++l) ids[size_t(b * L + l)] = 1 + int32_t(g.below(uint32_t(vocab - 1)));
+    labels[size_t(b)] = int32_t(g.below(uint32_t(classes)));
+  }
+  if (B > 1)
+    for (int l = L - 3; l < L; ++l) {
+      ids[size_t(L + l)] = 0;
+      mask[size_t(L + l)] = 0;
+    }
+  return {Tensor::from_vector(ids, {B, L}), Tensor::from_vector(mask, {B, L}), Tensor::from_vector(labels, {B})};
+}
+
+bool all_finite(const Tensor& t) {
+  for (float v : t.to_vector<float>())
+    if (!std::isfinite(v)) return false;
+  return true;
+}
+
+double max_abs(const Tensor& t) {
+  double m = 0;
+  for (float v : t.to_vector<float>()) m = std::max(m, double(std::fabs(v)));
+  return m;
+}
+
+// Max |a - b| over rows [r0, r1) of dim 1 of two [B, L, D] tensors.
+double max_diff_rows(const Tensor& a, const Tensor& b, int64_t r0, int64_t r1) {
+  std::vector<float> x = a.to_vector<float>(), y = b.to_vector<float>();
+  const int64_t B = a.dim(0), L = a.dim(1), D = a.dim(2);
+  double m = 0;
+  for (int64_t i = 0; i < B; ++i)
+    for (int64_t l = r0; l < r1; ++l)
+      for (int64_t d = 0; d < D; ++d) {
+        size_t k = size_t((i * L + l) * D + d);
+        m = std::max(m, double(std::fabs(x[k] - y[k])));
+      }
+  (void)L;
+  return m;
+}
+
+class EveryAttentionModel : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(EveryAttentionModel, ForwardIsFiniteAndBackwardReachesEveryParameter) {
+  Generator init(1), gen(2);
+  LraModel model(tiny(GetParam()), init);
+  Batch b = tiny_batch(3, 10, 7, 3, 5);
+  Tensor logits = model.forward(b.ids, b.mask, gen);
+  ASSERT_EQ(logits.shape().vec(), (std::vector<int64_t>{3, 3}));
+  EXPECT_TRUE(all_finite(logits));
+  ops::cross_entropy(logits, b.labels).backward();
+  auto params = model.named_parameters();
+  ASSERT_GT(params.size(), 10u);
+  for (const auto& p : params) {
+    Tensor g = p.tensor.grad();
+    ASSERT_TRUE(g.defined()) << GetParam() << ": no gradient for " << p.name;
+    EXPECT_TRUE(all_finite(g)) << GetParam() << ": non-finite gradient for " << p.name;
+    EXPECT_GT(max_abs(g), 0.0) << GetParam() << ": zero gradient for " << p.name;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, EveryAttentionModel, ::testing::ValuesIn(kAttentionModels),
+                         [](const auto& info) { return info.param; });
+
+// Rotary variants, strided local grouping, post-norm + BatchNorm + ReLU, tied dropout, pixel input.
+TEST(Backbone, VariantsForwardAndBackward) {
+  struct Variant {
+    const char* what;
+    ModelConfig config;
+  };
+  std::vector<Variant> variants;
+  auto add = [&](const char* what, auto edit) {
+    ModelConfig c = tiny("transformer");
+    edit(c);
+    variants.push_back({what, c});
+  };
+  add("rotary per head", [](ModelConfig& c) { c.position = "rotary"; });
+  add("rotary full width", [](ModelConfig& c) { c.position = "rotary_full"; });
+  add("rotary half", [](ModelConfig& c) { c.position = "rotary_half"; });
+  add("sinusoidal + cls", [](ModelConfig& c) { c.position = "sinusoidal"; c.cls_token = true; c.pooling = "cls"; });
+  add("local strided", [](ModelConfig& c) { c.model = "local"; c.extra["grouping"] = "strided"; });
+  add("post-norm batch relu", [](ModelConfig& c) {
+    c.prenorm = false;
+    c.norm = "batch";
+    c.activation = "relu";
+  });
+  add("tied dropout, no ffn", [](ModelConfig& c) { c.tied_dropout = true; c.ffn = 0; });
+  add("las cls", [](ModelConfig& c) { c.model = "las"; c.cls_token = true; c.pooling = "cls"; });
+  for (const Variant& v : variants) {
+    Generator init(3), gen(4);
+    LraModel model(v.config, init);
+    Batch b = tiny_batch(2, 10, 7, 3, 6);
+    Tensor logits = model.forward(b.ids, b.mask, gen);
+    ASSERT_EQ(logits.shape().vec(), (std::vector<int64_t>{2, 3})) << v.what;
+    EXPECT_TRUE(all_finite(logits)) << v.what;
+    ops::cross_entropy(logits, b.labels).backward();
+    for (const auto& p : model.named_parameters()) {
+      ASSERT_TRUE(p.tensor.grad().defined()) << v.what << ": no gradient for " << p.name;
+      EXPECT_TRUE(all_finite(p.tensor.grad())) << v.what << ": " << p.name;
+    }
+    model.eval();
+    EXPECT_TRUE(all_finite(model.forward(b.ids, b.mask, gen))) << v.what << " (eval)";
+  }
+}
+
+TEST(Backbone, ParameterNamesFollowTheModuleTree) {
+  ModelConfig c = tiny("transformer");
+  c.cls_token = true;
+  c.denoise_vocab = 5;
+  Generator init(1);
+  LraModel model(c, init);
+  std::string names;
+  for (const auto& p : model.named_parameters()) names += p.name + " ";
+  for (const char* n : {"embed ", "cls ", "pos ", "blocks.0.norm1.weight ", "blocks.1.mixer.qkv.weight ",
+                        "blocks.1.mixer.out.weight ", "blocks.0.ffn.fc1.weight ", "blocks.0.ffn.fc2.bias ",
+                        "final_norm.bias ", "head.hidden.weight ", "head.out.bias ", "denoise.weight "})
+    EXPECT_NE(names.find(n), std::string::npos) << n << "not in " << names;
+  EXPECT_EQ(names.find("qkv.bias"), std::string::npos) << "q/k/v projections have no bias";
+}
+
+TEST(Backbone, PixelInputUsesALinearEncoder) {
+  ModelConfig c = tiny("transformer");
+  c.vocab_size = 0;
+  c.num_classes = 10;
+  Generator init(1), gen(2);
+  LraModel model(c, init);
+  std::vector<float> px(2 * 9);
+  for (size_t i = 0; i < px.size(); ++i) px[i] = float(i % 5) / 4.0f;
+  Tensor logits = model.forward(Tensor::from_vector(px, {2, 9, 1}), Tensor(), gen);
+  EXPECT_EQ(logits.shape().vec(), (std::vector<int64_t>{2, 10}));
+  EXPECT_THROW(model.forward(tiny_batch(2, 9, 7, 3, 1).ids, Tensor(), gen), Error);
+}
+
+// A 1-layer transformer learns "is token 1 more frequent than token 2?" on a fixed batch.
+TEST(Backbone, OneLayerTransformerLearns) {
+  const int B = 32, L = 9;
+  Generator data(7);
+  std::vector<int32_t> ids(static_cast<size_t>(B * L)), labels(static_cast<size_t>(B));
+  for (int b = 0; b < B; ++b) {
+    int ones = 0;
+    for (int l = 0; l < L; ++l) {
+      int32_t t = 1 + int32_t(data.below(2));
+      ids[size_t(b * L + l)] = t;
+      ones += t == 1;
+    }
+    labels[size_t(b)] = ones * 2 > L ? 1 : 0;
+  }
+  Tensor x = Tensor::from_vector(ids, {B, L}), y = Tensor::from_vector(labels, {B});
+  Tensor mask = Tensor::ones({B, L}, DType::I32);
+  ModelConfig c = tiny("transformer");
+  c.depth = 1;
+  c.num_classes = 2;
+  c.dropout = 0;
+  c.pooling = "mean";
+  Generator init(8), gen(9);
+  LraModel model(c, init);
+  optim::AdamWConfig cfg;
+  optim::AdamW opt(model.named_parameters(), cfg);
+  double first = 0, last = 0;
+  for (int step = 0; step < 40; ++step) {
+    opt.zero_grad();
+    Tensor loss = ops::cross_entropy(model.forward(x, mask, gen), y);
+    loss.backward();
+    opt.step(1e-2);
+    if (step == 0) first = loss.item();
+    last = loss.item();
+  }
+  EXPECT_LT(last, 0.5 * first) << "loss went from " << first << " to " << last;
+}
+
+TEST(Backbone, PoolingModesAndClsTokenShapes) {
+  for (bool cls : {false, true})
+    for (const char* pooling : {"cls", "masked_mean", "mean", "sum"}) {
+      ModelConfig c = tiny("transformer");
+      c.cls_token = cls;
+      c.pooling = pooling;
+      Generator init(1), gen(2);
+      LraModel model(c, init);
+      Batch b = tiny_batch(2, 10, 7, 3, 3);
+      Tensor enc = model.encode(b.ids, b.mask, gen);
+      EXPECT_EQ(enc.shape().vec(), (std::vector<int64_t>{2, cls ? 11 : 10, 16})) << pooling << " cls " << cls;
+      Tensor logits = model.forward(b.ids, b.mask, gen);
+      EXPECT_EQ(logits.shape().vec(), (std::vector<int64_t>{2, 3})) << pooling << " cls " << cls;
+      EXPECT_TRUE(all_finite(logits));
+    }
+  // With a cls token the position table has max_len + 1 rows: a max_len input still fits.
+  ModelConfig c = tiny("transformer");
+  c.cls_token = true;
+  Generator init(1), gen(2);
+  LraModel model(c, init);
+  EXPECT_EQ(model.encode(tiny_batch(1, 12, 7, 3, 1).ids, Tensor(), gen).dim(1), 13);
+  EXPECT_THROW(model.encode(tiny_batch(1, 13, 7, 3, 1).ids, Tensor(), gen), Error);
+}
+
+// Masked mean pooling ignores what sits at padded positions (they are masked as keys and not pooled).
+TEST(Backbone, MaskedMeanIgnoresPaddedTokens) {
+  ModelConfig c = tiny("transformer");
+  Generator init(1), gen(2);
+  LraModel model(c, init);
+  model.eval();
+  Batch b = tiny_batch(2, 10, 7, 3, 4);
+  Tensor a = model.forward(b.ids, b.mask, gen);
+  std::vector<int32_t> ids = b.ids.to_vector<int32_t>();
+  for (int l = 7; l < 10; ++l) ids[size_t(10 + l)] = 5;  // row 1's padded tail, still masked
+  Tensor other = model.forward(Tensor::from_vector(ids, {2, 10}), b.mask, gen);
+  EXPECT_LT(max_diff_rows(ops::reshape(a, {2, 1, 3}), ops::reshape(other, {2, 1, 3}), 0, 1), 1e-5);
+  // ... while unmasking them changes row 1.
+  Tensor ones = Tensor::ones({2, 10}, DType::I32);
+  Tensor changed = model.forward(Tensor::from_vector(ids, {2, 10}), ones, gen);
+  EXPECT_GT(max_diff_rows(ops::reshape(a, {2, 1, 3}), ops::reshape(changed, {2, 1, 3}), 0, 1), 1e-4);
+}
+
+// Changes tokens [changed_from, L) of a one-layer model's input and returns the largest change of
+// encode() over rows [r0, r1).
+double change_before(const std::string& model_name, std::map<std::string, std::string> extra, int L, int changed_from,
+                     int64_t r0, int64_t r1) {
+  ModelConfig c = tiny(model_name);
+  c.extra = std::move(extra);
+  c.depth = 1;
+  Generator init(1), gen(2);
+  LraModel model(c, init);
+  model.eval();
+  Batch b = tiny_batch(1, L, 7, 3, 8);
+  Tensor a = model.encode(b.ids, Tensor(), gen);
+  std::vector<int32_t> ids = b.ids.to_vector<int32_t>();
+  for (int l = changed_from; l < L; ++l) ids[size_t(l)] = ids[size_t(l)] % 6 + 1;
+  Tensor e = model.encode(Tensor::from_vector(ids, {1, L}), Tensor(), gen);
+  return max_diff_rows(a, e, r0, r1);
+}
+
+TEST(Backbone, LasWithoutPoolingIsCausal) {
+  EXPECT_LT(change_before("las", {{"las_P", "1"}}, 10, 7, 0, 7), 1e-6);
+  EXPECT_GT(change_before("las", {{"las_P", "1"}}, 10, 7, 7, 10), 1e-4);
+  // The centred pooling window looks ahead by (P - 1) / 2 positions.
+  EXPECT_GT(change_before("las", {{"las_P", "3"}}, 10, 7, 6, 7), 1e-6);
+  EXPECT_LT(change_before("las_chunk", {{"las_P", "1"}, {"chunk", "4"}}, 10, 7, 0, 7), 1e-6);
+}
+
+// Encodes one fixed batch with a one-layer model (the same seed gives the same parameters whenever the
+// parameter shapes agree, which holds across the attention mixers).
+Tensor encode_once(const std::string& model_name, std::map<std::string, std::string> extra,
+                   const std::string& position = "learned") {
+  ModelConfig c = tiny(model_name);
+  c.extra = std::move(extra);
+  c.position = position;
+  c.depth = 1;
+  Generator init(1), gen(2);
+  LraModel model(c, init);
+  model.eval();
+  Batch b = tiny_batch(2, 10, 7, 3, 8);
+  return model.encode(b.ids, b.mask, gen);
+}
+
+TEST(Backbone, LasWithZeroDecayAndNoPoolingIsCausalAttention) {
+  Tensor causal = encode_once("transformer", {{"causal", "1"}});
+  EXPECT_LT(max_diff_rows(encode_once("las", {{"las_B", "0"}, {"las_P", "1"}}), causal, 0, 10), 1e-5);
+  // The decay and the pooling each change the result.
+  EXPECT_GT(max_diff_rows(encode_once("las", {{"las_B", "0.5"}, {"las_P", "1"}}), causal, 0, 10), 1e-4);
+  EXPECT_GT(max_diff_rows(encode_once("las", {{"las_B", "0"}, {"las_P", "3"}}), causal, 0, 10), 1e-4);
+  EXPECT_GT(max_diff_rows(encode_once("transformer", {}), causal, 0, 10), 1e-4);
+}
+
+TEST(Backbone, RotaryModesDiffer) {
+  Tensor none = encode_once("transformer", {}, "none");
+  Tensor head = encode_once("transformer", {}, "rotary");
+  Tensor full = encode_once("transformer", {}, "rotary_full");
+  Tensor half = encode_once("transformer", {}, "rotary_half");
+  // rotary_transformer defaults to rotary per head.
+  EXPECT_LT(max_diff_rows(encode_once("rotary_transformer", {}, "none"), head, 0, 10), 1e-6);
+  EXPECT_GT(max_diff_rows(none, head, 0, 10), 1e-4);
+  EXPECT_GT(max_diff_rows(head, full, 0, 10), 1e-4);
+  EXPECT_GT(max_diff_rows(full, half, 0, 10), 1e-4);
+  // An explicit extra rotary overrides the mixer's default.
+  EXPECT_LT(max_diff_rows(encode_once("rotary_transformer", {{"rotary", "none"}}, "none"), none, 0, 10), 1e-6);
+}
+
+TEST(Backbone, LocalAttentionStaysInsideItsBlock) {
+  // Contiguous blocks of 4: changing tokens 8, 9 (block 2) leaves positions 0..7 unchanged.
+  EXPECT_LT(change_before("local", {{"block", "4"}}, 10, 8, 0, 8), 1e-6);
+  EXPECT_GT(change_before("local", {{"block", "4"}}, 10, 8, 8, 10), 1e-4);
+  // Strided groups of 4 over L = 8: {0, 2, 4, 6} and {1, 3, 5, 7}; changing token 7 leaves even positions.
+  ModelConfig c = tiny("local");
+  c.extra = {{"block", "4"}, {"grouping", "strided"}};
+  c.depth = 1;
+  Generator init(1), gen(2);
+  LraModel model(c, init);
+  model.eval();
+  Batch b = tiny_batch(1, 8, 7, 3, 9);
+  Tensor a = model.encode(b.ids, Tensor(), gen);
+  std::vector<int32_t> ids = b.ids.to_vector<int32_t>();
+  ids[7] = ids[7] % 6 + 1;
+  Tensor e = model.encode(Tensor::from_vector(ids, {1, 8}), Tensor(), gen);
+  for (int64_t l = 0; l < 8; ++l) {
+    double d = max_diff_rows(a, e, l, l + 1);
+    if (l % 2 == 0) EXPECT_LT(d, 1e-6) << "position " << l;
+    else EXPECT_GT(d, 1e-5) << "position " << l;
+  }
+}
+
+TEST(Backbone, DualHeadBothInteractions) {
+  int64_t concat_in = 0, nli_in = 0;
+  for (const char* interaction : {"concat", "nli"}) {
+    ModelConfig c = tiny("transformer");
+    c.dual = true;
+    c.interaction = interaction;
+    c.num_classes = 2;
+    c.mlp_dim = 8;
+    Generator init(1), gen(2);
+    LraModel model(c, init);
+    Batch b1 = tiny_batch(2, 10, 7, 2, 1), b2 = tiny_batch(2, 9, 7, 2, 2);
+    Tensor logits = model.forward_pair(b1.ids, b1.mask, b2.ids, b2.mask, gen);
+    EXPECT_EQ(logits.shape().vec(), (std::vector<int64_t>{2, 2})) << interaction;
+    ops::cross_entropy(logits, b1.labels).backward();
+    for (const auto& p : model.named_parameters()) {
+      ASSERT_TRUE(p.tensor.grad().defined()) << interaction << ": " << p.name;
+      if (p.name == "head.hidden.weight") (std::string(interaction) == "nli" ? nli_in : concat_in) = p.tensor.dim(1);
+      if (p.name == "head.hidden2.weight") EXPECT_EQ(p.tensor.dim(0), 4);
+    }
+    EXPECT_THROW(model.forward(b1.ids, b1.mask, gen), Error);
+  }
+  EXPECT_EQ(concat_in, 2 * 16);
+  EXPECT_EQ(nli_in, 4 * 16);
+}
+
+TEST(Backbone, DenoiseHeadShape) {
+  for (bool cls : {false, true}) {
+    ModelConfig c = tiny("transformer");
+    c.cls_token = cls;
+    c.denoise_vocab = 9;
+    Generator init(1), gen(2);
+    LraModel model(c, init);
+    Batch b = tiny_batch(2, 10, 7, 3, 1);
+    Tensor logits = model.denoise_logits(model.encode(b.ids, b.mask, gen));
+    EXPECT_EQ(logits.shape().vec(), (std::vector<int64_t>{2, 10, 9})) << "cls " << cls;
+  }
+  Generator init(1);
+  LraModel plain(tiny("transformer"), init);
+  EXPECT_THROW(plain.denoise_logits(Tensor::zeros({1, 4, 16})), Error);
+}
+
+TEST(Backbone, BatchNormUsesBatchThenRunningStatistics) {
+  Norm norm("batch", 3);
+  std::vector<float> v(2 * 5 * 3);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = float(i % 3) * 2.0f + float(i % 7) - 1.0f;
+  Tensor x = Tensor::from_vector(v, {2, 5, 3});
+  std::vector<float> y = norm.forward(x).to_vector<float>();
+  for (int ch = 0; ch < 3; ++ch) {
+    double m = 0, s = 0;
+    for (int r = 0; r < 10; ++r) m += y[size_t(r * 3 + ch)] / 10.0;
+    for (int r = 0; r < 10; ++r) s += (y[size_t(r * 3 + ch)] - m) * (y[size_t(r * 3 + ch)] - m) / 10.0;
+    EXPECT_NEAR(m, 0.0, 1e-5) << "channel " << ch;
+    EXPECT_NEAR(s, 1.0, 1e-3) << "channel " << ch;
+  }
+  norm.eval();
+  // Running statistics after one step: 0.9 * (0, 1) + 0.1 * batch; eval output is not normalised.
+  std::vector<float> e = norm.forward(x).to_vector<float>();
+  for (int ch = 0; ch < 3; ++ch) {
+    double m = 0, var = 0;
+    for (int r = 0; r < 10; ++r) m += v[size_t(r * 3 + ch)] / 10.0;
+    for (int r = 0; r < 10; ++r) var += (v[size_t(r * 3 + ch)] - m) * (v[size_t(r * 3 + ch)] - m) / 10.0;
+    double rm = 0.1 * m, rv = 0.9 + 0.1 * var;
+    for (int r = 0; r < 10; ++r)
+      EXPECT_NEAR(e[size_t(r * 3 + ch)], (v[size_t(r * 3 + ch)] - rm) / std::sqrt(rv + 1e-5), 1e-4)
+          << "channel " << ch << " row " << r;
+  }
+}
+
+TEST(Registry, ListModelsListsTheAttentionModels) {
+  std::string list = list_models();
+  for (const std::string& name : kAttentionModels) {
+    EXPECT_NE(list.find(name + " "), std::string::npos) << name << " missing from:\n" << list;
+    EXPECT_EQ(find_mixer(name).name, name);
+  }
+}
+
+TEST(Registry, UnknownModelNamesTheRegisteredOnes) {
+  ModelConfig c = tiny("no_such_model");
+  Generator init(1);
+  try {
+    LraModel model(c, init);
+    FAIL() << "an unknown model built";
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("no_such_model"), std::string::npos) << msg;
+    for (const std::string& name : kAttentionModels) EXPECT_NE(msg.find(name), std::string::npos) << msg;
+  }
+}
+
+TEST(Registry, BadSettingsAreClearErrors) {
+  auto message = [](ModelConfig c) {
+    Generator init(1);
+    try {
+      LraModel model(c, init);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  ModelConfig c = tiny("las");
+  c.extra["las_P"] = "4";
+  EXPECT_NE(message(c).find("las_P = 4 must be an odd integer"), std::string::npos) << message(c);
+  c = tiny("transformer");
+  c.extra["rotary"] = "sideways";
+  EXPECT_NE(message(c).find("rotary 'sideways'"), std::string::npos) << message(c);
+  c = tiny("transformer");
+  c.heads = 3;
+  EXPECT_NE(message(c).find("width 16 must be a positive multiple of heads 3"), std::string::npos) << message(c);
+  c = tiny("transformer");
+  c.pooling = "max";
+  EXPECT_NE(message(c).find("pooling 'max'"), std::string::npos) << message(c);
+}
+
+}  // namespace
+}  // namespace lra::models

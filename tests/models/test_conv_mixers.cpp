@@ -1,0 +1,234 @@
+// The long-convolution mixers (models/mixers/conv.cpp) on their own, through the registry:
+// shapes, finiteness, gradients into every parameter, parameter groups, the S4D kernel against a
+// double-precision loop, the S4D wiring against the ops it is made of, gMLP's near-identity start and
+// residual_conv's receptive field.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <complex>
+#include <map>
+#include <string>
+
+#include "models/mixer.h"
+#include "ops/elementwise/elementwise.h"
+#include "ops/fftconv/fftconv.h"
+#include "ops/matmul/matmul.h"
+#include "ops/shape/shape_ops.h"
+#include "ops/ssmkernel/ssmkernel.h"
+#include "tests/support/op_cases.h"
+
+namespace lra::models {
+namespace {
+
+MixerConfig config(int width, std::map<std::string, std::string> extra) {
+  MixerConfig c;
+  c.width = width;
+  c.max_len = 32;
+  c.dropout = 0.0;
+  c.extra = std::move(extra);
+  return c;
+}
+
+Tensor random_x(int64_t B, int64_t L, int64_t D, uint64_t seed) {
+  Generator gen(seed);
+  return ops::cast(test::random_input({B, L, D}, gen), DType::F32);
+}
+
+std::map<std::string, Tensor> params_by_name(const Mixer& m) {
+  std::map<std::string, Tensor> out;
+  for (const auto& p : m.named_parameters()) out[p.name] = p.tensor;
+  return out;
+}
+
+struct Setting {
+  std::string model;
+  std::map<std::string, std::string> extra;
+};
+
+class ConvMixers : public ::testing::TestWithParam<Setting> {};
+
+TEST_P(ConvMixers, ShapeFiniteAndGradientsReachEveryParameter) {
+  const Setting& s = GetParam();
+  Generator init(1), gen(2);
+  auto mixer = find_mixer(s.model).make(config(8, s.extra), init);
+  Tensor x = random_x(2, 13, 8, 3);
+  Tensor mask = Tensor::from_vector(std::vector<int32_t>(26, 1), {2, 13});
+  mask.data<int32_t>()[25] = 0;  // one padded position
+  Tensor y = mixer->forward(x, mask, gen);
+  ASSERT_EQ(y.shape(), Shape({2, 13, 8}));
+  for (float v : y.to_vector<float>()) ASSERT_TRUE(std::isfinite(v));
+  Generator gg(4);
+  y.backward(ops::cast(test::random_input(y.shape(), gg), DType::F32));
+  for (const auto& p : mixer->named_parameters()) {
+    ASSERT_TRUE(p.tensor.grad().defined()) << s.model << ": no gradient for " << p.name;
+    double norm = 0;
+    for (float g : p.tensor.grad().to_vector<float>()) {
+      ASSERT_TRUE(std::isfinite(g)) << p.name;
+      norm += double(g) * g;
+    }
+    EXPECT_GT(norm, 0.0) << s.model << ": zero gradient for " << p.name;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    All, ConvMixers,
+    ::testing::Values(Setting{"s4d", {{"ssm_n", "8"}}}, Setting{"s4d", {{"ssm_n", "6"}, {"bidirectional", "1"}}},
+                      Setting{"s4d", {{"ssm_n", "4"}, {"init", "inv"}, {"ssm_bc", "1"}}},
+                      Setting{"gmlp", {}}, Setting{"gmlp", {{"bidirectional", "0"}, {"groups", "1"}}},
+                      Setting{"gmlp", {{"hidden", "12"}, {"groups", "4"}}},
+                      Setting{"residual_conv", {{"kernel_size", "5"}}},
+                      Setting{"residual_conv", {{"kernel_size", "1"}, {"hidden", "16"}}},
+                      Setting{"residual_conv", {{"kernel_size", "0"}}}),
+    [](const ::testing::TestParamInfo<Setting>& info) { return info.param.model + "_" + std::to_string(info.index); });
+
+TEST(S4DMixer, SsmGroupAndInit) {
+  Generator init(5);
+  auto plain = find_mixer("s4d").make(config(4, {{"ssm_n", "8"}}), init);
+  std::map<std::string, std::string> group;
+  for (const auto& p : plain->named_parameters()) group[p.name] = p.group;
+  EXPECT_EQ(group["log_dt"], "ssm");
+  EXPECT_EQ(group["log_A_real"], "ssm");
+  EXPECT_EQ(group["A_imag"], "ssm");
+  EXPECT_NE(group["C"], "ssm");
+  EXPECT_NE(group["D"], "ssm");
+  EXPECT_NE(group["out_weight"], "ssm");
+  auto bc = find_mixer("s4d").make(config(4, {{"ssm_n", "8"}, {"ssm_bc", "1"}, {"bidirectional", "1"}}), init);
+  for (const auto& p : bc->named_parameters())
+    if (p.name == "C" || p.name == "C_anti") EXPECT_EQ(p.group, "ssm") << p.name;
+
+  auto P = params_by_name(*plain);
+  ASSERT_EQ(P["A_imag"].shape(), Shape({4, 4}));
+  ASSERT_EQ(P["C"].shape(), Shape({4, 4, 2}));
+  auto ai = P["A_imag"].to_vector<float>();
+  for (int n = 0; n < 4; ++n) EXPECT_FLOAT_EQ(ai[size_t(4 + n)], float(M_PI * n));  // S4D-Lin
+  for (float v : P["log_A_real"].to_vector<float>()) EXPECT_FLOAT_EQ(v, float(std::log(0.5)));
+  for (float v : P["log_dt"].to_vector<float>()) {
+    EXPECT_GE(v, std::log(1e-3) - 1e-6);
+    EXPECT_LE(v, std::log(1e-1) + 1e-6);
+  }
+  auto inv = find_mixer("s4d").make(config(4, {{"ssm_n", "8"}, {"init", "inv"}}), init);
+  auto ai_inv = params_by_name(*inv)["A_imag"].to_vector<float>();
+  for (int n = 0; n < 4; ++n) EXPECT_NEAR(ai_inv[size_t(n)], 8 / M_PI * (8.0 / (1 + 2 * n) - 1), 1e-4);
+}
+
+TEST(S4DMixer, KernelMatchesDoubleLoop) {
+  Generator init(6);
+  auto mixer = find_mixer("s4d").make(config(5, {{"ssm_n", "12"}}), init);
+  auto P = params_by_name(*mixer);
+  const int64_t H = 5, N = 6, L = 32;
+  Tensor K = ops::ssm_kernel(P["log_dt"], P["log_A_real"], P["A_imag"], P["C"], L);
+  auto dt = P["log_dt"].to_vector<float>(), ar = P["log_A_real"].to_vector<float>(),
+       ai = P["A_imag"].to_vector<float>(), c = P["C"].to_vector<float>(), k = K.to_vector<float>();
+  double worst = 0, scale = 0;
+  for (int64_t h = 0; h < H; ++h)
+    for (int64_t l = 0; l < L; ++l) {
+      std::complex<double> sum = 0;
+      for (int64_t n = 0; n < N; ++n) {
+        size_t hn = size_t(h * N + n);
+        std::complex<double> A(-std::exp(double(ar[hn])), ai[hn]), C(c[2 * hn], c[2 * hn + 1]);
+        std::complex<double> dtA = A * std::exp(double(dt[size_t(h)]));
+        sum += C * (std::exp(dtA) - 1.0) / A * std::exp(dtA * double(l));
+      }
+      worst = std::max(worst, std::abs(2 * sum.real() - k[size_t(h * L + l)]));
+      scale = std::max(scale, std::abs(2 * sum.real()));
+    }
+  EXPECT_GT(scale, 1e-3);
+  EXPECT_LT(worst, 1e-5 * (1 + scale));  // float32 against double: exp/sincos rounding only
+}
+
+TEST(S4DMixer, ForwardIsTheDocumentedComposition) {
+  Generator init(7), gen(8);
+  auto mixer = find_mixer("s4d").make(config(6, {{"ssm_n", "4"}, {"bidirectional", "1"}}), init);
+  auto P = params_by_name(*mixer);
+  Tensor x = random_x(2, 11, 6, 9);
+  Tensor y = mixer->forward(x, Tensor(), gen);
+  Tensor K = ops::ssm_kernel(P["log_dt"], P["log_A_real"], P["A_imag"], P["C"], 11);
+  Tensor Ka = ops::ssm_kernel(P["log_dt"], P["log_A_real"], P["A_imag"], P["C_anti"], 11);
+  ops::FFTConvOptions opts;
+  opts.anti = ops::AntiCausal::FromLag1;
+  Tensor u = ops::gelu(ops::fftconv(ops::transpose(x, 1, 2), K, Ka, P["D"], opts));
+  Tensor ref = ops::glu(ops::linear(ops::transpose(u, 1, 2), P["out_weight"], P["out_bias"]), -1);
+  auto a = y.to_vector<float>(), b = ref.to_vector<float>();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], 1e-6) << i;
+}
+
+// Largest |out − out_bias| over the output: what the mixer adds beyond its constant bias.
+double input_dependent_part(Mixer& m, const Tensor& x) {
+  Generator gen(0);
+  auto y = m.forward(x, Tensor(), gen).to_vector<float>();
+  auto b = params_by_name(m)["out_bias"].to_vector<float>();
+  double worst = 0;
+  for (size_t i = 0; i < y.size(); ++i) worst = std::max(worst, std::abs(double(y[i]) - b[i % b.size()]));
+  return worst;
+}
+
+TEST(GMLPMixer, NearIdentityAtInit) {
+  Generator init(10);
+  auto mixer = find_mixer("gmlp").make(config(16, {}), init);
+  Tensor x = random_x(2, 32, 16, 11);
+  // Kernel ~ N(0, 1e-5²) and conv bias 1: LN(conv) ≈ 0, so the block adds (almost) only a constant.
+  const double at_init = input_dependent_part(*mixer, x);
+  EXPECT_LT(at_init, 0.05);
+  // The control: with an O(0.1) kernel the same mixer depends on its input, so the bound above means something.
+  for (auto& p : mixer->named_parameters())
+    if (p.name.rfind("kernel", 0) == 0) {
+      Generator g(12);
+      Tensor fresh = ops::cast(test::random_input(p.tensor.shape(), g, -0.3, 0.3), DType::F32);
+      std::copy(fresh.data<float>(), fresh.data<float>() + fresh.numel(), p.tensor.data<float>());
+    }
+  EXPECT_GT(input_dependent_part(*mixer, x), 4 * at_init);
+  EXPECT_GT(input_dependent_part(*mixer, x), 0.05);
+}
+
+// Which output positions change when input position p changes (all channels perturbed).
+std::vector<bool> changed_positions(Mixer& m, int64_t L, int64_t D, int64_t p) {
+  Generator gen(0);
+  Tensor x = random_x(1, L, D, 13);
+  auto y0 = m.forward(x, Tensor(), gen).to_vector<float>();
+  Tensor x1 = x.clone();
+  for (int64_t d = 0; d < D; ++d) x1.data<float>()[p * D + d] += 1.f;
+  auto y1 = m.forward(x1, Tensor(), gen).to_vector<float>();
+  std::vector<bool> changed(size_t(L), false);
+  for (int64_t t = 0; t < L; ++t)
+    for (int64_t d = 0; d < D; ++d)
+      if (std::abs(y1[size_t(t * D + d)] - y0[size_t(t * D + d)]) > 1e-5) changed[size_t(t)] = true;
+  return changed;
+}
+
+TEST(ResidualConvMixer, KernelSizeBoundsTheReceptiveField) {
+  Generator init(14);
+  for (int K : {1, 5, 11}) {
+    auto mixer = find_mixer("residual_conv").make(config(4, {{"kernel_size", std::to_string(K)}}), init);
+    const int64_t L = 24, p = 10;
+    auto changed = changed_positions(*mixer, L, 4, p);
+    for (int64_t t = 0; t < L; ++t)
+      EXPECT_EQ(changed[size_t(t)], std::abs(t - p) <= K / 2) << "K=" << K << " position " << t;
+  }
+  auto full = find_mixer("residual_conv").make(config(4, {{"kernel_size", "0"}}), init);
+  auto changed = changed_positions(*full, 24, 4, 3);
+  for (int64_t t = 0; t < 24; ++t) EXPECT_TRUE(changed[size_t(t)]) << "full length, position " << t;
+}
+
+TEST(ConvMixers, BadSettingsAreNamed) {
+  Generator init(15);
+  auto expect_error = [&](const std::string& model, std::map<std::string, std::string> extra, const std::string& text) {
+    try {
+      find_mixer(model).make(config(8, std::move(extra)), init);
+      ADD_FAILURE() << model << ": no error, expected '" << text << "'";
+    } catch (const std::exception& e) {
+      EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
+    }
+  };
+  expect_error("s4d", {{"ssm_n", "7"}}, "ssm_n");
+  expect_error("s4d", {{"init", "legs"}}, "init");
+  expect_error("gmlp", {{"groups", "3"}}, "groups");
+  expect_error("residual_conv", {{"kernel_size", "4"}}, "kernel_size");
+  Generator gen(0);
+  auto m = find_mixer("s4d").make(config(8, {{"ssm_n", "4"}}), init);
+  EXPECT_THROW(m->forward(random_x(1, 40, 8, 1), Tensor(), gen), std::exception);  // L > max_len
+  EXPECT_THROW(m->forward(random_x(1, 5, 7, 1), Tensor(), gen), std::exception);   // wrong width
+}
+
+}  // namespace
+}  // namespace lra::models
