@@ -3,6 +3,8 @@
 // flag) ends with one clear message and a non-zero exit status.
 #include <gtest/gtest.h>
 
+#include "tests/support/process.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -19,13 +21,8 @@ struct Result {
 };
 
 Result lra_data(const std::string& args) {
-  const std::string out_file = (fs::temp_directory_path() / "lra_data_test.out").string();
-  const std::string cmd = std::string(LRA_BINARY_DIR) + "/tools/lra-data " + args + " > " + out_file + " 2>&1";
-  Result r;
-  r.status = std::system(cmd.c_str());
-  std::ifstream in(out_file);
-  r.out.assign(std::istreambuf_iterator<char>(in), {});
-  return r;
+  ::lra::test::CommandResult c = ::lra::test::run_command(std::string(LRA_BINARY_DIR) + "/tools/lra-data " + args);
+  return Result{c.status, c.output};
 }
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }

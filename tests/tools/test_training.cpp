@@ -15,6 +15,7 @@
 #include "ops/loss/loss.h"
 #include "tasks/toy/majority.h"
 #include "tests/support/compare.h"
+#include "tests/support/process.h"
 
 namespace lra {
 namespace {
@@ -118,10 +119,9 @@ TEST(Training, GpuStepsMakeNoNewAllocationsAfterTheFirst) {
 }
 
 std::string run_command(const std::string& cmd, int* status) {
-  std::string out_file = (std::filesystem::temp_directory_path() / "lra_demo_test.out").string();
-  *status = std::system((cmd + " > " + out_file + " 2>&1").c_str());
-  std::ifstream in(out_file);
-  return std::string(std::istreambuf_iterator<char>(in), {});
+  test::CommandResult r = test::run_command(cmd);
+  *status = r.status;
+  return r.output;
 }
 
 TEST(DemoBinary, TrainsAndWritesACheckpoint) {
