@@ -49,5 +49,9 @@ inline unsigned blocks_for(int64_t n, int threads, int64_t max_blocks = 65535LL 
       ::lra::cuda::fail_call(#stmt, ::lra::cuda::cufft_error_string(lra_fr_), __FILE__, __LINE__); \
   } while (0)
 
+// A grid-stride loop over [0, n) with 64-bit indices, for any grid size: LRA_GRID_STRIDE(i, n) { ... }
+#define LRA_GRID_STRIDE(i, n) \
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
+
 // After every kernel launch: catches bad launch configurations at the launch site.
 #define LRA_KERNEL_CHECK() LRA_CUDA_CHECK(cudaGetLastError())

@@ -14,9 +14,6 @@ using lra::cuda::stream;
 
 namespace {
 
-#define LRA_GRID_STRIDE(i, n) \
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
-
 template <UnaryOp OP>
 __global__ void unary_forward_kernel(const float* x, float* y, int64_t n, float alpha) {
   LRA_GRID_STRIDE(i, n) y[i] = unary_forward_scalar(OP, x[i], alpha);

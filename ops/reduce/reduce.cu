@@ -32,9 +32,6 @@ namespace {
 
 constexpr int kThreads = 256;
 
-#define LRA_GRID_STRIDE(k, n) \
-  for (int64_t k = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; k < (n); k += int64_t(gridDim.x) * blockDim.x)
-
 struct MinInt {
   __device__ int operator()(int a, int b) const { return a < b ? a : b; }
 };

@@ -21,9 +21,6 @@ using lra::cuda::stream;
 
 namespace {
 
-#define LRA_GRID_STRIDE(i, n) \
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
-
 constexpr int kThreads = 256;
 
 template <class T>

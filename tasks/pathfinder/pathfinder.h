@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "tasks/common/dataset.h"
+#include "tasks/common/png.h"
 
 namespace lra::tasks {
 
@@ -47,11 +48,7 @@ Dataset load_pathfinder(const std::string& root, const PathfinderOptions& option
 // TaskInfo for a resolution: name "pathfinder<S>", vocab 256, max_len S·S, 2 classes.
 TaskInfo pathfinder_info(int resolution);
 
-// 8-bit grayscale PNG helpers (stb_image / stb_image_write). read_png_gray converts any PNG to one
-// channel; it throws naming the file when the file cannot be decoded, when a chunk length overruns the
-// file, or when the declared size exceeds max_side (checked before any pixel buffer is allocated).
-std::vector<uint8_t> read_png_gray(const std::string& path, int& height, int& width, int max_side = 4096);
-void write_png_gray(const std::string& path, const uint8_t* pixels, int height, int width);
+// PNG helpers: tasks/common/png.h.
 
 // --- generator -----------------------------------------------------------------------------------
 

@@ -25,18 +25,9 @@
 #include "ops/loss/loss.h"
 #include "ops/shape/shape_ops.h"
 #include "tasks/common/denoise.h"
+#include "tasks/common/png.h"
 #include "tasks/image/image.h"
 
-#define STB_IMAGE_WRITE_IMPLEMENTATION
-#define STB_IMAGE_WRITE_STATIC
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
-#include <stb_image_write.h>
-#pragma GCC diagnostic pop
 
 namespace lra::train {
 namespace fs = std::filesystem;
@@ -406,7 +397,7 @@ void write_curves(const std::string& path, const std::vector<Point>& train, cons
       }
     }
   }
-  LRA_CHECK(stbi_write_png(path.c_str(), W, H, 3, img.data(), W * 3) != 0, "could not write ", path);
+  tasks::write_png_rgb(path, img.data(), H, W);
 }
 
 class Run {
