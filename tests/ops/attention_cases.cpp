@@ -12,19 +12,6 @@
 namespace lra::test {
 namespace {
 
-// A [B, L] int32 mask with about 1/3 of positions excluded, every batch keeping position 0, except
-// batch `fully_masked` (if >= 0), which excludes everything.
-Tensor padding_mask(int64_t B, int64_t L, Generator& gen, int64_t fully_masked = -1) {
-  Tensor m = random_ints({B, L}, gen, 0, 3);
-  int32_t* p = m.data<int32_t>();
-  for (int64_t b = 0; b < B; ++b) {
-    p[b * L] = 1;
-    for (int64_t j = 0; j < L; ++j)
-      if (b == fully_masked) p[b * L + j] = 0;
-  }
-  return m;
-}
-
 enum class Mask { None, Random, LastBatchFullyMasked };
 enum class Bias { None, Shared, PerBatch };
 

@@ -40,4 +40,15 @@ Tensor random_ints(const Shape& shape, Generator& gen, int32_t low, int32_t high
   return t;
 }
 
+Tensor padding_mask(int64_t B, int64_t L, Generator& gen, int64_t fully_masked) {
+  Tensor m = random_ints({B, L}, gen, 0, 3);
+  int32_t* p = m.data<int32_t>();
+  for (int64_t b = 0; b < B; ++b) {
+    p[b * L] = 1;
+    if (b == fully_masked)
+      for (int64_t j = 0; j < L; ++j) p[b * L + j] = 0;
+  }
+  return m;
+}
+
 }  // namespace lra::test

@@ -49,6 +49,9 @@ constexpr uint64_t kCaseSeed = 20261123;
 Tensor random_input(const Shape& shape, Generator& gen, double low = -1.0, double high = 1.0);
 // Random int32 tensor in [low, high).
 Tensor random_ints(const Shape& shape, Generator& gen, int32_t low, int32_t high);
+// A [B, L] int32 key-padding mask with about 1/3 of positions excluded, every batch keeping position 0,
+// except batch `fully_masked` (if >= 0), which excludes everything.
+Tensor padding_mask(int64_t B, int64_t L, Generator& gen, int64_t fully_masked = -1);
 
 }  // namespace lra::test
 
