@@ -15,14 +15,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int status = 0;
-  std::string out;  // stdout and stderr together
-};
+using Result = ::lra::test::CommandResult;
 
 Result lra_data(const std::string& args) {
-  ::lra::test::CommandResult c = ::lra::test::run_command(std::string(LRA_BINARY_DIR) + "/tools/lra-data " + args);
-  return Result{c.status, c.output};
+  return ::lra::test::run_command(std::string(LRA_BINARY_DIR) + "/tools/lra-data " + args);
 }
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
@@ -37,73 +33,73 @@ struct TempDir {
 TEST(LraData, GeneratesListopsAndInspectsIt) {
   TempDir dir("lra_data_test_listops");
   Result gen = lra_data("generate listops --out " + dir.path.string() + " --train 40 --val 6 --test 8 --seed 3");
-  ASSERT_EQ(gen.status, 0) << gen.out;
+  ASSERT_EQ(gen.status, 0) << gen.output;
   for (const char* split : {"train", "val", "test"})
     EXPECT_TRUE(fs::exists(dir.path / "listops-1000" / (std::string("basic_") + split + ".tsv"))) << split;
 
   Result ins = lra_data("inspect listops " + (dir.path / "listops-1000").string() + " --examples 1");
-  ASSERT_EQ(ins.status, 0) << ins.out;
-  EXPECT_TRUE(contains(ins.out, "task listops | vocab 16 | max_len 2000 | classes 10")) << ins.out;
-  EXPECT_TRUE(contains(ins.out, "split train: 40 examples, 0 skipped")) << ins.out;
-  EXPECT_TRUE(contains(ins.out, "split val: 6 examples")) << ins.out;
-  EXPECT_TRUE(contains(ins.out, "split test: 8 examples")) << ins.out;
-  EXPECT_TRUE(contains(ins.out, "labels: ")) << ins.out;
+  ASSERT_EQ(ins.status, 0) << ins.output;
+  EXPECT_TRUE(contains(ins.output, "task listops | vocab 16 | max_len 2000 | classes 10")) << ins.output;
+  EXPECT_TRUE(contains(ins.output, "split train: 40 examples, 0 skipped")) << ins.output;
+  EXPECT_TRUE(contains(ins.output, "split val: 6 examples")) << ins.output;
+  EXPECT_TRUE(contains(ins.output, "split test: 8 examples")) << ins.output;
+  EXPECT_TRUE(contains(ins.output, "labels: ")) << ins.output;
   // A decoded example starts with an operator, as every generated tree does.
-  EXPECT_TRUE(contains(ins.out, "      [M") || contains(ins.out, "      [SM")) << ins.out;
+  EXPECT_TRUE(contains(ins.output, "      [M") || contains(ins.output, "      [SM")) << ins.output;
 }
 
 TEST(LraData, GeneratesPathfinderAndInspectsIt) {
   TempDir dir("lra_data_test_pathfinder");
   Result gen = lra_data("generate pathfinder --size 32 --difficulty easy --count 20 --per-batch 8 --out " +
                      dir.path.string());
-  ASSERT_EQ(gen.status, 0) << gen.out;
-  EXPECT_TRUE(fs::exists(dir.path / "pathfinder32" / "curv_baseline" / "metadata" / "2.npy")) << gen.out;
-  EXPECT_TRUE(fs::exists(dir.path / "pathfinder32" / "curv_baseline" / "imgs" / "0" / "sample_0.png")) << gen.out;
+  ASSERT_EQ(gen.status, 0) << gen.output;
+  EXPECT_TRUE(fs::exists(dir.path / "pathfinder32" / "curv_baseline" / "metadata" / "2.npy")) << gen.output;
+  EXPECT_TRUE(fs::exists(dir.path / "pathfinder32" / "curv_baseline" / "imgs" / "0" / "sample_0.png")) << gen.output;
 
   Result ins = lra_data("inspect pathfinder " + dir.path.string() + " --size 32 --difficulty easy --examples 1");
-  ASSERT_EQ(ins.status, 0) << ins.out;
-  EXPECT_TRUE(contains(ins.out, "task pathfinder32 | vocab 256 | max_len 1024 | classes 2")) << ins.out;
+  ASSERT_EQ(ins.status, 0) << ins.output;
+  EXPECT_TRUE(contains(ins.output, "task pathfinder32 | vocab 256 | max_len 1024 | classes 2")) << ins.output;
   // 20 images cut 80/10/10; labels are balanced exactly in pairs, so train holds 8 of each.
-  EXPECT_TRUE(contains(ins.out, "split train: 16 examples")) << ins.out;
-  EXPECT_TRUE(contains(ins.out, "split val: 2 examples")) << ins.out;
-  EXPECT_TRUE(contains(ins.out, "split test: 2 examples")) << ins.out;
-  EXPECT_TRUE(contains(ins.out, "labels: 0: 8 (50%)  1: 8 (50%)")) << ins.out;
-  EXPECT_TRUE(contains(ins.out, "      |")) << "an ASCII thumbnail is drawn\n" << ins.out;
+  EXPECT_TRUE(contains(ins.output, "split train: 16 examples")) << ins.output;
+  EXPECT_TRUE(contains(ins.output, "split val: 2 examples")) << ins.output;
+  EXPECT_TRUE(contains(ins.output, "split test: 2 examples")) << ins.output;
+  EXPECT_TRUE(contains(ins.output, "labels: 0: 8 (50%)  1: 8 (50%)")) << ins.output;
+  EXPECT_TRUE(contains(ins.output, "      |")) << "an ASCII thumbnail is drawn\n" << ins.output;
 
   // The same folder under the wrong difficulty is a clear error.
   Result wrong = lra_data("inspect pathfinder " + dir.path.string() + " --difficulty hard");
-  EXPECT_NE(wrong.status, 0) << wrong.out;
-  EXPECT_TRUE(contains(wrong.out, "lra-data: error:")) << wrong.out;
-  EXPECT_TRUE(contains(wrong.out, "curv_contour_length_14")) << wrong.out;
+  EXPECT_NE(wrong.status, 0) << wrong.output;
+  EXPECT_TRUE(contains(wrong.output, "lra-data: error:")) << wrong.output;
+  EXPECT_TRUE(contains(wrong.output, "curv_contour_length_14")) << wrong.output;
 }
 
 TEST(LraData, BenchReportsThroughput) {
   Result r = lra_data("bench listops --generate --count 64 --batch 8 --batches 5");
-  ASSERT_EQ(r.status, 0) << r.out;
-  EXPECT_TRUE(contains(r.out, "pipeline: 5 batches (40 sequences)")) << r.out;
-  EXPECT_TRUE(contains(r.out, "sequences/s")) << r.out;
-  EXPECT_TRUE(contains(r.out, "augment: operand permutation")) << r.out;
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "pipeline: 5 batches (40 sequences)")) << r.output;
+  EXPECT_TRUE(contains(r.output, "sequences/s")) << r.output;
+  EXPECT_TRUE(contains(r.output, "augment: operand permutation")) << r.output;
 }
 
 TEST(LraData, StandInsSayTheyAreNotTheLraData) {
   Result help = lra_data("--help");
-  EXPECT_EQ(help.status, 0) << help.out;
-  EXPECT_TRUE(contains(help.out, "NOT IMDB")) << help.out;
-  EXPECT_TRUE(contains(help.out, "NOT AAN")) << help.out;
-  EXPECT_TRUE(contains(help.out, "NOT CIFAR-10")) << help.out;
+  EXPECT_EQ(help.status, 0) << help.output;
+  EXPECT_TRUE(contains(help.output, "NOT IMDB")) << help.output;
+  EXPECT_TRUE(contains(help.output, "NOT AAN")) << help.output;
+  EXPECT_TRUE(contains(help.output, "NOT CIFAR-10")) << help.output;
   // The stand-in's default categories are those of the Debian fortunes package.
   if (!fs::exists("/usr/share/games/fortunes/computers")) GTEST_SKIP() << "apt-get install fortunes fortunes-min";
   Result r = lra_data("inspect text-fortunes --examples 0");
-  ASSERT_EQ(r.status, 0) << r.out;
-  EXPECT_TRUE(contains(r.out, "OFFLINE STAND-IN")) << r.out;
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "OFFLINE STAND-IN")) << r.output;
 }
 
 TEST(LraData, MissingDirectoryIsAClearError) {
   Result r = lra_data("inspect listops /nonexistent/lra_data_test");
-  EXPECT_NE(r.status, 0) << r.out;
-  EXPECT_TRUE(contains(r.out, "lra-data: error: inspect listops: directory '/nonexistent/lra_data_test' not found"))
-      << r.out;
-  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << "one line:\n" << r.out;
+  EXPECT_NE(r.status, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "lra-data: error: inspect listops: directory '/nonexistent/lra_data_test' not found"))
+      << r.output;
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << "one line:\n" << r.output;
 }
 
 TEST(LraData, MalformedFileIsAClearError) {
@@ -114,32 +110,32 @@ TEST(LraData, MalformedFileIsAClearError) {
     f << "Source\tTarget\n( [MAX 2 ( 3 ) ] )\t9\n";  // the value is 3, not 9
   }
   Result r = lra_data("inspect listops " + dir.path.string());
-  EXPECT_NE(r.status, 0) << r.out;
-  EXPECT_TRUE(contains(r.out, "lra-data: error:")) << r.out;
-  EXPECT_TRUE(contains(r.out, "basic_train.tsv:2")) << "names the file and line\n" << r.out;
+  EXPECT_NE(r.status, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "lra-data: error:")) << r.output;
+  EXPECT_TRUE(contains(r.output, "basic_train.tsv:2")) << "names the file and line\n" << r.output;
 }
 
 TEST(LraData, BadCommandsAndFlagsAreRefused) {
   Result unknown = lra_data("frobnicate");
   EXPECT_NE(unknown.status, 0);
-  EXPECT_TRUE(contains(unknown.out, "unknown command 'frobnicate'")) << unknown.out;
+  EXPECT_TRUE(contains(unknown.output, "unknown command 'frobnicate'")) << unknown.output;
 
   Result kind = lra_data("inspect imdb /tmp");
   EXPECT_NE(kind.status, 0);
-  EXPECT_TRUE(contains(kind.out, "imdb not in")) << kind.out;
+  EXPECT_TRUE(contains(kind.output, "imdb not in")) << kind.output;
 
   Result flag = lra_data("generate listops --out /tmp/lra_data_test_never --bogus");
   EXPECT_NE(flag.status, 0);
-  EXPECT_TRUE(contains(flag.out, "--bogus")) << flag.out;
+  EXPECT_TRUE(contains(flag.output, "--bogus")) << flag.output;
   EXPECT_FALSE(fs::exists("/tmp/lra_data_test_never")) << "a refused command must write nothing";
 
   Result size = lra_data("generate pathfinder --out /tmp/lra_data_test_never --count 4 --size 48");
   EXPECT_NE(size.status, 0);
-  EXPECT_TRUE(contains(size.out, "--size")) << size.out;
+  EXPECT_TRUE(contains(size.output, "--size")) << size.output;
 
   Result gen = lra_data("bench text-fortunes --generate");
   EXPECT_NE(gen.status, 0);
-  EXPECT_TRUE(contains(gen.out, "--generate works for listops and pathfinder")) << gen.out;
+  EXPECT_TRUE(contains(gen.output, "--generate works for listops and pathfinder")) << gen.output;
 }
 
 }  // namespace

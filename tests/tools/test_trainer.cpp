@@ -21,10 +21,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Output {
-  int status = 0;  // the exit code
-  std::string text;
-};
+using Output = lra::test::CommandResult;
 
 // A tiny model on short generated expressions: a few seconds per run on 2 cores.
 const char* kSmall =
@@ -33,12 +30,7 @@ const char* kSmall =
 
 // `prefix` wraps the command (e.g. a timeout that sends SIGINT).
 Output listops(const std::string& args, const std::string& prefix = "") {
-  lra::test::CommandResult c =
-      lra::test::run_command(prefix + std::string(LRA_BINARY_DIR) + "/tools/lra-listops" + kSmall + " " + args);
-  Output r;
-  r.status = c.status;
-  r.text = c.output;
-  return r;
+  return lra::test::run_command(prefix + std::string(LRA_BINARY_DIR) + "/tools/lra-listops" + kSmall + " " + args);
 }
 
 std::string temp_dir(const std::string& name) {
@@ -69,11 +61,11 @@ bool contains(const std::string& s, const std::string& part) { return s.find(par
 TEST(Trainer, ListopsRunWritesEverything) {
   std::string dir = temp_dir("lra_trainer_run");
   Output r = listops("--steps 10 --out " + dir);
-  ASSERT_EQ(r.status, 0) << r.text;
-  EXPECT_TRUE(contains(r.text, "test accuracy: last")) << r.text;
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "test accuracy: last")) << r.output;
   for (const char* f : {"metrics.jsonl", "config.toml", "config.json", "last.safetensors", "best.safetensors",
                         "curves.png"})
-    EXPECT_TRUE(fs::exists(dir + "/" + f)) << f << " missing\n" << r.text;
+    EXPECT_TRUE(fs::exists(dir + "/" + f)) << f << " missing\n" << r.output;
   std::string metrics = dir + "/metrics.jsonl";
   EXPECT_EQ(lines_of_type(metrics, "train").size(), 10u);
   EXPECT_EQ(lines_of_type(metrics, "val").size(), 2u);
@@ -88,14 +80,14 @@ TEST(Trainer, ListopsRunWritesEverything) {
 TEST(Trainer, ResumeReproducesTheUninterruptedLosses) {
   std::string a = temp_dir("lra_trainer_full"), b = temp_dir("lra_trainer_resumed");
   Output full = listops("--steps 12 --seed 7 --out " + a);
-  ASSERT_EQ(full.status, 0) << full.text;
+  ASSERT_EQ(full.status, 0) << full.output;
   Output first = listops("--steps 12 --seed 7 --stop-after 7 --out " + b);
-  ASSERT_EQ(first.status, 130) << first.text;  // stopped as if by Ctrl-C
-  EXPECT_TRUE(contains(first.text, "--resume")) << first.text;
-  EXPECT_FALSE(contains(first.text, "test accuracy")) << first.text;
+  ASSERT_EQ(first.status, 130) << first.output;  // stopped as if by Ctrl-C
+  EXPECT_TRUE(contains(first.output, "--resume")) << first.output;
+  EXPECT_FALSE(contains(first.output, "test accuracy")) << first.output;
   Output second = listops("--steps 12 --seed 7 --resume --out " + b);
-  ASSERT_EQ(second.status, 0) << second.text;
-  EXPECT_TRUE(contains(second.text, "resumed from")) << second.text;
+  ASSERT_EQ(second.status, 0) << second.output;
+  EXPECT_TRUE(contains(second.output, "resumed from")) << second.output;
   std::vector<std::string> la = lines_of_type(a + "/metrics.jsonl", "train");
   std::vector<std::string> lb = lines_of_type(b + "/metrics.jsonl", "train");
   ASSERT_EQ(la.size(), 12u);
@@ -110,10 +102,10 @@ TEST(Trainer, ResumeReproducesTheUninterruptedLosses) {
 TEST(Trainer, ConfigFileAndSetOverrides) {
   std::string a = temp_dir("lra_trainer_cfg_a"), b = temp_dir("lra_trainer_cfg_b");
   Output r = listops("--steps 2 --pooling sum --set dropout=0.25 --out " + a);
-  ASSERT_EQ(r.status, 0) << r.text;
+  ASSERT_EQ(r.status, 0) << r.output;
   // The written config trains again; --set wins over the file.
   Output again = listops("--config " + a + "/config.toml --steps 2 --set lr=0.002 --out " + b);
-  ASSERT_EQ(again.status, 0) << again.text;
+  ASSERT_EQ(again.status, 0) << again.output;
   std::ifstream in(b + "/config.toml");
   std::string toml(std::istreambuf_iterator<char>(in), {});
   EXPECT_TRUE(contains(toml, "pooling = \"sum\"")) << toml;
@@ -127,8 +119,8 @@ TEST(Trainer, CtrlCSavesACheckpointAndExitsCleanly) {
   std::string dir = temp_dir("lra_trainer_sigint");
   // SIGINT after 3 s, well inside a run that would take hours; --preserve-status passes our exit code on.
   Output r = listops("--steps 10000000 --out " + dir, "timeout --preserve-status -s INT 3 ");
-  EXPECT_EQ(r.status, 130) << r.text;
-  EXPECT_TRUE(contains(r.text, "interrupted (Ctrl-C): checkpoint")) << r.text;
+  EXPECT_EQ(r.status, 130) << r.output;
+  EXPECT_TRUE(contains(r.output, "interrupted (Ctrl-C): checkpoint")) << r.output;
   EXPECT_TRUE(fs::exists(dir + "/last.safetensors"));
   EXPECT_TRUE(fs::exists(dir + "/curves.png"));
   fs::remove_all(dir);
@@ -137,28 +129,28 @@ TEST(Trainer, CtrlCSavesACheckpointAndExitsCleanly) {
 TEST(Trainer, TimeLimitStopsAndStillTests) {
   std::string dir = temp_dir("lra_trainer_time");
   Output r = listops("--steps 100000 --time-limit 0.01s --out " + dir);
-  ASSERT_EQ(r.status, 0) << r.text;
-  EXPECT_TRUE(contains(r.text, "time limit reached")) << r.text;
-  EXPECT_TRUE(contains(r.text, "test accuracy")) << r.text;
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "time limit reached")) << r.output;
+  EXPECT_TRUE(contains(r.output, "test accuracy")) << r.output;
   fs::remove_all(dir);
 }
 
 TEST(Trainer, NanLossStopsNamingStepAndCheckpoint) {
   std::string dir = temp_dir("lra_trainer_nan");
   Output r = listops("--steps 20 --lr 1e30 --clip 0 --schedule constant --out " + dir);
-  EXPECT_EQ(r.status, 1) << r.text;
-  EXPECT_TRUE(contains(r.text, "training loss became")) << r.text;
-  EXPECT_TRUE(contains(r.text, "learning rate")) << r.text;
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(contains(r.output, "training loss became")) << r.output;
+  EXPECT_TRUE(contains(r.output, "learning rate")) << r.output;
   fs::remove_all(dir);
 }
 
 TEST(Trainer, BadFlagsGiveOneClearMessage) {
   Output r = listops("--steps 2 --set widht=3 --out " + temp_dir("lra_trainer_bad"));
   EXPECT_EQ(r.status, 1);
-  EXPECT_TRUE(contains(r.text, "unknown key 'widht'")) << r.text;
+  EXPECT_TRUE(contains(r.output, "unknown key 'widht'")) << r.output;
   r = listops("--steps 2 --data /nonexistent --out " + temp_dir("lra_trainer_bad"));  // with --generate too
   EXPECT_EQ(r.status, 1);
-  EXPECT_TRUE(contains(r.text, "either --data DIR")) << r.text;
+  EXPECT_TRUE(contains(r.output, "either --data DIR")) << r.output;
   fs::remove_all(fs::temp_directory_path() / "lra_trainer_bad");
 }
 
