@@ -266,14 +266,24 @@ SafeTensors load_safetensors(const std::string& path) {
 
 // --- checkpoints ----------------------------------------------------------------------------------
 
+namespace {
+// What a checkpoint holds of a model: its parameters, then its buffers (BatchNorm running statistics).
+std::vector<std::pair<std::string, Tensor>> model_state(const nn::Module& module) {
+  std::vector<std::pair<std::string, Tensor>> out;
+  for (const auto& p : module.named_parameters()) out.emplace_back(p.name, p.tensor);
+  for (const auto& b : module.named_buffers()) out.emplace_back(b.name, b.tensor);
+  return out;
+}
+}  // namespace
+
 void save_checkpoint(const std::string& path, const nn::Module& module, const optim::Optimizer* optimizer,
                      int64_t step, const Generator& rng, const std::string& config_json,
                      const std::map<std::string, std::string>& extra_metadata) {
   std::vector<std::pair<std::string, Tensor>> tensors;
-  for (const auto& p : module.named_parameters()) {
-    LRA_CHECK(!starts_with(p.name, "optim."), "checkpoint ", path, ": parameter '", p.name,
+  for (const auto& [name, t] : model_state(module)) {
+    LRA_CHECK(!starts_with(name, "optim."), "checkpoint ", path, ": model tensor '", name,
               "' collides with the optimizer state prefix 'optim.'");
-    tensors.emplace_back(p.name, p.tensor);
+    tensors.emplace_back(name, t);
   }
   std::map<std::string, std::string> meta = {
       {"format", "pt"},  // what PyTorch-side safetensors tooling expects
@@ -303,19 +313,19 @@ CheckpointInfo load_checkpoint(const std::string& path, nn::Module& module, opti
   // Compare the module with the file and collect every problem before touching anything.
   std::string problems;
   auto problem = [&](const std::string& p) { problems += (problems.empty() ? "" : "; ") + p; };
-  auto params = module.named_parameters();
+  auto state = model_state(module);
   std::map<std::string, bool> in_model;
-  for (const auto& p : params) {
-    in_model[p.name] = true;
-    auto it = file.tensors.find(p.name);
+  for (const auto& [name, t] : state) {
+    in_model[name] = true;
+    auto it = file.tensors.find(name);
     if (it == file.tensors.end()) {
-      problem("missing " + p.name);
-    } else if (it->second.shape() != p.tensor.shape()) {
-      problem(str("shape of ", p.name, " is ", it->second.shape().to_string(), " in the file but ",
-                  p.tensor.shape().to_string(), " in the model"));
-    } else if (it->second.dtype() != p.tensor.dtype()) {
-      problem(str("dtype of ", p.name, " is ", dtype_name(it->second.dtype()), " in the file but ",
-                  dtype_name(p.tensor.dtype()), " in the model"));
+      problem("missing " + name);
+    } else if (it->second.shape() != t.shape()) {
+      problem(str("shape of ", name, " is ", it->second.shape().to_string(), " in the file but ",
+                  t.shape().to_string(), " in the model"));
+    } else if (it->second.dtype() != t.dtype()) {
+      problem(str("dtype of ", name, " is ", dtype_name(it->second.dtype()), " in the file but ",
+                  dtype_name(t.dtype()), " in the model"));
     }
   }
   for (const auto& kv : file.tensors)
@@ -348,7 +358,7 @@ CheckpointInfo load_checkpoint(const std::string& path, nn::Module& module, opti
       fail(str(where, ": ", e.what()));
     }
   }
-  for (auto& p : params) p.tensor.copy_from(file.tensors.at(p.name));
+  for (auto& [name, t] : state) t.copy_from(file.tensors.at(name));
   if (rng) rng->set_state(seed, offset);
   return info;
 }

@@ -52,7 +52,7 @@ void save_checkpoint(const std::string& path, const nn::Module& module, const op
                      int64_t step, const Generator& rng, const std::string& config_json,
                      const std::map<std::string, std::string>& extra_metadata = {});
 
-// Loads parameters into `module` (any device), and the optimizer state and RNG state when given
+// Loads parameters and buffers into `module` (any device), and the optimizer state and RNG state when given
 // (null skips them). Everything is checked before anything is copied: a file that does not match the
 // model is refused with every problem listed ("checkpoint x.safetensors does not match the model:
 // missing blocks.1.w; shape of head.w is [10, 64] in the file but [2, 64] in the model").

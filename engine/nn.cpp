@@ -12,16 +12,35 @@ Tensor Module::register_parameter(const std::string& name, Tensor t, ParamKind k
   return t;
 }
 
+Tensor Module::register_buffer(const std::string& name, Tensor t) {
+  check_name(name);
+  LRA_CHECK(t.defined(), "buffer '", name, "' must be a defined tensor");
+  buffers_.push_back({name, t});
+  return t;
+}
+
 void Module::check_name(const std::string& name) const {
   LRA_CHECK(!name.empty() && name.find('.') == std::string::npos, "module member name '", name,
             "' must be non-empty and contain no '.'");
   for (const auto& p : params_) LRA_CHECK(p.name != name, "parameter '", name, "' registered twice");
+  for (const auto& b : buffers_) LRA_CHECK(b.name != name, "buffer '", name, "' registered twice");
   for (const auto& c : children_) LRA_CHECK(c.first != name, "module '", name, "' registered twice");
 }
 
 void Module::collect(const std::string& prefix, std::vector<NamedParameter>& out) const {
   for (const auto& p : params_) out.push_back({prefix + p.name, p.tensor, p.kind, p.group});
   for (const auto& [name, child] : children_) child->collect(prefix + name + ".", out);
+}
+
+void Module::collect(const std::string& prefix, std::vector<NamedBuffer>& out) const {
+  for (const auto& b : buffers_) out.push_back({prefix + b.name, b.tensor});
+  for (const auto& [name, child] : children_) child->collect(prefix + name + ".", out);
+}
+
+std::vector<NamedBuffer> Module::named_buffers() const {
+  std::vector<NamedBuffer> out;
+  collect("", out);
+  return out;
 }
 
 std::vector<NamedParameter> Module::named_parameters() const {
@@ -47,16 +66,22 @@ void Module::train(bool on) {
   for (auto& c : children_) c.second->train(on);
 }
 
+namespace {
+// Re-points t's storage at a copy on `device`, so every handle sharing t's impl sees the move.
+void move_in_place(Tensor& t, Device device) {
+  if (t.device() == device) return;
+  Tensor moved = t.to(device);
+  TensorImpl* impl = t.impl();
+  impl->storage = moved.impl()->storage;
+  impl->offset = moved.impl()->offset;
+  impl->device = device;
+  impl->grad.reset();
+}
+}  // namespace
+
 void Module::to(Device device) {
-  for (auto& p : named_parameters()) {
-    if (p.tensor.device() == device) continue;
-    Tensor moved = p.tensor.to(device);
-    TensorImpl* impl = p.tensor.impl();
-    impl->storage = moved.impl()->storage;
-    impl->offset = moved.impl()->offset;
-    impl->device = device;
-    impl->grad.reset();
-  }
+  for (auto& p : named_parameters()) move_in_place(p.tensor, device);
+  for (auto& b : named_buffers()) move_in_place(b.tensor, device);
 }
 
 void Module::zero_grad() {

@@ -7,6 +7,10 @@
 // excluded from weight decay) and its group (e.g. "ssm" for S4D's A and dt, with their own learning
 // rate). Parameters are created on the host from a seeded Generator, so a model starts identical on
 // every device, and Module::to() moves them.
+//
+// A buffer is state that is not trained but belongs to the model (BatchNorm's running statistics):
+// Module::to() moves it and checkpoints save and load it under its dotted name, as PyTorch's
+// register_buffer does; the optimizer never sees it.
 #pragma once
 
 #include <memory>
@@ -19,6 +23,11 @@
 namespace lra::nn {
 
 enum class ParamKind { Weight, Bias, Norm, Embedding };
+
+struct NamedBuffer {
+  std::string name;
+  Tensor tensor;
+};
 
 struct NamedParameter {
   std::string name;
@@ -35,13 +44,15 @@ class Module {
   std::vector<NamedParameter> named_parameters() const;
   std::vector<Tensor> parameters() const;
   int64_t num_parameters() const;
+  // Every buffer of this module and its children, in the same order.
+  std::vector<NamedBuffer> named_buffers() const;
 
   // Train/eval mode (dropout and similar read it), applied to the whole tree.
   void train(bool on = true);
   void eval() { train(false); }
   bool training() const { return training_; }
 
-  // Moves every parameter to `device` in place: handles held elsewhere see the move.
+  // Moves every parameter and buffer to `device` in place: handles held elsewhere see the move.
   void to(Device device);
   // Drops every parameter's gradient.
   void zero_grad();
@@ -50,6 +61,8 @@ class Module {
   // Registers `t` (made a leaf that requires grad) under `name` and returns it.
   Tensor register_parameter(const std::string& name, Tensor t, ParamKind kind = ParamKind::Weight,
                             const std::string& group = "default");
+  // Registers `t` (no gradient) as a buffer under `name` and returns it.
+  Tensor register_buffer(const std::string& name, Tensor t);
   template <class M>
   std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
     check_name(name);
@@ -59,8 +72,10 @@ class Module {
 
  private:
   void collect(const std::string& prefix, std::vector<NamedParameter>& out) const;
+  void collect(const std::string& prefix, std::vector<NamedBuffer>& out) const;
   void check_name(const std::string& name) const;
   std::vector<NamedParameter> params_;
+  std::vector<NamedBuffer> buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
 };

@@ -54,22 +54,17 @@ Norm::Norm(const std::string& kind, int width) : batch_(kind == "batch") {
   weight_ = register_parameter("weight", Tensor::ones({width}), nn::ParamKind::Norm);
   bias_ = register_parameter("bias", Tensor::zeros({width}), nn::ParamKind::Norm);
   if (batch_) {
-    running_mean_ = Tensor::zeros({width});
-    running_var_ = Tensor::ones({width});
+    running_mean_ = register_buffer("running_mean", Tensor::zeros({width}));
+    running_var_ = register_buffer("running_var", Tensor::ones({width}));
   }
 }
 
 Tensor Norm::forward(const Tensor& x) {
   if (!batch_) return ops::layer_norm(x, weight_, bias_, kLayerNormEps);
   const int64_t D = x.dim(-1), N = x.numel() / D;
+  LRA_CHECK(running_mean_.device() == x.device(), "BatchNorm: the input is on ", device_name(x.device()),
+            " but the running statistics are on ", device_name(running_mean_.device()), " (move the model with to())");
   Tensor x2 = ops::reshape(x, {N, D});
-  if (running_mean_.device() != x.device() || running_mean_.dtype() != x.dtype()) {
-    // The running statistics follow the activations' device and dtype (they are not parameters, so
-    // Module::to() does not move them).
-    autograd::NoGrad no_grad;
-    running_mean_ = ops::cast(running_mean_.to(x.device()), x.dtype());
-    running_var_ = ops::cast(running_var_.to(x.device()), x.dtype());
-  }
   Tensor y;
   if (training()) {
     // Batch statistics: a layer norm of the transposed [D, N] view normalises each channel over the
@@ -80,17 +75,17 @@ Tensor Norm::forward(const Tensor& x) {
     Tensor mean = ops::mean(xd, 0);
     Tensor centred = ops::sub(xd, ops::reshape(mean, {1, D}));
     Tensor var = ops::mean(ops::mul(centred, centred), 0);
-    running_mean_.copy_from(ops::add(ops::scale(running_mean_, 1 - kBatchNormMomentum),
-                                     ops::scale(mean, kBatchNormMomentum)));
-    running_var_.copy_from(ops::add(ops::scale(running_var_, 1 - kBatchNormMomentum),
-                                    ops::scale(var, kBatchNormMomentum)));
+    const DType keep = running_mean_.dtype();  // the buffers keep their dtype (float64 inputs in gradchecks)
+    running_mean_.copy_from(ops::cast(ops::add(ops::scale(ops::cast(running_mean_, x.dtype()), 1 - kBatchNormMomentum),
+                                               ops::scale(mean, kBatchNormMomentum)), keep));
+    const double unbiased = N > 1 ? double(N) / double(N - 1) : 1.0;
+    running_var_.copy_from(ops::cast(ops::add(ops::scale(ops::cast(running_var_, x.dtype()), 1 - kBatchNormMomentum),
+                                              ops::scale(var, kBatchNormMomentum * unbiased)), keep));
   } else {
-    // Running statistics. 1/sqrt(var + eps) is formed on the host (D values; there is no sqrt op):
-    // one small transfer per call, in evaluation only.
-    std::vector<double> inv = ops::cast(running_var_, DType::F64).to_vector<double>();
-    for (double& v : inv) v = 1.0 / std::sqrt(v + kBatchNormEps);
-    Tensor inv_std = ops::cast(Tensor::from_vector(inv, {1, D}, x.device()), x.dtype());
-    y = ops::mul(ops::sub(x2, ops::reshape(running_mean_, {1, D})), inv_std);
+    // Running statistics, all on the device: (x − mean)·(var + eps)^(−1/2).
+    Tensor mean = ops::reshape(ops::cast(running_mean_, x.dtype()), {1, D});
+    Tensor inv_std = ops::reshape(ops::rsqrt(ops::cast(running_var_, x.dtype()), kBatchNormEps), {1, D});
+    y = ops::mul(ops::sub(x2, mean), inv_std);
   }
   y = ops::add(ops::mul(y, weight_), bias_);
   return ops::reshape(y, x.shape().vec());

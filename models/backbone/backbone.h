@@ -21,9 +21,10 @@
 // blocks.3.mixer.qkv.weight, blocks.3.ffn.fc1.weight, final_norm.weight, head.hidden.weight,
 // head.out.weight, denoise.weight.
 // Norm: LayerNorm eps 1e-6 (flax default, the LRA code). BatchNorm normalises every channel over all
-// B×L positions (padding included) with batch statistics in training and running statistics
-// (momentum 0.1, biased variance) in eval. The running statistics are plain member tensors, not
-// parameters: they are not in named_parameters() and not saved in checkpoints.
+// B×L positions (padding included) with batch statistics (biased variance) in training and running
+// statistics in eval; the running variance is updated with the unbiased batch variance, momentum 0.1,
+// as PyTorch's BatchNorm1d does. The running statistics are module buffers ("blocks.0.norm1.running_mean"):
+// not parameters, but moved by to() and saved in checkpoints.
 #pragma once
 
 #include <map>
@@ -80,7 +81,7 @@ class Norm : public nn::Module {
  private:
   bool batch_;
   Tensor weight_, bias_;
-  Tensor running_mean_, running_var_;  // BatchNorm only; not parameters
+  Tensor running_mean_, running_var_;  // BatchNorm only: buffers (moved by to(), saved in checkpoints)
 };
 
 // FFN = Linear(D→hidden) → act → Drop → Linear(hidden→D) → Drop.

@@ -15,6 +15,7 @@ const char* unary_name(UnaryOp op) {
     case UnaryOp::Sigmoid: return "sigmoid";
     case UnaryOp::Tanh: return "tanh";
     case UnaryOp::Scale: return "scale";
+    case UnaryOp::Rsqrt: return "rsqrt";
   }
   return "unary";
 }
@@ -64,6 +65,7 @@ Tensor gelu(const Tensor& x, bool tanh_approximation) {
 }
 Tensor silu(const Tensor& x) { return unary(UnaryOp::Silu, x); }
 Tensor sigmoid(const Tensor& x) { return unary(UnaryOp::Sigmoid, x); }
+Tensor rsqrt(const Tensor& x, double shift) { return unary(UnaryOp::Rsqrt, x, shift); }
 Tensor tanh(const Tensor& x) { return unary(UnaryOp::Tanh, x); }
 Tensor scale(const Tensor& x, double alpha) { return unary(UnaryOp::Scale, x, alpha); }
 

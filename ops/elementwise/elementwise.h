@@ -1,6 +1,7 @@
 // Element-wise ops.
 //
-//   unary:  relu, gelu (tanh or erf form), silu, sigmoid, tanh, scale       y = f(x), any shape
+//   unary:  relu, gelu (tanh or erf form), silu, sigmoid, tanh, scale,      y = f(x), any shape
+//           rsqrt (1/sqrt(x + shift))
 //   glu:    glu(x, dim)   splits dim into halves a | b, y = a * sigmoid(b)    [.., 2D, ..] -> [.., D, ..]
 //   cast:   float32 <-> bfloat16 <-> float64 (float64 on the CPU only); int32 -> float (masks)
 //   binary: add, sub, mul, div with NumPy broadcasting (ops/elementwise/binary.*)
@@ -19,6 +20,7 @@ Tensor relu(const Tensor& x);
 Tensor gelu(const Tensor& x, bool tanh_approximation = false);
 Tensor silu(const Tensor& x);
 Tensor sigmoid(const Tensor& x);
+Tensor rsqrt(const Tensor& x, double shift = 0.0);  // 1/sqrt(x + shift); NaN where x + shift < 0
 Tensor tanh(const Tensor& x);
 Tensor scale(const Tensor& x, double alpha);
 Tensor unary(UnaryOp op, const Tensor& x, double alpha = 1.0);

@@ -8,14 +8,15 @@
 
 namespace lra::ops {
 
-enum class UnaryOp : int { Relu, GeluTanh, GeluErf, Silu, Sigmoid, Tanh, Scale };
+// Rsqrt is 1/sqrt(x + alpha): alpha is the epsilon of a normalisation (BatchNorm's running variance).
+enum class UnaryOp : int { Relu, GeluTanh, GeluErf, Silu, Sigmoid, Tanh, Scale, Rsqrt };
 
 template <class T>
 LRA_HD T sigmoid_of(T x) {
   return T(1) / (T(1) + exp(-x));
 }
 
-// y = f(x); alpha is the factor of Scale and unused otherwise.
+// y = f(x); alpha is the factor of Scale, the shift of Rsqrt, and unused otherwise.
 template <class T>
 LRA_HD T unary_forward_scalar(UnaryOp op, T x, T alpha) {
   const T k = T(0.7978845608028654);  // sqrt(2/pi)
@@ -27,6 +28,7 @@ LRA_HD T unary_forward_scalar(UnaryOp op, T x, T alpha) {
     case UnaryOp::Sigmoid: return sigmoid_of(x);
     case UnaryOp::Tanh: return tanh(x);
     case UnaryOp::Scale: return alpha * x;
+    case UnaryOp::Rsqrt: return T(1) / sqrt(x + alpha);
   }
   return T(0);
 }
@@ -53,6 +55,7 @@ LRA_HD T unary_backward_scalar(UnaryOp op, T x, T y, T g, T alpha) {
     case UnaryOp::Sigmoid: return g * y * (T(1) - y);
     case UnaryOp::Tanh: return g * (T(1) - y * y);
     case UnaryOp::Scale: return g * alpha;
+    case UnaryOp::Rsqrt: return T(-0.5) * g * y * y * y;  // d/dx (x+a)^(-1/2) = -(x+a)^(-3/2)/2
   }
   return T(0);
 }

@@ -6,11 +6,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "engine/autograd.h"
+#include "engine/io.h"
 #include "engine/optim.h"
 #include "models/backbone/backbone.h"
 #include "ops/loss/loss.h"
@@ -398,17 +400,46 @@ TEST(Backbone, BatchNormUsesBatchThenRunningStatistics) {
     EXPECT_NEAR(s, 1.0, 1e-3) << "channel " << ch;
   }
   norm.eval();
-  // Running statistics after one step: 0.9 * (0, 1) + 0.1 * batch; eval output is not normalised.
+  // Running statistics after one step: 0.9 * (0, 1) + 0.1 * batch (unbiased variance, as PyTorch);
+  // the eval output is not normalised.
   std::vector<float> e = norm.forward(x).to_vector<float>();
   for (int ch = 0; ch < 3; ++ch) {
     double m = 0, var = 0;
     for (int r = 0; r < 10; ++r) m += v[size_t(r * 3 + ch)] / 10.0;
-    for (int r = 0; r < 10; ++r) var += (v[size_t(r * 3 + ch)] - m) * (v[size_t(r * 3 + ch)] - m) / 10.0;
+    for (int r = 0; r < 10; ++r) var += (v[size_t(r * 3 + ch)] - m) * (v[size_t(r * 3 + ch)] - m) / 9.0;
     double rm = 0.1 * m, rv = 0.9 + 0.1 * var;
     for (int r = 0; r < 10; ++r)
       EXPECT_NEAR(e[size_t(r * 3 + ch)], (v[size_t(r * 3 + ch)] - rm) / std::sqrt(rv + 1e-5), 1e-4)
           << "channel " << ch << " row " << r;
   }
+}
+
+TEST(Backbone, BatchNormRunningStatisticsTravelWithTheCheckpoint) {
+  // Train-mode steps move the running statistics away from (0, 1); a fresh model loading the
+  // checkpoint must then give the identical eval output, which it cannot with the default statistics.
+  ModelConfig cfg = tiny("transformer");
+  cfg.norm = "batch";
+  cfg.dropout = 0;
+  Generator init(5), gen(7);
+  LraModel a(cfg, init);
+  Generator init_b(5);
+  LraModel b(cfg, init_b);
+  Batch batch = tiny_batch(4, 12, 7, 3, 9);
+  for (int i = 0; i < 3; ++i) a.forward(batch.ids, batch.mask, gen);
+  bool has_buffers = false;
+  for (const auto& buf : a.named_buffers()) has_buffers |= buf.name == "blocks.0.norm1.running_var";
+  EXPECT_TRUE(has_buffers) << "BatchNorm statistics must be named module buffers";
+  a.eval();
+  b.eval();
+  std::string path = (std::filesystem::temp_directory_path() / "lra_bn_buffers.safetensors").string();
+  io::save_checkpoint(path, a, nullptr, 3, gen, "{}");
+  std::vector<float> before = b.forward(batch.ids, batch.mask, gen).to_vector<float>();
+  io::load_checkpoint(path, b, nullptr, nullptr);
+  std::vector<float> want = a.forward(batch.ids, batch.mask, gen).to_vector<float>();
+  std::vector<float> got = b.forward(batch.ids, batch.mask, gen).to_vector<float>();
+  EXPECT_EQ(got, want) << "the loaded model must reproduce the saved one's eval output exactly";
+  EXPECT_NE(before, want) << "the test is void if the running statistics never moved";
+  std::filesystem::remove(path);
 }
 
 TEST(Registry, ListModelsListsTheAttentionModels) {

@@ -18,12 +18,13 @@ std::vector<OpCase> elementwise_cases(Generator& gen) {
   const Unary unaries[] = {{"relu", UnaryOp::Relu, 1},     {"gelu_tanh", UnaryOp::GeluTanh, 1},
                            {"gelu_erf", UnaryOp::GeluErf, 1}, {"silu", UnaryOp::Silu, 1},
                            {"sigmoid", UnaryOp::Sigmoid, 1}, {"tanh", UnaryOp::Tanh, 1},
-                           {"scale", UnaryOp::Scale, -0.37}};
+                           {"scale", UnaryOp::Scale, -0.37}, {"rsqrt", UnaryOp::Rsqrt, 1e-5}};
   for (const Unary& u : unaries)
     for (const Shape& s : shapes) {
       OpCase c;
       c.name = std::string(u.name) + " " + s.to_string();
-      c.inputs = {random_input(s, gen, -3, 3)};
+      // rsqrt is only defined for x + shift > 0: draw its inputs from a positive range.
+      c.inputs = {u.op == UnaryOp::Rsqrt ? random_input(s, gen, 0.2, 3) : random_input(s, gen, -3, 3)};
       UnaryOp op = u.op;
       double alpha = u.alpha;
       c.fn = [op, alpha](const std::vector<Tensor>& in) { return ops::unary(op, in[0], alpha); };
