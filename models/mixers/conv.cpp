@@ -18,12 +18,17 @@
 //                  Extras: hidden (h, default 2D), groups, bidirectional. The convolution is unscaled
 //                  (the predecessor's FFT path multiplies by 1/√n, a quirk we do not copy).
 //   residual_conv  the locality-bias paper's probe (Table 7): a convolution of kernel size K mapping
-//                  D → H, ReLU, Linear_H→D (the backbone adds the residual). Implemented DEPTHWISE-SEPARABLE:
-//                  a depthwise centred kernel on the D input channels (taps at lags −K/2..K/2, through
-//                  ops::fftconv's causal + anti-causal parts) followed by a pointwise Linear_D→H; the
-//                  paper's dense conv would need a conv1d op the engine lacks. The receptive field, the
-//                  property the probe measures, is the same: output t sees inputs t−K/2..t+K/2.
-//                  Extras: kernel_size (odd K, or 0 = full length: lags −(L−1)..L−1), hidden (H, default D).
+//                  D → H (groups g), ReLU, Linear_H→D (the backbone adds the residual). For an odd K it
+//                  is the paper's dense convolution, centred (output t sees inputs t−K/2..t+K/2, zero
+//                  padded): im2col gathers the K shifted copies of x into [B, L, K·D] (pad + slices +
+//                  concat, so the backward is the ops' own), and one GEMM per group applies the weight
+//                  conv_weight [g, K·D/g, H/g] (row k·D/g + i of group c: tap k, input channel c·D/g + i).
+//                  Memory of the im2col grows as K·B·L·D, fine for the paper's K ≤ 61. kernel_size 0 ("full
+//                  length") is our extension, since a dense kernel over 2L−1 lags would hold H·D·2L
+//                  weights: a depthwise kernel over all lags −(L−1)..L−1 on the D channels (ops::fftconv)
+//                  followed by a pointwise Linear_D→H.
+//                  Extras: kernel_size (odd K, or 0 = full length), hidden (H, default D), groups (g,
+//                  dividing D and H; default 1, the paper uses 32 for Pathfinder).
 //
 // Padding: every mixer zeroes the padded positions of its convolution input (key_mask), so padding
 // never leaks into real positions through the anti-causal taps. The int32 mask is cast to float on its
@@ -198,49 +203,89 @@ class GMLPMixer : public Mixer {
 class ResidualConvMixer : public Mixer {
  public:
   ResidualConvMixer(const MixerConfig& c, Generator& gen)
-      : D_(c.width), H_(positive_int(c, "hidden", c.width, "residual_conv")), max_len_(c.max_len) {
+      : D_(c.width),
+        H_(positive_int(c, "hidden", c.width, "residual_conv")),
+        groups_(positive_int(c, "groups", 1, "residual_conv")),
+        max_len_(c.max_len) {
     const double k = c.get("kernel_size", 0);
     LRA_CHECK(k == 0 || (k >= 1 && k == std::floor(k) && int64_t(k) % 2 == 1),
               "residual_conv: kernel_size must be odd (taps −K/2..K/2) or 0 (full length), got ", k);
-    // half = K/2 taps on each side of lag 0; full length: L−1 each side.
-    half_ = k == 0 ? max_len_ - 1 : int64_t(k) / 2;
-    const double bound = 1.0 / std::sqrt(double(2 * half_ + 1));  // PyTorch's U(±1/√fan_in), fan_in = taps
-    Tensor kc = Tensor::empty({D_, half_ + 1});
-    nn::init::uniform(kc, gen, -bound, bound);
-    kernel_causal_ = register_parameter("kernel_causal", kc);  // tap j is lag j, j = 0..K/2
-    if (half_ > 0) {
-      Tensor ka = Tensor::empty({D_, half_});
-      nn::init::uniform(ka, gen, -bound, bound);
-      kernel_anti_ = register_parameter("kernel_anti", ka);  // tap j is lag −(j+1), j = 0..K/2−1
+    LRA_CHECK(D_ % groups_ == 0 && H_ % groups_ == 0, "residual_conv: groups = ", groups_,
+              " must divide the width (", D_, ") and hidden (", H_, ")");
+    full_ = k == 0;
+    if (full_) {
+      LRA_CHECK(groups_ == 1, "residual_conv: groups applies to a bounded kernel_size, not to 0 (full length)");
+      // Depthwise over every lag (half = L−1 each side), then pointwise D → H.
+      half_ = max_len_ - 1;
+      const double bound = 1.0 / std::sqrt(double(2 * half_ + 1));  // PyTorch's U(±1/√fan_in), fan_in = taps
+      Tensor kc = Tensor::empty({D_, half_ + 1});
+      nn::init::uniform(kc, gen, -bound, bound);
+      kernel_causal_ = register_parameter("kernel_causal", kc);  // tap j is lag j, j = 0..L−1
+      if (half_ > 0) {
+        Tensor ka = Tensor::empty({D_, half_});
+        nn::init::uniform(ka, gen, -bound, bound);
+        kernel_anti_ = register_parameter("kernel_anti", ka);  // tap j is lag −(j+1)
+      }
+      conv_weight_ = register_parameter("proj_weight", uniform_fan_in({H_, D_}, D_, gen));
+      conv_bias_ = register_parameter("proj_bias", uniform_fan_in({H_}, D_, gen), nn::ParamKind::Bias);
+    } else {
+      half_ = int64_t(k) / 2;
+      const int64_t fan_in = (D_ / groups_) * int64_t(k);  // PyTorch Conv1d: in_channels/groups · K
+      conv_weight_ = register_parameter(
+          "conv_weight", uniform_fan_in({groups_, int64_t(k) * (D_ / groups_), H_ / groups_}, fan_in, gen));
+      conv_bias_ = register_parameter("conv_bias", uniform_fan_in({H_}, fan_in, gen), nn::ParamKind::Bias);
     }
-    proj_weight_ = register_parameter("proj_weight", uniform_fan_in({H_, D_}, D_, gen));
-    proj_bias_ = register_parameter("proj_bias", uniform_fan_in({H_}, D_, gen), nn::ParamKind::Bias);
     out_weight_ = register_parameter("out_weight", uniform_fan_in({D_, H_}, H_, gen));
     out_bias_ = register_parameter("out_bias", uniform_fan_in({D_}, H_, gen), nn::ParamKind::Bias);
   }
 
   Tensor forward(const Tensor& x, const Tensor& key_mask, Generator&) override {
     check_input(x, D_, max_len_, "residual_conv");
+    Tensor u = zero_padding(x, key_mask);
+    Tensor y = full_ ? depthwise_full(u) : dense(u);  // [B, L, H]
+    return ops::linear(ops::relu(y), out_weight_, out_bias_);
+  }
+
+ private:
+  // The paper's convolution: im2col, then one GEMM per group.
+  Tensor dense(const Tensor& u) const {
+    const int64_t B = u.dim(0), L = u.dim(1), K = 2 * half_ + 1, g = groups_, Dg = D_ / g;
+    Tensor padded = ops::pad(u, 1, half_, half_);  // [B, L + K − 1, D]
+    std::vector<Tensor> taps;
+    for (int64_t k = 0; k < K; ++k) taps.push_back(ops::slice(padded, 1, k, k + L));  // input t + k − K/2
+    Tensor cols = K == 1 ? taps[0] : ops::concat(taps, 2);                             // [B, L, K·D]
+    Tensor y;
+    if (g == 1) {
+      y = ops::matmul(ops::reshape(cols, {B * L, K * D_}), ops::reshape(conv_weight_, {K * D_, H_}));
+    } else {
+      // [B·L, K, g, Dg] → [g, B·L, K·Dg]: each group sees its own input channels at every tap.
+      Tensor grouped = ops::reshape(ops::permute(ops::reshape(cols, {B * L, K, g, Dg}), {2, 0, 1, 3}), {g, B * L, K * Dg});
+      y = ops::matmul(grouped, conv_weight_);                                       // [g, B·L, Hg]
+      y = ops::reshape(ops::transpose(y, 0, 1), {B * L, H_});                       // channel c·Hg + j
+    }
+    return ops::add(ops::reshape(y, {B, L, H_}), conv_bias_);
+  }
+
+  // kernel_size 0: depthwise over all lags, then pointwise D → H.
+  Tensor depthwise_full(const Tensor& x) const {
     const int64_t L = x.dim(1);
-    Tensor u = ops::transpose(zero_padding(x, key_mask), 1, 2);  // [B, D, L]
+    Tensor u = ops::transpose(x, 1, 2);  // [B, D, L]
     // fftconv takes equal-length causal and anti-causal rows: the anti-causal side has one tap fewer
     // (lag 0 is causal), so it gets a zero tap at its far end; taps beyond L−1 never reach an output.
     const int64_t Lk = std::min(half_ + 1, L);
-    Tensor kc = ops::slice(kernel_causal_, 1, 0, Lk);
-    Tensor ka;
+    Tensor kc = ops::slice(kernel_causal_, 1, 0, Lk), ka;
     ops::FFTConvOptions opts;
     if (half_ > 0) {
       ka = ops::slice(ops::pad(kernel_anti_, 1, 0, 1), 1, 0, Lk);
       opts.anti = ops::AntiCausal::FromLag1;
     }
     Tensor y = ops::transpose(ops::fftconv(u, kc, ka, Tensor(), opts), 1, 2);  // [B, L, D]
-    y = ops::relu(ops::linear(y, proj_weight_, proj_bias_));                  // [B, L, H]
-    return ops::linear(y, out_weight_, out_bias_);
+    return ops::linear(y, conv_weight_, conv_bias_);
   }
 
- private:
-  int64_t D_, H_, max_len_, half_ = 0;
-  Tensor kernel_causal_, kernel_anti_, proj_weight_, proj_bias_, out_weight_, out_bias_;
+  int64_t D_, H_, groups_, max_len_, half_ = 0;
+  bool full_ = false;
+  Tensor kernel_causal_, kernel_anti_, conv_weight_, conv_bias_, out_weight_, out_bias_;
 };
 
 }  // namespace
@@ -256,8 +301,8 @@ LRA_REGISTER_MIXER(gmlp, "gmlp", "gMLP: GELU gate z1 ⊙ LN(free long conv(z2) +
                      return std::make_shared<GMLPMixer>(c, g);
                    });
 LRA_REGISTER_MIXER(residual_conv, "residual_conv",
-                   "locality probe: depthwise centred conv of size K (separable D→H), ReLU, linear H→D",
-                   "O(D·L log L + L·D·H)",
+                   "locality probe: centred dense conv D→H of size K (im2col + GEMM), ReLU, linear H→D",
+                   "O(L·K·D·H/g + L·D·H)",
                    [](const MixerConfig& c, Generator& g) -> std::shared_ptr<Mixer> {
                      return std::make_shared<ResidualConvMixer>(c, g);
                    });

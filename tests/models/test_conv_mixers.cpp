@@ -78,6 +78,7 @@ INSTANTIATE_TEST_SUITE_P(
                       Setting{"gmlp", {{"hidden", "12"}, {"groups", "4"}}},
                       Setting{"residual_conv", {{"kernel_size", "5"}}},
                       Setting{"residual_conv", {{"kernel_size", "1"}, {"hidden", "16"}}},
+                      Setting{"residual_conv", {{"kernel_size", "7"}, {"hidden", "12"}, {"groups", "4"}}},
                       Setting{"residual_conv", {{"kernel_size", "0"}}}),
     [](const ::testing::TestParamInfo<Setting>& info) { return info.param.model + "_" + std::to_string(info.index); });
 
@@ -210,6 +211,43 @@ TEST(ResidualConvMixer, KernelSizeBoundsTheReceptiveField) {
   for (int64_t t = 0; t < 24; ++t) EXPECT_TRUE(changed[size_t(t)]) << "full length, position " << t;
 }
 
+TEST(ResidualConvMixer, DenseGroupedConvMatchesADirectSum) {
+  // y[t, o] = Σ_{k, i in o's group} x[t + k − K/2, i]·W[k, i, o] + b[o] (zero outside 0..L−1), then
+  // ReLU and the output linear: the paper's Conv1d(D, H, K, groups, padding K/2).
+  const int64_t B = 2, L = 9, D = 4, H = 6, K = 5, G = 2, Dg = D / G, Hg = H / G;
+  Generator init(21);
+  auto mixer = find_mixer("residual_conv")
+                   .make(config(int(D), {{"kernel_size", "5"}, {"hidden", "6"}, {"groups", "2"}}), init);
+  Tensor x = random_x(B, L, D, 22);
+  Generator gen(0);
+  std::vector<float> got = mixer->forward(x, Tensor(), gen).to_vector<float>();
+  auto p = params_by_name(*mixer);
+  std::vector<float> xv = x.to_vector<float>(), w = p.at("conv_weight").to_vector<float>(),
+                     cb = p.at("conv_bias").to_vector<float>(), ow = p.at("out_weight").to_vector<float>(),
+                     ob = p.at("out_bias").to_vector<float>();
+  ASSERT_EQ(p.at("conv_weight").shape(), Shape({G, K * Dg, Hg}));
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t < L; ++t) {
+      std::vector<double> hidden(static_cast<size_t>(H));
+      for (int64_t o = 0; o < H; ++o) {
+        const int64_t c = o / Hg, j = o % Hg;
+        double acc = cb[size_t(o)];
+        for (int64_t k = 0; k < K; ++k) {
+          const int64_t s = t + k - K / 2;
+          if (s < 0 || s >= L) continue;
+          for (int64_t i = 0; i < Dg; ++i)
+            acc += double(xv[size_t((b * L + s) * D + c * Dg + i)]) * w[size_t((c * K * Dg + k * Dg + i) * Hg + j)];
+        }
+        hidden[size_t(o)] = std::max(acc, 0.0);
+      }
+      for (int64_t d = 0; d < D; ++d) {
+        double want = ob[size_t(d)];
+        for (int64_t o = 0; o < H; ++o) want += hidden[size_t(o)] * ow[size_t(d * H + o)];
+        EXPECT_NEAR(got[size_t((b * L + t) * D + d)], want, 1e-4) << "b " << b << " t " << t << " d " << d;
+      }
+    }
+}
+
 TEST(ConvMixers, BadSettingsAreNamed) {
   Generator init(15);
   auto expect_error = [&](const std::string& model, std::map<std::string, std::string> extra, const std::string& text) {
@@ -224,6 +262,7 @@ TEST(ConvMixers, BadSettingsAreNamed) {
   expect_error("s4d", {{"init", "legs"}}, "init");
   expect_error("gmlp", {{"groups", "3"}}, "groups");
   expect_error("residual_conv", {{"kernel_size", "4"}}, "kernel_size");
+  expect_error("residual_conv", {{"kernel_size", "5"}, {"groups", "3"}}, "groups");
   Generator gen(0);
   auto m = find_mixer("s4d").make(config(8, {{"ssm_n", "4"}}), init);
   EXPECT_THROW(m->forward(random_x(1, 40, 8, 1), Tensor(), gen), std::exception);  // L > max_len
