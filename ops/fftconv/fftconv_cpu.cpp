@@ -1,8 +1,8 @@
 // CPU reference for the long convolution (see fftconv.h for the formula and conventions).
 //   Direct: the definition as loops, O(L·Lk) per row; the oracle for every other path.
 //   FFT:    a radix-2 iterative complex FFT (n a power of two ≥ L + Lk) so CPU training of long
-//           sequences is not O(L²). Real rows go through the complex transform as they are (imaginary
-//           part zero): twice the work of a packed real FFT, kept for readability.
+//           sequences is not O(L²). Two real rows of the same channel share one complex transform
+//           (real and imaginary parts), which halves the transforms; channels run in OpenMP threads.
 // Every reduction (over the batch, the channel group and t) runs in a fixed order.
 #include <algorithm>
 #include <cmath>
@@ -149,62 +149,101 @@ std::vector<Spectrum<T>> kernel_spectra(const FFTConvShape& s, const FFT<T>& fft
   return out;
 }
 
-// A row of L reals, zero-padded to n, transformed.
+// Two real rows x0, x1 of one channel (the same kernel spectrum) share one complex transform: the
+// buffer holds x0 + i·x1, and because the product with the kernel spectrum and the inverse transform
+// are linear, the inverse's real part is row 0's result and its imaginary part row 1's. A missing second
+// row (odd batch) is zero.
 template <class T>
-void load_row(const T* x, int64_t L, const FFT<T>& fft, Spectrum<T>& a) {
+void load_pair(const T* x0, const T* x1, int64_t L, const FFT<T>& fft, Spectrum<T>& a) {
   std::fill(a.begin(), a.end(), std::complex<T>(0));
-  for (int64_t t = 0; t < L; ++t) a[size_t(t)] = x[t];
+  for (int64_t t = 0; t < L; ++t) a[size_t(t)] = std::complex<T>(x0[t], x1 ? x1[t] : T(0));
   fft(a, false);
+}
+
+// The spectra of the two real rows packed in z = FFT(x0 + i·x1): X0[f] = (z[f] + conj(z[−f]))/2 and
+// X1[f] = (z[f] − conj(z[−f]))/(2i).
+template <class T>
+std::pair<std::complex<T>, std::complex<T>> unpack(const Spectrum<T>& z, int64_t f, int64_t n) {
+  const std::complex<T> a = z[size_t(f)], b = std::conj(z[size_t((n - f) % n)]);
+  return {(a + b) / T(2), (a - b) * std::complex<T>(0, T(-0.5))};
 }
 
 }  // namespace
 
+// Rows (b, h) and (b + 1, h) go through one transform (load_pair); channels run in parallel, each
+// writing only its own rows, so the result does not depend on the thread count.
 template <class T>
 void fftconv_fft_forward(const FFTConvShape& s, const T* u, const T* kc, const T* ka, const T* D, T* y) {
   const int64_t n = fft_size(s.L, s.Lk), L = s.L;
   const FFT<T> fft(n);
   const std::vector<Spectrum<T>> K = kernel_spectra(s, fft, n, kc, ka);
-  Spectrum<T> a(static_cast<size_t>(n));
-  for (int64_t r = 0; r < s.B * s.H; ++r) {
-    const int64_t h = r % s.H;
-    load_row(u + r * L, L, fft, a);
-    for (int64_t f = 0; f < n; ++f) a[size_t(f)] *= K[size_t(h % s.C)][size_t(f)];
-    fft(a, true);
-    for (int64_t t = 0; t < L; ++t) y[r * L + t] = a[size_t(t)].real() / T(n) + (D ? D[h] * u[r * L + t] : T(0));
+#pragma omp parallel for schedule(static) if (s.B * s.H * n >= (int64_t(1) << 16))
+  for (int64_t h = 0; h < s.H; ++h) {
+    Spectrum<T> a(static_cast<size_t>(n));
+    const Spectrum<T>& k = K[size_t(h % s.C)];
+    for (int64_t b = 0; b < s.B; b += 2) {
+      const int64_t r0 = b * s.H + h, r1 = (b + 1) * s.H + h;
+      const bool two = b + 1 < s.B;
+      load_pair(u + r0 * L, two ? u + r1 * L : nullptr, L, fft, a);
+      for (int64_t f = 0; f < n; ++f) a[size_t(f)] *= k[size_t(f)];
+      fft(a, true);
+      for (int64_t t = 0; t < L; ++t) {
+        y[r0 * L + t] = a[size_t(t)].real() / T(n) + (D ? D[h] * u[r0 * L + t] : T(0));
+        if (two) y[r1 * L + t] = a[size_t(t)].imag() / T(n) + (D ? D[h] * u[r1 * L + t] : T(0));
+      }
+    }
   }
 }
 
+// Channels in parallel as in the forward; each channel h keeps its own Σ_b conj(Û)·Ĝ spectrum, and the
+// channels sharing a kernel row are summed afterwards in channel order (deterministic).
 template <class T>
 void fftconv_fft_backward(const FFTConvShape& s, const T* u, const T* kc, const T* ka, const T* D, const T* gy,
                           T* gu, T* gkc, T* gka, T* gD) {
   const int64_t n = fft_size(s.L, s.Lk), L = s.L;
   const FFT<T> fft(n);
   const std::vector<Spectrum<T>> K = kernel_spectra(s, fft, n, kc, ka);
-  // Σ over the rows sharing kernel row c of conj(Û)·Ĝ: the spectrum of the kernel gradient buffer.
-  std::vector<Spectrum<T>> acc(static_cast<size_t>(s.C), Spectrum<T>(static_cast<size_t>(n)));
-  Spectrum<T> U(static_cast<size_t>(n)), G(static_cast<size_t>(n));
-  if (gD)
-    for (int64_t h = 0; h < s.H; ++h) gD[h] = T(0);
-  for (int64_t r = 0; r < s.B * s.H; ++r) {
-    const int64_t h = r % s.H, c = h % s.C;
-    const T* ur = u + r * L;
-    const T* gr = gy + r * L;
-    load_row(ur, L, fft, U);
-    load_row(gr, L, fft, G);
-    for (int64_t f = 0; f < n; ++f) acc[size_t(c)][size_t(f)] += std::conj(U[size_t(f)]) * G[size_t(f)];
-    if (gu) {
-      for (int64_t f = 0; f < n; ++f) G[size_t(f)] *= std::conj(K[size_t(c)][size_t(f)]);
-      fft(G, true);
-      for (int64_t t = 0; t < L; ++t) gu[r * L + t] = G[size_t(t)].real() / T(n) + (D ? D[h] * gr[t] : T(0));
+  const bool kernel_grad = gkc || (gka && s.anti != AntiCausal::None);
+  std::vector<Spectrum<T>> per_channel(kernel_grad ? static_cast<size_t>(s.H) : 0, Spectrum<T>(static_cast<size_t>(n)));
+#pragma omp parallel for schedule(static) if (s.B * s.H * n >= (int64_t(1) << 16))
+  for (int64_t h = 0; h < s.H; ++h) {
+    Spectrum<T> U(static_cast<size_t>(n)), G(static_cast<size_t>(n));
+    const Spectrum<T>& k = K[size_t(h % s.C)];
+    T d = T(0);
+    for (int64_t b = 0; b < s.B; b += 2) {
+      const int64_t r0 = b * s.H + h, r1 = (b + 1) * s.H + h;
+      const bool two = b + 1 < s.B;
+      load_pair(gy + r0 * L, two ? gy + r1 * L : nullptr, L, fft, G);
+      if (kernel_grad) {
+        load_pair(u + r0 * L, two ? u + r1 * L : nullptr, L, fft, U);
+        Spectrum<T>& acc = per_channel[size_t(h)];
+        for (int64_t f = 0; f < n; ++f) {
+          auto [u0, u1] = unpack(U, f, n);
+          auto [g0, g1] = unpack(G, f, n);
+          acc[size_t(f)] += std::conj(u0) * g0 + std::conj(u1) * g1;
+        }
+      }
+      if (gu) {
+        for (int64_t f = 0; f < n; ++f) G[size_t(f)] *= std::conj(k[size_t(f)]);
+        fft(G, true);
+        for (int64_t t = 0; t < L; ++t) {
+          gu[r0 * L + t] = G[size_t(t)].real() / T(n) + (D ? D[h] * gy[r0 * L + t] : T(0));
+          if (two) gu[r1 * L + t] = G[size_t(t)].imag() / T(n) + (D ? D[h] * gy[r1 * L + t] : T(0));
+        }
+      }
+      if (gD) {
+        for (int64_t t = 0; t < L; ++t) d += gy[r0 * L + t] * u[r0 * L + t];
+        if (two)
+          for (int64_t t = 0; t < L; ++t) d += gy[r1 * L + t] * u[r1 * L + t];
+      }
     }
-    if (gD) {
-      T d = T(0);
-      for (int64_t t = 0; t < L; ++t) d += gr[t] * ur[t];
-      gD[h] += d;
-    }
+    if (gD) gD[h] = d;
   }
+  if (!kernel_grad) return;
   for (int64_t c = 0; c < s.C; ++c) {
-    Spectrum<T>& a = acc[size_t(c)];
+    Spectrum<T> a(static_cast<size_t>(n));
+    for (int64_t h = c; h < s.H; h += s.C)
+      for (int64_t f = 0; f < n; ++f) a[size_t(f)] += per_channel[size_t(h)][size_t(f)];
     fft(a, true);  // a[m] / n = Σ g[t]·u[t − m mod n]: the gradient of kernel buffer position m
     for (int64_t j = 0; j < s.Lk; ++j) {
       if (gkc) gkc[c * s.Lk + j] = a[size_t(j)].real() / T(n);

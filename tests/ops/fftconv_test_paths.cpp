@@ -24,7 +24,7 @@ std::vector<FFTConvShape> shapes() {
   struct G {
     int64_t B, H, C, L;
   };
-  for (G g : {G{1, 1, 1, 1}, G{2, 3, 3, 7}, G{2, 3, 1, 7}, G{1, 37, 37, 64}, G{2, 37, 1, 64}, G{1, 3, 3, 127},
+  for (G g : {G{1, 1, 1, 1}, G{2, 3, 3, 7}, G{3, 3, 1, 7}, G{1, 37, 37, 64}, G{2, 37, 1, 64}, G{1, 3, 3, 127},
               G{2, 2, 1, 1000}})
     for (int64_t Lk : {int64_t(1), std::max<int64_t>(1, g.L / 2), g.L})
       for (AntiCausal a : kAntis) out.push_back({g.B, g.H, g.L, g.C, Lk, a});
