@@ -20,17 +20,27 @@ void dispatch_size(size_t elem_size, const char* op, F&& f) {
 }
 
 // Output element k, decomposed over the output dims from the last, picks up one source stride per dim.
+// Output element k = (i_0, ..., i_{n−1}) reads x at Σ i_d·src_strides[d]. The index arithmetic is done
+// once per output row (the last output dim), and rows run in OpenMP threads.
 template <class T>
 void permute_t(const T* x, T* y, const PermuteParams& p) {
-  int64_t n = 1;
-  for (int i = 0; i < p.ndim; ++i) n *= p.out_dims[i];
-  for (int64_t k = 0; k < n; ++k) {
-    int64_t rest = k, src = 0;
-    for (int i = p.ndim - 1; i >= 0; --i) {
+  if (p.ndim == 0) {
+    y[0] = x[0];
+    return;
+  }
+  const int last = p.ndim - 1;
+  const int64_t row = p.out_dims[last], step = p.src_strides[last];
+  int64_t rows = 1;
+  for (int i = 0; i < last; ++i) rows *= p.out_dims[i];
+#pragma omp parallel for schedule(static) if (rows * row >= (int64_t(1) << 16))
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t rest = r, src = 0;
+    for (int i = last - 1; i >= 0; --i) {
       src += (rest % p.out_dims[i]) * p.src_strides[i];
       rest /= p.out_dims[i];
     }
-    y[k] = x[src];
+    T* out = y + r * row;
+    for (int64_t j = 0; j < row; ++j) out[j] = x[src + j * step];
   }
 }
 
