@@ -24,7 +24,8 @@ struct MixerConfig {
   int heads = 4;          // attention heads (H)
   int max_len = 1024;     // L the model is built for
   bool causal = false;
-  double dropout = 0.1;   // attention-probability / internal dropout where the mixer has one
+  double dropout = 0.1;            // the model's dropout, for a mixer's internal dropout (S4D after GELU)
+  double attention_dropout = 0.1;  // dropout on attention probabilities (attention mixers)
   std::map<std::string, std::string> extra;
 
   double get(const std::string& key, double fallback) const;

@@ -183,7 +183,8 @@ LraModel::LraModel(const ModelConfig& config, Generator& init) : config_(config)
   mc.width = c.width;
   mc.heads = c.heads;
   mc.max_len = rows;
-  mc.dropout = c.attention_dropout;
+  mc.dropout = c.dropout;
+  mc.attention_dropout = c.attention_dropout;
   mc.extra = c.extra;
   if (c.position == "rotary") mc.extra["rotary"] = "head";
   if (c.position == "rotary_full") mc.extra["rotary"] = "full";
