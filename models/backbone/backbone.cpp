@@ -162,6 +162,8 @@ LraModel::LraModel(const ModelConfig& config, Generator& init) : config_(config)
   LRA_CHECK(one_of(c.interaction, {"concat", "nli"}), "model: interaction '", c.interaction,
             "' is not one of concat | nli");
   LRA_CHECK(c.dropout >= 0 && c.dropout < 1, "model: dropout ", c.dropout, " is not in [0, 1)");
+  LRA_CHECK(c.attention_dropout >= 0 && c.attention_dropout < 1, "model: attention_dropout ", c.attention_dropout,
+            " is not in [0, 1)");
   find_mixer(c.model);  // fails early, listing the registered names
 
   if (c.vocab_size > 0) {

@@ -33,9 +33,11 @@
 //     {g, g + L/C, g + 2L/C, ...}. Unlike the LRA code, the padding mask follows the same grouping
 //     (the LRA code groups its mask contiguously, which masks the wrong keys).
 //
-// Not implemented: attention-probability dropout (MixerConfig::dropout / attention_dropout). The
-// attention kernel has no dropout, so the setting is accepted and ignored; the block's residual
-// dropout still applies.
+// Attention dropout: MixerConfig::attention_dropout drops attention weights
+// inside ops::attention, in training mode only (eval: none), with a fresh mask per call drawn from the
+// forward's Generator, like every other dropout of the model. The local mixer's strided grouping drops
+// weights of the regrouped [B, H, Lp, Lp] problem (the same distribution; a different mask than a
+// contiguous layout would draw).
 #include <cmath>
 #include <string>
 #include <tuple>
@@ -76,6 +78,9 @@ class AttentionMixer : public Mixer {
               "attention: rotary per head needs an even head dim, got ", c.width / c.heads);
     LRA_CHECK(rotary_ == "none" || rotary_ == "head" || c.width % 2 == 0, "attention: rotary over the full width needs ",
               "an even width, got ", c.width);
+    LRA_CHECK(c.attention_dropout >= 0 && c.attention_dropout < 1, "attention: attention_dropout ", c.attention_dropout,
+              " is not in [0, 1)");
+    dropout_ = c.attention_dropout;
     options_.causal = c.causal || c.get("causal", 0) != 0;
     rope_.base = c.get("rotary_base", 10000.0);
     rope_.disable_half = rotary_ == "half";
@@ -105,7 +110,7 @@ class AttentionMixer : public Mixer {
     out_ = register_module("out", std::make_shared<Linear>(c.width, c.width, init, false));
   }
 
-  Tensor forward(const Tensor& x, const Tensor& key_mask, Generator&) override {
+  Tensor forward(const Tensor& x, const Tensor& key_mask, Generator& gen) override {
     LRA_CHECK(x.ndim() == 3 && x.dim(2) == D_, "attention: x must be [B, L, ", D_, "], got ", x.describe());
     const int64_t B = x.dim(0), L = x.dim(1), d = D_ / H_;
     std::vector<Tensor> qkv = ops::split(qkv_->forward(x), {D_, D_, D_}, 2);  // each [B, L, D]
@@ -120,9 +125,9 @@ class AttentionMixer : public Mixer {
 
     Tensor out;
     if (strided_) {
-      out = strided_attention(q, k, v, key_mask);
+      out = strided_attention(q, k, v, key_mask, gen);
     } else {
-      out = ops::attention(q, k, v, key_mask, options_);
+      out = ops::attention(q, k, v, key_mask, call_options(B, L, gen));
     }
     out = ops::reshape(ops::permute(out, {0, 2, 1, 3}), {B, L, D_});
     return out_->forward(out);
@@ -131,7 +136,8 @@ class AttentionMixer : public Mixer {
  private:
   // LRA's strided local grouping: pad L to Lp = n·C, regroup [C, n] → [n, C] so every group of C
   // positions {g, g + n, ...} is contiguous, run block attention, and undo the regrouping.
-  Tensor strided_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_mask) const {
+  Tensor strided_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_mask,
+                           Generator& gen) const {
     const int64_t B = q.dim(0), L = q.dim(2), d = q.dim(3), C = options_.chunk;
     const int64_t n = (L + C - 1) / C, Lp = n * C;
     Tensor mask = key_mask.defined() ? key_mask : Tensor::ones({B, L}, DType::I32, q.device());
@@ -141,12 +147,20 @@ class AttentionMixer : public Mixer {
       Tensor p = Lp > L ? ops::pad(t, 2, 0, Lp - L, 0.0) : t;
       return ops::reshape(ops::transpose(ops::reshape(p, {B, H_, C, n, d}), 2, 3), {B, H_, Lp, d});
     };
-    Tensor out = ops::attention(group(q), group(k), group(v), mask, options_);
+    Tensor out = ops::attention(group(q), group(k), group(v), mask, call_options(B, Lp, gen));
     out = ops::reshape(ops::transpose(ops::reshape(out, {B, H_, n, C, d}), 2, 3), {B, H_, Lp, d});
     return Lp > L ? ops::slice(out, 2, 0, L) : out;
   }
 
+  // The options of one call on [B, H, L, d]: with a fresh dropout mask in training, none in eval.
+  ops::AttentionOptions call_options(int64_t B, int64_t L, Generator& gen) const {
+    ops::AttentionOptions o = options_;
+    if (training()) ops::set_attention_dropout(o, dropout_, gen, B, H_, L);
+    return o;
+  }
+
   int64_t H_, D_;
+  double dropout_ = 0;
   std::string rotary_;
   ops::RopeOptions rope_;
   ops::AttentionOptions options_;

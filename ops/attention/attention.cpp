@@ -35,6 +35,8 @@ void check_inputs(const Tensor& q, const Tensor& k, const Tensor& v, const Tenso
             " values but q has ", H, " heads (give one α per head, or none)");
   for (float a : o.alpha) LRA_CHECK(std::isfinite(a), "attention: options.alpha holds a non-finite value ", a);
   LRA_CHECK(std::isfinite(o.scale), "attention: options.scale must be finite, got ", o.scale);
+  LRA_CHECK(o.dropout >= 0.0 && o.dropout < 1.0, "attention: options.dropout must be in [0, 1) (0 = off), got ",
+            o.dropout);
   if (bias.defined()) {
     check_float(bias, "attention", "bias");
     check_same(q, bias, "attention", "bias");
@@ -62,6 +64,16 @@ void check_cuda_limits(const AttentionParams& p) {
 
 }  // namespace
 
+void set_attention_dropout(AttentionOptions& o, double p, Generator& gen, int64_t B, int64_t H, int64_t L) {
+  LRA_CHECK(p >= 0.0 && p < 1.0, "attention: dropout must be in [0, 1) (0 = off), got ", p);
+  LRA_CHECK(B >= 0 && H >= 0 && L >= 0, "attention: set_attention_dropout got a negative size B ", B, ", H ", H,
+            ", L ", L);
+  if (p == 0.0) return;
+  o.dropout = p;
+  o.dropout_seed = gen.seed();
+  o.dropout_offset = gen.reserve(uniform_counters(B * H * L * L));
+}
+
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_mask,
                  const AttentionOptions& options, const Tensor& bias) {
   check_inputs(q, k, v, key_mask, options, bias);
@@ -77,6 +89,9 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor
   p.alpha = options.alpha.empty() ? nullptr : options.alpha.data();
   p.key_mask = mask_ptr(key_mask);
   p.bias_batch_stride = bias.defined() && bias.ndim() == 4 ? p.H * p.L * p.L : 0;
+  p.dropout = options.dropout;
+  p.dropout_seed = options.dropout_seed;
+  p.dropout_offset = options.dropout_offset;
 
   Tensor out = Tensor::empty(q.shape(), q.dtype(), q.device());
   Tensor lse;  // CUDA only: the per-row logsumexp the backward recomputes P from

@@ -16,19 +16,26 @@
 // window) are visited; the exact (i, j) test is applied per element.
 //
 // Forward: per query row, running max m and sum l; for each key tile: m' = max(m, tile max),
-// o = o·exp(m − m') + Σ_j exp(s_ij − m')·v_j, l likewise; finally out = o / l and lse = m + log l
+// o = o·exp(m − m') + Σ_j exp(s_ij − m')·M_ij·v_j, l = l·exp(m − m') + Σ_j exp(s_ij − m') (no M: the
+// normaliser is undropped); finally out = o / l and lse = m + log l
 // (+inf for a row with no included key, so exp(s − lse) = 0 in the backward and the row's out is 0).
 // Backward: delta_i = dout_i · out_i (one warp per row); then
 //   dk/dv kernel: a block per (b, h, 32 keys) streams query tiles: P_ij = exp(s_ij − lse_i),
-//     dS_ij = P_ij (dout_i · v_j − delta_i), dv_j += P_ij dout_i, dk_j += dS_ij f_ij q_i (and dbias_ij = dS_ij);
+//     dS_ij = P_ij (M_ij dout_i · v_j − delta_i), dv_j += P_ij M_ij dout_i, dk_j += dS_ij f_ij q_i (and
+//     dbias_ij = dS_ij), M_ij the dropout multiplier (1 without dropout);
 //   dq kernel: a block per (b, h, 32 queries) streams key tiles: dq_i += dS_ij f_ij k_j.
 //   A separate dq pass (not atomicAdd) keeps the backward deterministic.
-// Saved for backward: q, k, v, out and lse.
+// Dropout (options.dropout = p > 0): keep_scale() recomputes the multiplier M_ij = Z_ij/(1 − p) from
+// Philox wherever a weight is formed (the forward and both backward kernels), so nothing about the mask
+// is stored; delta = dout·out needs no change, since out already holds the dropped weights.
+// Saved for backward: q, k, v, out and lse (and the scalars p, seed, offset).
 // FLOPs: forward 4·L·L_eff·D per (b, h) (L_eff = keys in range per query); backward 10·L·L_eff·D (two
 // recomputations of QKᵀ, dO·Vᵀ twice, three accumulations). Bytes: q and out once, k and v once per
 // query tile: 4·(2·L·D + 2·L·D·L_eff/32) per (b, h) forward; the backward about 3 times that.
 //
 // Version log: v1 readable float32 kernels (4 warps × 8 rows, streamed 32-row tiles, separate dq pass).
+//   v1 + dropout: one Philox4x32-10 per weight (lane j uses one word of its own block: 3 of the 4
+//   words go unused). Not yet measured; if it shows, the next step is one block per 4 weights.
 #include <cmath>
 
 #include "engine/cuda.h"
@@ -60,6 +67,10 @@ struct Params {
   int64_t bias_batch_stride;
   bool has_alpha;
   float alpha[kAttentionMaxAlphaHeads];
+  bool dropout;               // p > 0
+  uint32_t drop_threshold;    // attention_dropout_threshold(p)
+  float inv_keep;             // 1 / (1 − p), the multiplier of a kept weight
+  uint64_t drop_seed, drop_offset;
 };
 
 Params make_params(const AttentionParams& p, const float* bias) {
@@ -78,7 +89,20 @@ Params make_params(const AttentionParams& p, const float* bias) {
   k.bias_batch_stride = p.bias_batch_stride;
   k.has_alpha = p.alpha != nullptr;
   for (int64_t h = 0; k.has_alpha && h < p.H; ++h) k.alpha[h] = p.alpha[h];
+  k.dropout = p.dropout > 0.0;
+  k.drop_threshold = attention_dropout_threshold(p.dropout);
+  k.inv_keep = float(1.0 / (1.0 - p.dropout));
+  k.drop_seed = p.dropout_seed;
+  k.drop_offset = p.dropout_offset;
   return k;
+}
+
+// The dropout multiplier M_ij of weight (bh = b·H + h, i, j): 0 if dropped, 1/(1 − p) if kept, 1
+// without dropout. Evaluated for rows or keys past L too (their weight is 0 anyway).
+__device__ __forceinline__ float keep_scale(const Params& p, int64_t bh, int64_t i, int64_t j) {
+  if (!p.dropout) return 1.0f;
+  const uint64_t e = uint64_t((bh * p.L + i) * p.L + j);
+  return attention_dropped(p.drop_seed, p.drop_offset, e, p.drop_threshold) ? 0.0f : p.inv_keep;
 }
 
 // The logit s_ij given qk = q_i · k_j (−inf when (i, j) is excluded or j >= L), and in *f the factor
@@ -152,12 +176,13 @@ __global__ void __launch_bounds__(kThreads)
       if (m_new == -INFINITY) continue;  // nothing included in this row so far (warp-uniform)
       const float correction = expf(m[r] - m_new);  // 0 when m[r] is still −inf
       const float pj = expf(s - m_new);             // 0 for excluded keys
-      l[r] = l[r] * correction + warp_reduce(pj, Sum{});
+      l[r] = l[r] * correction + warp_reduce(pj, Sum{});  // the normaliser: undropped weights
       m[r] = m_new;
+      const float pz = pj * keep_scale(p, bh, i, j);     // what reaches P·V: the dropped weight
 #pragma unroll
       for (int c = 0; c < DL; ++c) o[r][c] *= correction;
       for (int jj = 0; jj < kStreamRows; ++jj) {
-        const float w = __shfl_sync(kFull, pj, jj);
+        const float w = __shfl_sync(kFull, pz, jj);
 #pragma unroll
         for (int c = 0; c < DL; ++c) o[r][c] += w * sv[jj * D + lane + 32 * c];
       }
@@ -242,11 +267,12 @@ __global__ void __launch_bounds__(kThreads)
       float f;
       const float s = logit(p, b, h, i, j, qk, &f);
       const float pij = s == -INFINITY ? 0.0f : expf(s - slse[lane]);
-      const float ds = pij * (dp - sdelta[lane]);
+      const float z = keep_scale(p, bh, i, j);
+      const float ds = pij * (z * dp - sdelta[lane]);
       if (gbias && i < p.L) gbias[(bh * p.L + i) * p.L + j] = ds;
-      const float dsf = ds * f;
+      const float dsf = ds * f, pz = pij * z;
       for (int ii = 0; ii < kStreamRows; ++ii) {
-        const float wp = __shfl_sync(kFull, pij, ii), ws = __shfl_sync(kFull, dsf, ii);
+        const float wp = __shfl_sync(kFull, pz, ii), ws = __shfl_sync(kFull, dsf, ii);
 #pragma unroll
         for (int c = 0; c < DL; ++c) {
           dv[r][c] += wp * sdo[ii * (D + 1) + lane + 32 * c];
@@ -318,7 +344,7 @@ __global__ void __launch_bounds__(kThreads)
       float f;
       const float s = logit(p, b, h, i, j, qk, &f);
       const float pij = s == -INFINITY ? 0.0f : expf(s - row_lse[r]);
-      const float dsf = pij * (dp - row_delta[r]) * f;
+      const float dsf = pij * (keep_scale(p, bh, i, j) * dp - row_delta[r]) * f;
       for (int jj = 0; jj < kStreamRows; ++jj) {
         const float w = __shfl_sync(kFull, dsf, jj);
 #pragma unroll

@@ -9,7 +9,9 @@
 //   2. s_ij = s_ij · exp(−α_h·|i − j|)                   LaS locality (ELD) term, when options.alpha is set
 //   3. s_ij = s_ij + bias[(b,) h, i, j]                  when a bias tensor is given
 //   4. (i, j) is excluded when key_mask[b, j] == 0, or j is outside the structural range below
-//   5. P_ij = exp(s_ij) / Σ_{included j'} exp(s_ij'),  P_ij = 0 for excluded j;  out_i = Σ_j P_ij v_j
+//   5. P_ij = exp(s_ij) / Σ_{included j'} exp(s_ij'),  P_ij = 0 for excluded j
+//   6. out_i = Σ_j P_ij · M_ij · v_j,   M_ij = Z_ij / (1 − p) with dropout (options.dropout = p > 0),
+//      M_ij = 1 without; Z_ij ∈ {0, 1} is the keep mask below
 // Structural range of query i (all of these combine):
 //   * causal: j <= i;
 //   * chunk C > 0: the sequence is cut into blocks [0, C), [C, 2C), ... (the last one may be shorter)
@@ -27,14 +29,30 @@
 // the hook for sparse / relative-position models and is only meant for small L: it is the one input
 // whose memory grows as L².
 //
-// Backward (FlashAttention-2 recomputation; nothing L×L is stored):
-//   dP_ij = dout_i · v_j,   Δ_i = Σ_j P_ij dP_ij = dout_i · out_i,   dS_ij = P_ij (dP_ij − Δ_i)
+// Dropout on the attention weights (inverted dropout, as ops::dropout): weight (b, h, i, j) has the
+// flat index e = ((b·H + h)·L + i)·L + j and is dropped (Z_ij = 0) when
+// philox_uniform(dropout_seed, dropout_offset, e) < p (engine/rng.h): the very mask ops::dropout would
+// draw for a [B, H, L, L] tensor from a generator at (seed, offset). The decision is a pure function of
+// (seed, offset, e), so the CPU reference, the CUDA forward and both CUDA backward kernels each
+// recompute it where they need it and nothing L×L is stored; the uniform is k/2^24 for the integer k
+// in the top 24 bits of a Philox word, so the test is done exactly as k < ceil(p·2^24) on both sides.
+// The normaliser of the softmax is unchanged (dropout acts after it), so a row's weights P_ij·M_ij sum
+// to 1 only in expectation, and the expectation of out over masks is the undropped output.
+// p = 0 is exactly the undropped op. Dropout is on only when the caller sets p > 0 (a mixer does so in
+// training); set_attention_dropout() draws a fresh (seed, offset) per call.
+//
+// Backward (FlashAttention-2 recomputation; nothing L×L is stored), with M_ij as in step 6:
+//   dP_ij = M_ij · (dout_i · v_j)                           (the gradient reaching P_ij)
+//   Δ_i = Σ_j P_ij dP_ij = dout_i · out_i                   (still, because out_i = Σ_j P_ij M_ij v_j)
+//   dS_ij = P_ij (dP_ij − Δ_i)                              (softmax backward per row)
 //   f_ij = scale · exp(−α_h|i−j|)  (the derivative of s_ij with respect to q_i · k_j)
-//   dq_i = Σ_j dS_ij f_ij k_j,   dk_j = Σ_i dS_ij f_ij q_i,   dv_j = Σ_i P_ij dout_i,   dbias_ij = dS_ij
+//   dq_i = Σ_j dS_ij f_ij k_j,   dk_j = Σ_i dS_ij f_ij q_i,   dv_j = Σ_i P_ij M_ij dout_i,   dbias_ij = dS_ij
 //   (summed over b for a [H, L, L] bias).
 // Saved for backward: q, k, v, out (and on CUDA the per-row logsumexp [B, H, L], +inf for a query with
-// no included key). Memory grows linearly in L (without a bias).
+// no included key); for dropout only (p, seed, offset). Memory grows linearly in L (without a bias).
 // FLOPs: 4·B·H·L·L_eff·D forward (L_eff: keys per query in range), about 2.5 times that backward.
+// Dropout adds one Philox4x32-10 evaluation (~100 integer ops) per in-range weight in the forward and
+// in each of the two backward passes over the weights.
 // Bytes moved (CUDA, float32): forward reads q once and k, v once per query tile of 32 rows:
 // 4·B·H·L·D·(1 + 2·L_eff/32) and writes out and the logsumexp.
 //
@@ -42,10 +60,11 @@
 // error naming the supported ones.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
-#include "engine/rng.h"  // LRA_HD
+#include "engine/rng.h"  // LRA_HD, Philox
 #include "engine/tensor.h"
 
 namespace lra::ops {
@@ -56,7 +75,17 @@ struct AttentionOptions {
   int window = 0;             // with chunk: also attend to `window` neighbouring blocks each side (causal: previous)
   std::vector<float> alpha;   // empty, or one per head: s_ij becomes s_ij · exp(−α_h·|i−j|) (LaS)
   double scale = 0;           // 0: 1/sqrt(D)
+  // Attention-weight dropout: p in [0, 1), 0 = off. The mask is the stream (dropout_seed,
+  // dropout_offset) of engine/rng.h; set_attention_dropout() fills all three from a Generator.
+  double dropout = 0;
+  uint64_t dropout_seed = 0, dropout_offset = 0;
 };
+
+// Turns dropout on in o with rate p for one call on q of shape [B, H, L, D], with a fresh mask: the
+// seed is gen's and the offset the first of uniform_counters(B·H·L·L) counters reserved from gen (what
+// ops::dropout reserves for that many elements), so consecutive calls draw independent masks.
+// p == 0 leaves o alone and draws nothing. p must be in [0, 1).
+void set_attention_dropout(AttentionOptions& o, double p, Generator& gen, int64_t B, int64_t H, int64_t L);
 
 // q, k, v: [B, H, L, D]; key_mask: int32 [B, L] (0 = padding) or undefined; bias: see above or
 // undefined. Returns out [B, H, L, D]. Differentiable in q, k, v and bias.
@@ -72,7 +101,19 @@ struct AttentionParams {
   const float* alpha = nullptr;       // HOST pointer, [H], or nullptr (no LaS term)
   const int32_t* key_mask = nullptr;  // on the data's device, [B, L], or nullptr
   int64_t bias_batch_stride = 0;      // bias elements between batches: H·L·L for [B, H, L, L], 0 for [H, L, L]
+  double dropout = 0;                 // p in [0, 1), 0 = off; the mask stream is (dropout_seed, dropout_offset)
+  uint64_t dropout_seed = 0, dropout_offset = 0;
 };
+
+// The integer form of the dropout test: philox_uniform(...) = k / 2^24 < p  ⟺  k < ceil(p·2^24) (p·2^24
+// is exact in double). Done once on the host so both backends compare the same integers.
+inline uint32_t attention_dropout_threshold(double p) { return uint32_t(std::ceil(p * 16777216.0)); }
+
+// Whether weight e = ((b·H + h)·L + i)·L + j is dropped: the top 24 bits of lane e % 4 of the Philox
+// block (seed, offset + e / 4) fall below the threshold. The same lane layout as philox_uniform.
+LRA_HD bool attention_dropped(uint64_t seed, uint64_t offset, uint64_t e, uint32_t threshold) {
+  return (philox4x32(seed, offset + e / 4).v[e % 4] >> 8) < threshold;
+}
 
 // The most heads the CUDA kernels take an α for (α travels by value in the kernel parameters).
 constexpr int kAttentionMaxAlphaHeads = 64;

@@ -442,6 +442,58 @@ TEST(Backbone, BatchNormRunningStatisticsTravelWithTheCheckpoint) {
   std::filesystem::remove(path);
 }
 
+// Attention dropout (MixerConfig::attention_dropout) reaches every attention
+// mixer in training, with a fresh mask per call, and is off in eval: an eval mixer with p = 0.5 gives
+// exactly what the same mixer built with p = 0 gives.
+TEST(AttentionMixers, AttentionDropoutOnlyInTraining) {
+  struct Variant {
+    std::string model;
+    std::map<std::string, std::string> extra;
+  };
+  const std::vector<Variant> variants = {{"transformer", {}}, {"rotary_transformer", {}}, {"las", {{"las_P", "3"}}},
+                                         {"las_chunk", {{"chunk", "4"}}}, {"local", {{"block", "4"}}},
+                                         {"local", {{"block", "4"}, {"grouping", "strided"}}}};
+  Generator data(3);
+  Tensor x = Tensor::empty({2, 10, 16});
+  uniform_(x, data, -1, 1);
+  std::vector<int32_t> m(20, 1);
+  for (int l = 7; l < 10; ++l) m[size_t(10 + l)] = 0;
+  Tensor mask = Tensor::from_vector(m, {2, 10});
+  for (const Variant& v : variants) {
+    const std::string what = v.model + (v.extra.count("grouping") ? " strided" : "");
+    MixerConfig mc;
+    mc.width = 16;
+    mc.heads = 4;
+    mc.max_len = 12;
+    mc.extra = v.extra;
+    auto make = [&](double p) {
+      Generator init(1);
+      mc.attention_dropout = p;
+      mc.dropout = 0;  // the model dropout must not be what drops attention weights
+      return find_mixer(v.model).make(mc, init);
+    };
+    std::shared_ptr<Mixer> dropped = make(0.5), plain = make(0.0);
+    Generator g_drop(7), g_plain(7);
+    std::vector<float> a = dropped->forward(x, mask, g_drop).to_vector<float>();
+    std::vector<float> a2 = dropped->forward(x, mask, g_drop).to_vector<float>();
+    std::vector<float> b = plain->forward(x, mask, g_plain).to_vector<float>();
+    EXPECT_NE(a, b) << what << ": training with p = 0.5 must drop weights";
+    EXPECT_NE(a, a2) << what << ": each training call draws a fresh mask";
+    EXPECT_GT(g_drop.offset(), 0u) << what;
+    EXPECT_EQ(g_plain.offset(), 0u) << what << ": p = 0 draws nothing";
+    dropped->eval();
+    Generator g_eval(7);
+    EXPECT_EQ(dropped->forward(x, mask, g_eval).to_vector<float>(), b) << what << ": eval must not drop";
+    EXPECT_EQ(g_eval.offset(), 0u) << what << ": eval draws nothing";
+  }
+  MixerConfig bad;
+  bad.width = 16;
+  bad.heads = 4;
+  bad.attention_dropout = 1.0;
+  Generator init(1);
+  EXPECT_THROW(find_mixer("transformer").make(bad, init), Error);
+}
+
 TEST(Registry, ListModelsListsTheAttentionModels) {
   std::string list = list_models();
   for (const std::string& name : kAttentionModels) {

@@ -1,6 +1,9 @@
 // Cases for attention: full, causal, key padding (with a fully masked batch row), chunked with a
 // last block shorter than the rest, block-local windows, LaS decay per head, additive bias (shared
-// and per batch), an explicit scale, and head dims 32, 64 and 128.
+// and per batch), an explicit scale, head dims 32, 64 and 128, and attention dropout combined with
+// those variants. A dropout case fixes (p, seed, offset) in its options, so every call (the gradcheck
+// probes, the CPU and the CUDA runs) applies the same mask: the op is then a fixed smooth function and
+// the gradcheck and the CUDA parity are exact checks of the masked forward and backward.
 //
 // Every case here runs through the float64 gradcheck, so L·D stays small (each case < 0.3 s); the
 // longer sequences (L up to 130 with D = 128, and one realistic LRA shape) are checked CUDA-vs-CPU in
@@ -59,6 +62,15 @@ ops::AttentionOptions opts(bool causal, int64_t chunk = 0, int window = 0, std::
   return o;
 }
 
+// o with dropout p on a fixed mask stream; the seed and offset use the high words, so the 64-bit
+// counter arithmetic is exercised too.
+ops::AttentionOptions dropped(ops::AttentionOptions o, double p, uint64_t offset = (uint64_t(1) << 33) + 5) {
+  o.dropout = p;
+  o.dropout_seed = 0x9E3779B97F4A7C15ull;
+  o.dropout_offset = offset;
+  return o;
+}
+
 std::vector<OpCase> attention_cases(Generator& gen) {
   const std::vector<float> las3 = {0.0f, 0.05f, 0.6f};  // α_0 = 0, then exponentially spaced
   const std::vector<Spec> specs = {
@@ -85,6 +97,15 @@ std::vector<OpCase> attention_cases(Generator& gen) {
       {"D=64 causal", {1, 1, 64, 64}, opts(true)},
       {"D=128", {1, 1, 20, 128}, opts(false)},
       {"D=128 chunk 16 key mask", {2, 1, 33, 128}, opts(false, 16), Mask::Random},
+      {"dropout 0.3", {2, 3, 7, 32}, dropped(opts(false), 0.3)},
+      {"dropout 0.5 causal key mask, batch 1 fully masked", {2, 2, 33, 32}, dropped(opts(true), 0.5, 0),
+       Mask::LastBatchFullyMasked},
+      {"dropout 0.2 LaS-chunk 16 causal, key mask", {2, 3, 40, 32}, dropped(opts(true, 16, 0, las3), 0.2),
+       Mask::Random},
+      {"dropout 0.1 bias [B, H, L, L], key mask", {2, 2, 9, 32}, dropped(opts(false), 0.1), Mask::Random,
+       Bias::PerBatch},
+      {"dropout 0.3 chunk 7 window 2", {1, 1, 70, 32}, dropped(opts(false, 7, 2), 0.3)},
+      {"dropout 0.4 D=64 causal", {1, 1, 64, 64}, dropped(opts(true), 0.4)},
   };
   std::vector<OpCase> cases;
   for (const Spec& s : specs) cases.push_back(make_case(s, gen));

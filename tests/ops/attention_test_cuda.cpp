@@ -1,7 +1,8 @@
 // CUDA attention against the CPU reference (float32 both) on the longer shapes the gradcheck table
 // cannot afford: L in {1, 7, 33, 64, 65, 130} (tile of 32 ± 1, primes, chunk remainders) times
-// D in {32, 64, 128}, every structural variant, and one realistic LRA shape. Also: determinism, the
-// head-dim error, and memory that grows linearly in L. Skipped without a GPU.
+// D in {32, 64, 128}, every structural variant with and without attention dropout, and one realistic
+// LRA shape. Also: the dropout mask identical on both devices, determinism, the head-dim error, and
+// memory that grows linearly in L. Skipped without a GPU.
 #include <gtest/gtest.h>
 
 #include "engine/memory.h"
@@ -25,6 +26,13 @@ AttentionOptions opts(bool causal, int64_t chunk = 0, int window = 0, std::vecto
   o.chunk = chunk;
   o.window = window;
   o.alpha = std::move(alpha);
+  return o;
+}
+
+AttentionOptions dropped(AttentionOptions o, double p, uint64_t offset = 12345) {
+  o.dropout = p;
+  o.dropout_seed = 0xC0FFEE;
+  o.dropout_offset = offset;
   return o;
 }
 
@@ -78,6 +86,11 @@ TEST(AttentionCuda, MatchesCpuOverShapesAndVariants) {
       {"LaS causal", opts(true, 0, 0, {0.0f, 0.05f, 0.6f}), false, false},
       {"LaS-chunk 16", opts(false, 16, 0, {0.0f, 0.05f, 0.6f}), true, false},
       {"bias [H, L, L]", opts(false), true, true},
+      {"dropout 0.3", dropped(opts(false), 0.3), false, false},
+      {"dropout 0.1 causal key mask", dropped(opts(true), 0.1), true, false},
+      {"dropout 0.5 chunk 16 window 1", dropped(opts(false, 16, 1), 0.5), false, false},
+      {"dropout 0.2 LaS-chunk 16", dropped(opts(false, 16, 0, {0.0f, 0.05f, 0.6f}), 0.2), true, false},
+      {"dropout 0.3 bias [H, L, L]", dropped(opts(false), 0.3), true, true},
   };
   Generator gen(21);
   for (int64_t L : {1, 7, 33, 64, 65, 130})
@@ -92,6 +105,33 @@ TEST(AttentionCuda, RealisticLraShape) {
   check_against_cpu({1, 4, 1024, 64}, {"LaS-chunk 128", opts(false, 128, 0, {0.0f, 0.01f, 0.1f, 1.0f}), true, false},
                     gen);
   check_against_cpu({1, 2, 1024, 64}, {"full", opts(false), true, false}, gen);
+  check_against_cpu({1, 4, 1024, 64}, {"full, dropout 0.1", dropped(opts(false), 0.1, uint64_t(1) << 40), true, false},
+                    gen);
+}
+
+// With v = identity (D = L) out is the weight matrix, so the zeros of the output are the dropped
+// weights: they must be exactly the same set on both devices (the tolerance of the parity test would
+// also see a differing mask, but this names the first differing weight).
+TEST(AttentionCuda, DropoutMaskIsIdenticalOnBothDevices) {
+  LRA_REQUIRE_CUDA();
+  Generator gen(26);
+  const int64_t B = 2, H = 3, L = 32, D = 32;
+  std::vector<float> eye(size_t(B * H * L * D), 0.0f);
+  for (int64_t bh = 0; bh < B * H; ++bh)
+    for (int64_t j = 0; j < L; ++j) eye[size_t((bh * L + j) * D + j)] = 1.0f;
+  Tensor v = Tensor::from_vector(eye, {B, H, L, D});
+  Tensor q = random_f32({B, H, L, D}, gen, -2, 2), k = random_f32({B, H, L, D}, gen, -2, 2);
+  AttentionOptions o = dropped(opts(false), 0.5, 777);
+  std::vector<float> c = ops::attention(q, k, v, Tensor(), o).to_vector<float>();
+  std::vector<float> g =
+      ops::attention(q.to(Device::CUDA), k.to(Device::CUDA), v.to(Device::CUDA), Tensor(), o).to_vector<float>();
+  int64_t dropped_weights = 0;
+  for (size_t e = 0; e < c.size(); ++e) {
+    ASSERT_EQ(c[e] == 0.0f, g[e] == 0.0f) << "weight " << e << ": cpu " << c[e] << ", cuda " << g[e];
+    dropped_weights += c[e] == 0.0f;
+  }
+  EXPECT_GT(dropped_weights, 0);
+  EXPECT_LT(dropped_weights, B * H * L * L);
 }
 
 TEST(AttentionCuda, BackwardIsDeterministic) {
@@ -106,7 +146,7 @@ TEST(AttentionCuda, BackwardIsDeterministic) {
     qq.requires_grad_();
     kk.requires_grad_();
     vv.requires_grad_();
-    ops::attention(qq, kk, vv, Tensor(), opts(true, 0, 0, {0.0f, 0.3f})).backward(w);
+    ops::attention(qq, kk, vv, Tensor(), dropped(opts(true, 0, 0, {0.0f, 0.3f}), 0.2)).backward(w);
     std::vector<float> all;
     for (const Tensor& t : {qq.grad(), kk.grad(), vv.grad()}) {
       std::vector<float> x = t.to_vector<float>();
