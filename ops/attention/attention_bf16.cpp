@@ -1,0 +1,105 @@
+// Glue for the bfloat16 attention path: checks, allocation, the CUDA call and the autograd record.
+// There is no CPU branch: the bf16 path exists for tensor cores, and the CPU reference (float32 /
+// float64, ops::attention) is what it is tested against.
+#include "ops/attention/attention_bf16.h"
+
+#include <cmath>
+
+#include "ops/common.h"
+
+namespace lra::ops {
+
+namespace {
+
+[[maybe_unused]] const uint16_t* bits(const Tensor& t) { return static_cast<const uint16_t*>(t.raw_data()); }
+[[maybe_unused]] uint16_t* bits_mut(const Tensor& t) { return static_cast<uint16_t*>(t.raw_data()); }
+
+void check_inputs(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_mask,
+                  const AttentionOptions& o, const Tensor& bias) {
+  const Tensor* inputs[] = {&q, &k, &v};
+  const char* names[] = {"q", "k", "v"};
+  for (int n = 0; n < 3; ++n) {
+    LRA_CHECK(inputs[n]->defined(), "attention_bf16: ", names[n], " is an undefined tensor");
+    LRA_CHECK(inputs[n]->dtype() == DType::BF16, "attention_bf16: ", names[n], " must be bfloat16, got ",
+              inputs[n]->describe(), " (float32 / float64 inputs take ops::attention)");
+  }
+  LRA_CHECK(k.device() == q.device() && v.device() == q.device(), "attention_bf16: q, k and v must be on one device, got q ",
+            q.describe(), ", k ", k.describe(), ", v ", v.describe());
+  LRA_CHECK(q.ndim() == 4, "attention_bf16: q must be [B, H, L, D], got ", q.describe());
+  LRA_CHECK(k.shape() == q.shape() && v.shape() == q.shape(),
+            "attention_bf16: q, k and v must have the same shape [B, H, L, D], got q ", q.shape(), ", k ", k.shape(),
+            ", v ", v.shape());
+  const int64_t B = q.dim(0), H = q.dim(1), L = q.dim(2);
+  if (key_mask.defined()) {
+    LRA_CHECK(key_mask.dtype() == DType::I32, "attention_bf16: key_mask must be int32, got ", key_mask.describe());
+    LRA_CHECK(key_mask.device() == q.device(), "attention_bf16: key_mask is on ", device_name(key_mask.device()),
+              " but q is on ", device_name(q.device()));
+    LRA_CHECK(key_mask.ndim() == 2 && key_mask.dim(0) == B && key_mask.dim(1) == L, "attention_bf16: key_mask has shape ",
+              key_mask.shape(), " but q ", q.shape(), " needs [", B, ", ", L, "] ([B, L])");
+  }
+  LRA_CHECK(o.chunk >= 0, "attention_bf16: options.chunk must be >= 0 (0 = no chunking), got ", o.chunk);
+  LRA_CHECK(o.window >= 0, "attention_bf16: options.window must be >= 0, got ", o.window);
+  LRA_CHECK(o.window == 0 || o.chunk > 0, "attention_bf16: options.window = ", o.window,
+            " counts neighbouring blocks and needs options.chunk > 0");
+  LRA_CHECK(o.alpha.empty() || int64_t(o.alpha.size()) == H, "attention_bf16: options.alpha has ", o.alpha.size(),
+            " values but q has ", H, " heads (give one α per head, or none)");
+  LRA_CHECK(o.alpha.empty() || H <= kAttentionMaxAlphaHeads, "attention_bf16: LaS α is supported for at most ",
+            kAttentionMaxAlphaHeads, " heads, got H = ", H);
+  for (float a : o.alpha) LRA_CHECK(std::isfinite(a), "attention_bf16: options.alpha holds a non-finite value ", a);
+  LRA_CHECK(std::isfinite(o.scale), "attention_bf16: options.scale must be finite, got ", o.scale);
+  // What the bf16 kernels do not implement: refuse rather than silently drop it.
+  LRA_CHECK(o.dropout == 0.0, "attention_bf16: attention dropout is not supported on the bfloat16 path (options.dropout = ",
+            o.dropout, "); use float32 inputs for attention dropout");
+  LRA_CHECK(!bias.defined(), "attention_bf16: an additive bias is not supported on the bfloat16 path (got bias ",
+            bias.describe(), "); use float32 inputs for a bias");
+  LRA_CHECK(q.device() == Device::CUDA, "attention_bf16: q is ", q.describe(),
+            "; the bfloat16 path runs on CUDA tensor cores only (on the CPU use float32 or float64 with ops::attention)");
+}
+
+}  // namespace
+
+Tensor attention_bf16(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_mask,
+                      const AttentionOptions& options, const Tensor& bias) {
+  check_inputs(q, k, v, key_mask, options, bias);
+  AttentionParams p;
+  p.B = q.dim(0);
+  p.H = q.dim(1);
+  p.L = q.dim(2);
+  p.D = q.dim(3);
+  p.scale = options.scale != 0 ? options.scale : 1.0 / std::sqrt(double(std::max<int64_t>(p.D, 1)));
+  p.causal = options.causal;
+  p.chunk = options.chunk;
+  p.window = options.window;
+  p.alpha = options.alpha.empty() ? nullptr : options.alpha.data();
+  p.key_mask = key_mask.defined() ? key_mask.data<int32_t>() : nullptr;
+
+  Tensor out = Tensor::empty(q.shape(), DType::BF16, q.device());
+  Tensor lse = Tensor::empty({p.B, p.H, p.L}, DType::F32, q.device());  // what the backward recomputes P from
+  LRA_ON_CUDA(cuda::attention_bf16_forward(p, bits(q), bits(k), bits(v), bits_mut(out), lse.data<float>()));
+
+  // The backward owns copies of everything the raw pointers in p refer to.
+  autograd::record(
+      out, "attention_bf16", {q, k, v},
+      [p, alpha = options.alpha, mask = key_mask.defined() ? key_mask.detach() : Tensor(), qs = q.detach(),
+       ks = k.detach(), vs = v.detach(), os = out.detach(), lse](const Tensor& gout) {
+        LRA_CHECK(gout.dtype() == DType::BF16 && gout.device() == qs.device() && gout.shape() == qs.shape(),
+                  "attention_bf16: the gradient of the output must be bfloat16 ", qs.shape(), " on ",
+                  device_name(qs.device()), ", got ", gout.describe());
+        AttentionParams pb = p;
+        pb.alpha = alpha.empty() ? nullptr : alpha.data();
+        pb.key_mask = mask.defined() ? mask.data<int32_t>() : nullptr;
+        Tensor gq = Tensor::empty(qs.shape(), DType::BF16, qs.device());
+        Tensor gk = Tensor::empty(qs.shape(), DType::BF16, qs.device());
+        Tensor gv = Tensor::empty(qs.shape(), DType::BF16, qs.device());
+        // float32 scratch: delta_i = dout_i · out_i, and dq summed over key tiles before it is rounded.
+        Tensor delta = Tensor::empty({pb.B, pb.H, pb.L}, DType::F32, qs.device());
+        Tensor dq_accum = Tensor::empty(qs.shape(), DType::F32, qs.device());
+        LRA_ON_CUDA(cuda::attention_bf16_backward(pb, bits(qs), bits(ks), bits(vs), bits(os), lse.data<float>(),
+                                                  bits(gout), delta.data<float>(), dq_accum.data<float>(),
+                                                  bits_mut(gq), bits_mut(gk), bits_mut(gv)));
+        return std::vector<Tensor>{gq, gk, gv};
+      });
+  return out;
+}
+
+}  // namespace lra::ops
