@@ -1,5 +1,6 @@
 // Glue for attention: checks, allocation, device dispatch, the autograd record.
 #include "ops/attention/attention.h"
+#include "ops/attention/attention_bf16.h"
 
 #include <cmath>
 
@@ -76,6 +77,8 @@ void set_attention_dropout(AttentionOptions& o, double p, Generator& gen, int64_
 
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_mask,
                  const AttentionOptions& options, const Tensor& bias) {
+  // bfloat16 goes to the tensor-core kernels (CUDA only; see attention_bf16.h).
+  if (q.defined() && q.dtype() == DType::BF16) return attention_bf16(q, k, v, key_mask, options, bias);
   check_inputs(q, k, v, key_mask, options, bias);
   AttentionParams p;
   p.B = q.dim(0);

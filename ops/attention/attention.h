@@ -2,7 +2,8 @@
 // (full, causal, chunked / block-local, LaS, key padding, an additive bias hook).
 //
 //   q, k, v, out: [B, H, L, D] (B batch, H heads, L length, D head dim), float32 (CUDA) or float32 /
-//   float64 (CPU). Queries and keys have the same length L (self-attention).
+//   float64 (CPU); bfloat16 q, k, v take the tensor-core path of attention_bf16.h (CUDA only, no bias,
+//   no dropout, float32 accumulation). Queries and keys have the same length L (self-attention).
 //
 // For batch b, head h, query i and key j, in this order:
 //   1. s_ij = (q_i · k_j) · scale                        scale = options.scale, or 1/sqrt(D) when 0

@@ -216,6 +216,40 @@ void bench_attention(Bench& b, Generator& g, int64_t B, int64_t H, int64_t L, in
   }
 }
 
+// The bfloat16 tensor-core path (CUDA only), checked against the float32 kernel on the same inputs.
+void bench_attention_bf16(Bench& b, Generator& g, int64_t B, int64_t H, int64_t L, int64_t D) {
+  if (b.dev_ != Device::CUDA) return;
+  struct Set { Tensor q, k, v, go; };
+  auto bf16 = [&](bool grad) {
+    Tensor t = ops::cast(randn({B, H, L, D}, b.dev_, g), DType::BF16);
+    if (grad) t.requires_grad_(true);
+    return t;
+  };
+  std::vector<Set> sets;
+  for (int i = 0; i < kSets; ++i) sets.push_back({bf16(true), bf16(true), bf16(true), bf16(false)});
+  const double bytes = 12.0 * 2 * double(B * H * L * D);  // the same 12 tensors, 2 bytes each
+  for (bool causal : {false, true}) {
+    ops::AttentionOptions o;
+    o.causal = causal;
+    double pairs = causal ? double(L) * double(L + 1) / 2 : double(L) * double(L);
+    double flops = 12.0 * double(B * H) * pairs * double(D);
+    std::string note;
+    {
+      autograd::NoGrad ng;
+      const Set& s = sets[0];
+      auto f32 = [](const Tensor& t) { return ops::cast(t, DType::F32); };
+      note = err_note(rel_error(f32(ops::attention(s.q, s.k, s.v, Tensor(), o)),
+                                ops::attention(f32(s.q), f32(s.k), f32(s.v), Tensor(), o))) + " vs fp32 kernel";
+    }
+    auto t = b.time([&](int i) {
+      const Set& s = sets[size_t(i % kSets)];
+      ops::attention(s.q, s.k, s.v, Tensor(), o).backward(s.go);
+    });
+    b.add("attention", causal ? "causal bf16" : "full bf16", {{"B", B}, {"H", H}, {"L", L}, {"d", D}}, t, flops,
+          bytes, true, note);
+  }
+}
+
 // ---- rope on q [B, H, L, d]: reads and writes x forward, reads and writes the gradient backward.
 void bench_rope(Bench& b, Generator& g, int64_t B, int64_t H, int64_t L, int64_t D) {
   std::vector<std::pair<Tensor, Tensor>> sets;
@@ -279,6 +313,9 @@ int run(const std::string& device_name, int iters, bool json, bool markdown) {
     bench_attention(b, g, 32, 4, 1024, 64, true);
     bench_attention(b, g, 8, 4, 4096, 64, true);
     bench_attention(b, g, 1, 4, 16384, 64, false);  // memory linear in L: no L×L buffer
+    bench_attention_bf16(b, g, 32, 4, 1024, 64);
+    bench_attention_bf16(b, g, 8, 4, 4096, 64);
+    bench_attention_bf16(b, g, 1, 4, 16384, 64);
     bench_rope(b, g, 8, 4, 4096, 64);
     bench_rope(b, g, 2, 4, 16384, 64);
     bench_avgpool(b, g, 8, 4, 4096, 64, 5);
