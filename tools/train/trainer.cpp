@@ -772,6 +772,8 @@ int run_main(const TaskSpec& task, int argc, char** argv) {
                task.binary + " --generate --steps 200 --device cpu --out runs/try\n  " + task.binary +
                " --data DIR --config configs/<task>/transformer.toml --set lr=5e-4\n"};
   app.set_config("--config", "", "TOML file of settings (see configs/<task>/*.toml)");
+  // A key of --config that is no flag (a typo such as "widht") is an error naming it, not silently ignored.
+  app.allow_config_extras(CLI::config_extras_mode::error);
   DataSource src;
   std::vector<std::string> sets, mixer;
   std::string time_limit;
@@ -810,8 +812,9 @@ int run_main(const TaskSpec& task, int argc, char** argv) {
       std::printf("%s", models::list_models().c_str());
       return 0;
     }
-    for (const std::string& s : sets) apply_setting(c, s);
+    // The mixer list (from --mixer or the config file) first, so that --set mixer.<key>=... wins, as --set does.
     for (const std::string& m : mixer) apply_setting(c, "mixer." + m);
+    for (const std::string& s : sets) apply_setting(c, s);
     if (!time_limit.empty()) c.time_limit_s = parse_duration(time_limit);
     LRA_CHECK(src.generate != !src.dir.empty(), "give either --data DIR (", task.data_help,
               ") or --generate (offline data)");
