@@ -19,6 +19,12 @@ namespace lra::models {
 
 // Everything a mixer may read from the model configuration. Keys not named here live in `extra`
 // (e.g. "las_B", "las_P", "chunk", "kernel_size", "ssm_n", "bidirectional"), read with get().
+//
+// Mixer keys are declared: each registry entry lists the `extra` keys its mixer reads (MixerEntry::keys),
+// and building a mixer through the registry (find_mixer(name).make) first rejects any other key, naming
+// the mixer and its keys, so a typo such as "kernal_size=7" is an error instead of a silently default
+// kernel. The same build makes get() and get_string() refuse a key the entry does not declare, so a key
+// a mixer reads but forgot to declare fails the first time the mixer is built, not in a user's run.
 struct MixerConfig {
   int width = 128;        // D
   int heads = 4;          // attention heads (H)
@@ -26,10 +32,16 @@ struct MixerConfig {
   bool causal = false;
   double dropout = 0.1;            // the model's dropout, for a mixer's internal dropout (S4D after GELU)
   double attention_dropout = 0.1;  // dropout on attention probabilities (attention mixers)
+  bool attention_bias = false;     // attention mixers: biases on the q/k/v and output projections
   std::map<std::string, std::string> extra;
 
   double get(const std::string& key, double fallback) const;
   std::string get_string(const std::string& key, const std::string& fallback) const;
+
+  // Set by the registry's make() to the entry's name and keys; empty when a test builds a config by
+  // hand and reads it outside any mixer (then every key may be read).
+  std::string mixer;
+  std::vector<std::string> declared;
 };
 
 class Mixer : public nn::Module {
@@ -41,14 +53,19 @@ class Mixer : public nn::Module {
 using MixerFactory = std::function<std::shared_ptr<Mixer>(const MixerConfig& config, Generator& init)>;
 
 struct MixerEntry {
-  std::string name;         // "transformer", "rotary_transformer", "las", "s4d", ...
-  std::string mechanism;    // one line: what it computes
-  std::string complexity;   // "O(L^2 D)", "O(L log L · D)", ...
-  MixerFactory make;
+  std::string name;               // "transformer", "rotary_transformer", "las", "s4d", ...
+  std::string mechanism;          // one line: what it computes
+  std::string complexity;         // "O(L^2 D)", "O(L log L · D)", ...
+  std::vector<std::string> keys;  // every MixerConfig::extra key the mixer reads (see MixerConfig)
+  MixerFactory make;              // registered through register_mixer: checks the keys, then builds
 };
 
-// Registers a mixer (call from a static initialiser in the mixer's .cpp via LRA_REGISTER_MIXER).
+// Registers a mixer (call from a static initialiser in the mixer's .cpp via LRA_REGISTER_MIXER). The
+// stored make() first checks the config's extra keys against `keys` (check_mixer_keys).
 int register_mixer(MixerEntry entry);
+// Throws lra::Error when `config.extra` holds a key `entry` does not declare, naming the key, the
+// mixer and the keys it takes.
+void check_mixer_keys(const MixerEntry& entry, const MixerConfig& config);
 const std::vector<MixerEntry>& mixers();
 // The entry named `name`, or an lra::Error listing the registered names.
 const MixerEntry& find_mixer(const std::string& name);

@@ -164,7 +164,15 @@ LraModel::LraModel(const ModelConfig& config, Generator& init) : config_(config)
   LRA_CHECK(c.dropout >= 0 && c.dropout < 1, "model: dropout ", c.dropout, " is not in [0, 1)");
   LRA_CHECK(c.attention_dropout >= 0 && c.attention_dropout < 1, "model: attention_dropout ", c.attention_dropout,
             " is not in [0, 1)");
-  find_mixer(c.model);  // fails early, listing the registered names
+  LRA_CHECK(c.head_layers == 0 || c.head_layers == 1, "model: head_layers ", c.head_layers,
+            " is not 0 (one Linear) or 1 (Linear-ReLU-Linear)");
+  const MixerEntry& entry = find_mixer(c.model);  // fails early, listing the registered names
+  // Rotary positions live inside the attention mixers (their "rotary" key); any other mixer would
+  // silently train without positions.
+  const bool takes_rotary = std::find(entry.keys.begin(), entry.keys.end(), "rotary") != entry.keys.end();
+  LRA_CHECK(c.position.rfind("rotary", 0) != 0 || takes_rotary, "model: position '", c.position,
+            "' is applied by the attention mixers to q and k, and '", c.model,
+            "' has none (use none, sinusoidal or learned)");
 
   if (c.vocab_size > 0) {
     embed_ = register_parameter("embed", Tensor::empty({c.vocab_size, c.width}), nn::ParamKind::Embedding);
@@ -187,6 +195,7 @@ LraModel::LraModel(const ModelConfig& config, Generator& init) : config_(config)
   mc.max_len = rows;
   mc.dropout = c.dropout;
   mc.attention_dropout = c.attention_dropout;
+  mc.attention_bias = c.attention_bias;
   mc.extra = c.extra;
   if (c.position == "rotary") mc.extra["rotary"] = "head";
   if (c.position == "rotary_full") mc.extra["rotary"] = "full";
@@ -195,18 +204,20 @@ LraModel::LraModel(const ModelConfig& config, Generator& init) : config_(config)
   auto blocks = register_module("blocks", std::make_shared<ModuleList>());
   for (int i = 0; i < c.depth; ++i)
     blocks_.push_back(blocks->add(std::to_string(i), std::make_shared<Block>(c, mc, init)));
-  if (c.prenorm) final_norm_ = register_module("final_norm", std::make_shared<Norm>(c.norm, c.width));
+  if (c.prenorm && c.final_norm) final_norm_ = register_module("final_norm", std::make_shared<Norm>(c.norm, c.width));
 
   const int mlp = c.mlp_dim > 0 ? c.mlp_dim : c.width;
   auto head = register_module("head", std::make_shared<ModuleList>());
-  if (c.dual) {
-    const int features = (c.interaction == "nli" ? 4 : 2) * c.width;
+  const int features = c.dual ? (c.interaction == "nli" ? 4 : 2) * c.width : c.width;  // what the head reads
+  if (c.head_layers == 0) {
+    head_out_ = head->add("out", std::make_shared<Linear>(features, c.num_classes, init));
+  } else if (c.dual) {
     const int half = mlp / 2 > 0 ? mlp / 2 : 1;
     head_hidden_ = head->add("hidden", std::make_shared<Linear>(features, mlp, init));
     head_hidden2_ = head->add("hidden2", std::make_shared<Linear>(mlp, half, init));
     head_out_ = head->add("out", std::make_shared<Linear>(half, c.num_classes, init));
   } else {
-    head_hidden_ = head->add("hidden", std::make_shared<Linear>(c.width, mlp, init));
+    head_hidden_ = head->add("hidden", std::make_shared<Linear>(features, mlp, init));
     head_out_ = head->add("out", std::make_shared<Linear>(mlp, c.num_classes, init));
   }
   if (c.denoise_vocab > 0) denoise_ = register_module("denoise", std::make_shared<Linear>(c.width, c.denoise_vocab, init));
@@ -248,7 +259,8 @@ Tensor LraModel::encode(const Tensor& input, const Tensor& mask, Generator& gen)
     x = ops::add(x, pos);
   }
   x = ops::dropout(x, c.dropout, gen, training(), c.tied_dropout ? -2 : ops::kNoTie);
-  Tensor m = full_mask(input, mask);
+  // No caller mask and no CLS row: nothing is padding, so the mixers get no mask and skip masking.
+  Tensor m = mask.defined() || c.cls_token ? full_mask(input, mask) : Tensor();
   for (auto& block : blocks_) x = block->forward(x, m, gen);
   if (final_norm_) x = final_norm_->forward(x);
   return x;
@@ -265,6 +277,7 @@ Tensor LraModel::pool(const Tensor& encoded, const Tensor& m) const {
 Tensor LraModel::forward(const Tensor& input, const Tensor& mask, Generator& gen) {
   LRA_CHECK(!config_.dual, "model: a dual (two-tower) model takes forward_pair(), not forward()");
   Tensor pooled = pool(encode(input, mask, gen), full_mask(input, mask));
+  if (!head_hidden_) return head_out_->forward(pooled);
   return head_out_->forward(ops::relu(head_hidden_->forward(pooled)));
 }
 
@@ -275,6 +288,7 @@ Tensor LraModel::forward_pair(const Tensor& in1, const Tensor& mask1, const Tens
   Tensor v = pool(encode(in2, mask2, gen), full_mask(in2, mask2));
   Tensor features = config_.interaction == "nli" ? ops::concat({u, v, ops::mul(u, v), ops::sub(u, v)}, 1)
                                                  : ops::concat({u, v}, 1);
+  if (!head_hidden_) return head_out_->forward(features);
   Tensor h = ops::relu(head_hidden_->forward(features));
   h = ops::relu(head_hidden2_->forward(h));
   return head_out_->forward(h);
@@ -292,8 +306,12 @@ std::string list_models() {
   std::string out;
   size_t w = 0;
   for (const MixerEntry& e : mixers()) w = std::max(w, e.name.size());
-  for (const MixerEntry& e : mixers())
-    out += e.name + std::string(w + 2 - e.name.size(), ' ') + e.mechanism + "  [" + e.complexity + "]\n";
+  for (const MixerEntry& e : mixers()) {
+    std::string keys;
+    for (const std::string& k : e.keys) keys += (keys.empty() ? "" : ", ") + k;
+    out += e.name + std::string(w + 2 - e.name.size(), ' ') + e.mechanism + "  [" + e.complexity + "]  mixer keys: " +
+           (keys.empty() ? std::string("none") : keys) + "\n";
+  }
   return out;
 }
 

@@ -6,20 +6,24 @@
 //   [cls_token: a learned zero-initialised row prepended; its mask copies the mask of token 0]
 //   + positions (none | sinusoidal | learned; rotary* adds nothing here and tells the attention mixers
 //     through MixerConfig::extra["rotary"] = head | full | half)
-//   -> dropout -> depth × Block -> final norm (pre-norm only) = encode(): [B, L(+1), D]
+//   -> dropout -> depth × Block -> final norm (pre-norm only; final_norm = false drops it, as the
+//      locality-bias predecessor has none) = encode(): [B, L(+1), D]
 //   Block, pre-norm:  x += Drop(Mixer(Norm1(x)));  x += FFN(Norm2(x))
 //   Block, post-norm: x = Norm1(x + Drop(Mixer(x))); x = Norm2(x + FFN(x))
 //   FFN = Linear(D→ffn) → GELU|ReLU → Drop → Linear(ffn→D) → Drop   (ffn = 0: no FFN sub-layer)
 //   pooling: cls (row 0; without a cls token that is the first token, as in LRA's dual encoder) |
 //            masked_mean (valid positions) | mean (all positions, padding included: the LRA code) | sum
-//   head: Linear(D→mlp) → ReLU → Linear(mlp→classes)
+//   head (head_layers = 1): Linear(D→mlp) → ReLU → Linear(mlp→classes)
 //   dual (retrieval, one shared encoder): features [u, v] (concat) or [u, v, u⊙v, u−v] (nli), then
-//         Linear(F→mlp) → ReLU → Linear(mlp→mlp/2) → ReLU → Linear(mlp/2→classes)
+//         (head_layers = 1) Linear(F→mlp) → ReLU → Linear(mlp→mlp/2) → ReLU → Linear(mlp/2→classes)
+//   head_layers = 0: a single Linear(D→classes), or Linear(F→classes) for dual (S4's decoder, the
+//         locality-bias predecessor's 0 hidden layers); mlp_dim is then unused.
 //   denoise head: Linear(D→denoise_vocab) per position.
 //
 // Parameter names follow the module tree: embed | encoder.weight, cls, pos, blocks.3.norm1.weight,
 // blocks.3.mixer.qkv.weight, blocks.3.ffn.fc1.weight, final_norm.weight, head.hidden.weight,
-// head.out.weight, denoise.weight.
+// head.out.weight, denoise.weight (head_layers = 0 keeps head.out alone). attention_bias adds
+// blocks.3.mixer.qkv.bias and blocks.3.mixer.out.bias.
 // Norm: LayerNorm eps 1e-6 (flax default, the LRA code). BatchNorm normalises every channel over all
 // B×L positions (padding included) with batch statistics (biased variance) in training and running
 // statistics in eval; the running variance is updated with the unbiased batch variance, momentum 0.1,
@@ -56,6 +60,9 @@ struct ModelConfig {
   bool tied_dropout = false;           // one mask per channel, broadcast over the sequence
   std::string pooling = "mean";        // cls | masked_mean | mean (all positions, the LRA code) | sum
   int mlp_dim = 0;                     // classifier hidden width (0 = width)
+  int head_layers = 1;                 // 0: the classifier is one Linear; 1: Linear-ReLU-Linear (dual: see above)
+  bool final_norm = true;              // pre-norm only: the norm after the last block (false: none)
+  bool attention_bias = false;         // attention mixers: biases on the q/k/v and output projections
   bool dual = false;                   // two-tower retrieval (shared encoder)
   std::string interaction = "concat";  // concat [u, v] | nli [u, v, u*v, u-v]
   int denoise_vocab = 0;               // > 0: token-level head for masked-token denoising with this many outputs
@@ -134,7 +141,7 @@ class LraModel : public nn::Module {
   std::shared_ptr<Linear> head_hidden_, head_hidden2_, head_out_, denoise_;
 };
 
-// Every registered mixer, one line each: name, mechanism, complexity.
+// Every registered mixer, one line each: name, mechanism, complexity and the mixer keys it takes.
 std::string list_models();
 
 }  // namespace lra::models

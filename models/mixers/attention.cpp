@@ -7,14 +7,19 @@
 //   local               attention inside non-overlapping blocks (extra block, default 50)
 //
 // Shared structure, x [B, L, D], H heads of d = D/H channels:
-//   q, k, v = split(x · W_qkvᵀ)               W_qkv [3D, D], no bias (LRA: Xavier-uniform, no bias)
+//   q, k, v = split(x · W_qkvᵀ [+ b_qkv])     W_qkv [3D, D] (LRA: Xavier-uniform, no bias)
 //   rotary (extra "rotary" = none | head | full | half):
 //     head: rope over each head's d channels (every head sees the full frequency band);
 //     full: rope over the D-wide q, k before the head split (head 0 gets the highest frequencies, the
 //           locality-bias paper's code); half: full with every even frequency zeroed ("disable half").
-//   out = attention(q, k, v) [B, H, L, d] → [B, L, D] → · W_oᵀ (no bias)
+//   out = attention(q, k, v) [B, H, L, d] → [B, L, D] → · W_oᵀ [+ b_o]
+//   MixerConfig::attention_bias adds the zero-initialised biases b_qkv [3D] ("qkv.bias") and b_o [D]
+//   ("out.bias"), as PyTorch's nn.Linear / nn.MultiheadAttention projections have them (the locality-bias
+//   predecessor's rotary attention); by default there are none, as in the LRA code.
 //   MixerConfig::causal or extra causal = 1 makes any of them causal (las and las_chunk always are);
 //   extra rotary_base sets the rotary frequency base (default 10000).
+//   Mixer keys (declared in the registry, anything else is an error): every attention mixer takes rotary,
+//   rotary_base and causal; las adds las_B, las_P; las_chunk adds those and chunk; local adds block, grouping.
 //
 // LaS settings (extra): las_B (default 0.1) and las_P (odd, default 5).
 //   α_0 = 0 (head 0 is plain causal attention); heads 1..H−1 get α log-spaced ("exponentially
@@ -106,8 +111,8 @@ class AttentionMixer : public Mixer {
       LRA_CHECK(g == "contiguous" || g == "strided", "local: grouping '", g, "' is not one of contiguous | strided");
       strided_ = g == "strided";
     }
-    qkv_ = register_module("qkv", std::make_shared<Linear>(c.width, 3 * c.width, init, false));
-    out_ = register_module("out", std::make_shared<Linear>(c.width, c.width, init, false));
+    qkv_ = register_module("qkv", std::make_shared<Linear>(c.width, 3 * c.width, init, c.attention_bias));
+    out_ = register_module("out", std::make_shared<Linear>(c.width, c.width, init, c.attention_bias));
   }
 
   Tensor forward(const Tensor& x, const Tensor& key_mask, Generator& gen) override {
@@ -176,17 +181,22 @@ std::shared_ptr<Mixer> make(const MixerConfig& c, Generator& init, Kind kind, co
 }  // namespace
 
 LRA_REGISTER_MIXER(transformer, "transformer", "full softmax multi-head attention (rotary optional: extra rotary)",
-                   "O(L^2 D)", [](const MixerConfig& c, Generator& g) { return make(c, g, Kind::Full, "none"); });
+                   "O(L^2 D)", {"rotary", "rotary_base", "causal"},
+                   [](const MixerConfig& c, Generator& g) { return make(c, g, Kind::Full, "none"); });
 LRA_REGISTER_MIXER(rotary_transformer, "rotary_transformer",
                    "softmax multi-head attention with rotary q, k (per head; extra rotary = full | half)", "O(L^2 D)",
+                   {"rotary", "rotary_base", "causal"},
                    [](const MixerConfig& c, Generator& g) { return make(c, g, Kind::Full, "head"); });
 LRA_REGISTER_MIXER(las, "las",
                    "causal LaS attention: logits times exp(-alpha_h |i-j|), avg-pooled values (las_B, las_P)",
-                   "O(L^2 D)", [](const MixerConfig& c, Generator& g) { return make(c, g, Kind::Las, "none"); });
+                   "O(L^2 D)", {"rotary", "rotary_base", "causal", "las_B", "las_P"},
+                   [](const MixerConfig& c, Generator& g) { return make(c, g, Kind::Las, "none"); });
 LRA_REGISTER_MIXER(las_chunk, "las_chunk", "LaS attention inside non-overlapping chunks (extra chunk, default 64)",
-                   "O(L C D)", [](const MixerConfig& c, Generator& g) { return make(c, g, Kind::LasChunk, "none"); });
+                   "O(L C D)", {"rotary", "rotary_base", "causal", "las_B", "las_P", "chunk"},
+                   [](const MixerConfig& c, Generator& g) { return make(c, g, Kind::LasChunk, "none"); });
 LRA_REGISTER_MIXER(local, "local",
                    "softmax attention inside non-overlapping blocks (extra block = 50, grouping = contiguous | strided)",
-                   "O(L C D)", [](const MixerConfig& c, Generator& g) { return make(c, g, Kind::Local, "none"); });
+                   "O(L C D)", {"rotary", "rotary_base", "causal", "block", "grouping"},
+                   [](const MixerConfig& c, Generator& g) { return make(c, g, Kind::Local, "none"); });
 
 }  // namespace lra::models

@@ -30,6 +30,8 @@
 //                  Extras: kernel_size (odd K, or 0 = full length), hidden (H, default D), groups (g,
 //                  dividing D and H; default 1, the paper uses 32 for Pathfinder).
 //
+// Mixer keys are declared in each registry entry (models/mixer.h): any other key is an error.
+//
 // Padding: every mixer zeroes the padded positions of its convolution input (key_mask), so padding
 // never leaks into real positions through the anti-causal taps. The int32 mask is cast to float on its
 // own device (ops::cast), so no host round trip enters the training step.
@@ -292,17 +294,20 @@ class ResidualConvMixer : public Mixer {
 
 LRA_REGISTER_MIXER(s4d, "s4d", "S4D: diagonal SSM kernel 2·Re Σ C̃·exp(ΔA·l) (ZOH), FFT long conv, GELU, GLU",
                    "O(H·N·L + H·L log L)",
+                   {"ssm_n", "init", "dt_min", "dt_max", "bidirectional", "ssm_bc"},
                    [](const MixerConfig& c, Generator& g) -> std::shared_ptr<Mixer> {
                      return std::make_shared<S4DMixer>(c, g);
                    });
 LRA_REGISTER_MIXER(gmlp, "gmlp", "gMLP: GELU gate z1 ⊙ LN(free long conv(z2) + bias), kernel shared by channel groups",
                    "O(h·L log L + L·D·h)",
+                   {"hidden", "groups", "bidirectional"},
                    [](const MixerConfig& c, Generator& g) -> std::shared_ptr<Mixer> {
                      return std::make_shared<GMLPMixer>(c, g);
                    });
 LRA_REGISTER_MIXER(residual_conv, "residual_conv",
                    "locality probe: centred dense conv D→H of size K (im2col + GEMM), ReLU, linear H→D",
                    "O(L·K·D·H/g + L·D·H)",
+                   {"kernel_size", "hidden", "groups"},
                    [](const MixerConfig& c, Generator& g) -> std::shared_ptr<Mixer> {
                      return std::make_shared<ResidualConvMixer>(c, g);
                    });

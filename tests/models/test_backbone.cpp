@@ -1,13 +1,15 @@
 // The LRA backbone and the attention mixers on the CPU, at tiny sizes: every attention model builds,
 // gives finite logits and a gradient for every parameter; a transformer learns a small problem;
 // pooling, cls token, dual and denoise heads have the documented shapes; structural properties
-// (causality of LaS with P = 1, block locality of `local`, padding invariance of masked mean pooling).
+// (causality of LaS with P = 1, block locality of `local`, padding invariance of masked mean pooling);
+// head_layers, final_norm and attention_bias; every mixer's declared keys (unknown keys are errors).
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -16,6 +18,8 @@
 #include "engine/optim.h"
 #include "models/backbone/backbone.h"
 #include "ops/loss/loss.h"
+#include "ops/matmul/matmul.h"
+#include "ops/reduce/reduce.h"
 #include "ops/shape/shape_ops.h"
 
 namespace lra::models {
@@ -36,7 +40,10 @@ ModelConfig tiny(const std::string& model) {
   c.position = "learned";
   c.dropout = 0.1;
   c.pooling = "masked_mean";
-  c.extra = {{"chunk", "4"}, {"block", "4"}, {"las_P", "3"}};
+  // Small blocks and windows for the L = 10 batches; each mixer gets only the keys it takes.
+  if (model == "las") c.extra = {{"las_P", "3"}};
+  if (model == "las_chunk") c.extra = {{"chunk", "4"}, {"las_P", "3"}};
+  if (model == "local") c.extra = {{"block", "4"}};
   return c;
 }
 
@@ -126,14 +133,19 @@ TEST(Backbone, VariantsForwardAndBackward) {
   add("rotary full width", [](ModelConfig& c) { c.position = "rotary_full"; });
   add("rotary half", [](ModelConfig& c) { c.position = "rotary_half"; });
   add("sinusoidal + cls", [](ModelConfig& c) { c.position = "sinusoidal"; c.cls_token = true; c.pooling = "cls"; });
-  add("local strided", [](ModelConfig& c) { c.model = "local"; c.extra["grouping"] = "strided"; });
+  add("local strided", [](ModelConfig& c) { c = tiny("local"); c.extra["grouping"] = "strided"; });
   add("post-norm batch relu", [](ModelConfig& c) {
     c.prenorm = false;
     c.norm = "batch";
     c.activation = "relu";
   });
   add("tied dropout, no ffn", [](ModelConfig& c) { c.tied_dropout = true; c.ffn = 0; });
-  add("las cls", [](ModelConfig& c) { c.model = "las"; c.cls_token = true; c.pooling = "cls"; });
+  add("las cls", [](ModelConfig& c) { c = tiny("las"); c.cls_token = true; c.pooling = "cls"; });
+  add("attention bias, no final norm, one-Linear head", [](ModelConfig& c) {
+    c.attention_bias = true;
+    c.final_norm = false;
+    c.head_layers = 0;
+  });
   for (const Variant& v : variants) {
     Generator init(3), gen(4);
     LraModel model(v.config, init);
@@ -164,6 +176,114 @@ TEST(Backbone, ParameterNamesFollowTheModuleTree) {
                         "final_norm.bias ", "head.hidden.weight ", "head.out.bias ", "denoise.weight "})
     EXPECT_NE(names.find(n), std::string::npos) << n << "not in " << names;
   EXPECT_EQ(names.find("qkv.bias"), std::string::npos) << "q/k/v projections have no bias";
+}
+
+// head_layers = 0: the classifier is one Linear on the pooled features (mlp_dim unused), for the single
+// and the dual model; 1 keeps the names above; anything else is an error naming the setting.
+TEST(Backbone, HeadLayersZeroIsOneLinear) {
+  ModelConfig c = tiny("transformer");
+  c.head_layers = 0;
+  c.mlp_dim = 40;  // unused
+  Generator init(1), gen(2);
+  LraModel model(c, init);
+  model.eval();
+  std::map<std::string, Tensor> params;
+  for (const auto& p : model.named_parameters()) params[p.name] = p.tensor;
+  ASSERT_TRUE(params.count("head.out.weight") && params.count("head.out.bias"));
+  EXPECT_EQ(params.at("head.out.weight").shape().vec(), (std::vector<int64_t>{3, 16}));
+  for (const auto& [name, t] : params) EXPECT_EQ(name.find("head.hidden"), std::string::npos) << name;
+  // The logits are exactly Linear(pooled): the encoder's masked mean through head.out.
+  Batch b = tiny_batch(2, 10, 7, 3, 5);
+  Tensor pooled = ops::masked_mean(model.encode(b.ids, b.mask, gen), b.mask);
+  std::vector<float> want = ops::linear(pooled, params.at("head.out.weight"), params.at("head.out.bias")).to_vector<float>();
+  std::vector<float> got = model.forward(b.ids, b.mask, gen).to_vector<float>();
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-5) << "logit " << i;
+
+  for (const char* interaction : {"concat", "nli"}) {
+    ModelConfig d = tiny("transformer");
+    d.head_layers = 0;
+    d.dual = true;
+    d.interaction = interaction;
+    d.num_classes = 2;
+    Generator init_d(1), gen_d(2);
+    LraModel dual(d, init_d);
+    int64_t in = 0;
+    for (const auto& p : dual.named_parameters()) {
+      EXPECT_EQ(p.name.find("head.hidden"), std::string::npos) << interaction << ": " << p.name;
+      if (p.name == "head.out.weight") in = p.tensor.dim(1);
+    }
+    EXPECT_EQ(in, (std::string(interaction) == "nli" ? 4 : 2) * 16) << interaction;
+    Batch b1 = tiny_batch(2, 10, 7, 2, 1), b2 = tiny_batch(2, 9, 7, 2, 2);
+    EXPECT_EQ(dual.forward_pair(b1.ids, b1.mask, b2.ids, b2.mask, gen_d).shape().vec(), (std::vector<int64_t>{2, 2}));
+  }
+
+  c.head_layers = 2;
+  try {
+    Generator init2(1);
+    LraModel bad(c, init2);
+    ADD_FAILURE() << "head_layers = 2 built";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("head_layers 2"), std::string::npos) << e.what();
+  }
+}
+
+// final_norm = false drops the norm after the last pre-norm block: encode() then returns the residual
+// stream itself, whose rows are not normalised (with the norm, at init, every row has mean 0, variance 1).
+TEST(Backbone, FinalNormCanBeTurnedOff) {
+  auto row_stats = [](const Tensor& enc) {
+    std::vector<float> v = enc.to_vector<float>();
+    const int64_t D = enc.dim(2), rows = enc.numel() / D;
+    double worst_mean = 0, worst_var = 0;
+    for (int64_t r = 0; r < rows; ++r) {
+      double m = 0, var = 0;
+      for (int64_t d = 0; d < D; ++d) m += v[size_t(r * D + d)] / double(D);
+      for (int64_t d = 0; d < D; ++d) var += (v[size_t(r * D + d)] - m) * (v[size_t(r * D + d)] - m) / double(D);
+      worst_mean = std::max(worst_mean, std::fabs(m));
+      worst_var = std::max(worst_var, std::fabs(var - 1.0));
+    }
+    return std::pair<double, double>(worst_mean, worst_var);
+  };
+  Batch b = tiny_batch(2, 10, 7, 3, 5);
+  for (bool final_norm : {true, false}) {
+    ModelConfig c = tiny("transformer");
+    c.final_norm = final_norm;
+    Generator init(1), gen(2);
+    LraModel model(c, init);
+    model.eval();
+    bool has_norm = false;
+    for (const auto& p : model.named_parameters()) has_norm |= p.name.rfind("final_norm.", 0) == 0;
+    EXPECT_EQ(has_norm, final_norm);
+    auto [mean_off, var_off] = row_stats(model.encode(b.ids, b.mask, gen));
+    if (final_norm) {
+      EXPECT_LT(mean_off, 1e-4);
+      EXPECT_LT(var_off, 1e-2);
+    } else {
+      EXPECT_GT(std::max(mean_off, var_off), 0.1) << "the rows look normalised without a final norm";
+    }
+  }
+}
+
+// attention_bias adds zero-initialised biases to the q/k/v and output projections of every attention
+// mixer, and training reaches them.
+TEST(Backbone, AttentionBiasAddsProjectionBiases) {
+  for (const std::string& name : kAttentionModels) {
+    ModelConfig c = tiny(name);
+    c.attention_bias = true;
+    Generator init(1), gen(2);
+    LraModel model(c, init);
+    Batch b = tiny_batch(2, 10, 7, 3, 5);
+    ops::cross_entropy(model.forward(b.ids, b.mask, gen), b.labels).backward();
+    std::map<std::string, Tensor> params;
+    for (const auto& p : model.named_parameters()) params[p.name] = p.tensor;
+    for (int block = 0; block < 2; ++block)
+      for (const auto& [proj, n] : std::vector<std::pair<std::string, int64_t>>{{"qkv", 48}, {"out", 16}}) {
+        const std::string key = "blocks." + std::to_string(block) + ".mixer." + proj + ".bias";
+        ASSERT_TRUE(params.count(key)) << name << ": no " << key;
+        EXPECT_EQ(params.at(key).shape().vec(), (std::vector<int64_t>{n})) << name << ": " << key;
+        EXPECT_GT(max_abs(params.at(key).grad()), 0.0) << name << ": zero gradient for " << key;
+      }
+  }
 }
 
 TEST(Backbone, PixelInputUsesALinearEncoder) {
@@ -537,6 +657,114 @@ TEST(Registry, BadSettingsAreClearErrors) {
   c = tiny("transformer");
   c.pooling = "max";
   EXPECT_NE(message(c).find("pooling 'max'"), std::string::npos) << message(c);
+  // Rotary positions are applied inside the attention mixers; a convolution would train without positions.
+  c = tiny("gmlp");
+  c.position = "rotary_full";
+  EXPECT_NE(message(c).find("position 'rotary_full' is applied by the attention mixers"), std::string::npos)
+      << message(c);
+}
+
+// Mixer keys: a key no mixer reads (a typo) is an error naming it, the mixer and the keys it takes,
+// both when the mixer is built through the registry and through the backbone.
+TEST(Registry, UnknownMixerKeyNamesTheMixerAndItsKeys) {
+  ASSERT_FALSE(mixers().empty());
+  for (const MixerEntry& e : mixers()) {
+    MixerConfig mc;
+    mc.width = 16;
+    mc.heads = 4;
+    mc.max_len = 12;
+    mc.extra = {{"kernal_size", "7"}};
+    Generator init(1);
+    try {
+      find_mixer(e.name).make(mc, init);
+      ADD_FAILURE() << e.name << " accepted the unknown key kernal_size";
+    } catch (const Error& err) {
+      const std::string msg = err.what();
+      EXPECT_NE(msg.find("'kernal_size=7'"), std::string::npos) << msg;
+      EXPECT_NE(msg.find("mixer '" + e.name + "'"), std::string::npos) << msg;
+      for (const std::string& k : e.keys) EXPECT_NE(msg.find(k), std::string::npos) << e.name << ": " << msg;
+    }
+  }
+  ModelConfig c = tiny("local");
+  c.extra["blok"] = "8";
+  Generator init(1);
+  try {
+    LraModel model(c, init);
+    ADD_FAILURE() << "the backbone accepted the unknown key blok";
+  } catch (const Error& err) {
+    EXPECT_NE(std::string(err.what()).find("blok"), std::string::npos) << err.what();
+  }
+}
+
+// Every declared key is one the mixer reads: a valid value builds, a nonsense value is rejected naming the
+// key (a declared key the mixer ignored would build). With get()'s own check (a registered mixer reading
+// an undeclared key fails, tested below), declared and read keys are the same set. A new key needs a
+// valid value in this table.
+TEST(Registry, EveryMixerDeclaresExactlyTheKeysItReads) {
+  const std::map<std::string, std::string> valid = {
+      {"rotary", "full"},     {"rotary_base", "500"}, {"causal", "1"},     {"las_B", "0.2"},
+      {"las_P", "3"},         {"chunk", "4"},         {"block", "4"},      {"grouping", "strided"},
+      {"ssm_n", "4"},         {"init", "inv"},        {"dt_min", "0.002"}, {"dt_max", "0.05"},
+      {"bidirectional", "1"}, {"ssm_bc", "1"},        {"hidden", "16"},    {"groups", "2"},
+      {"kernel_size", "3"}};
+  // Keys that are only valid next to another one.
+  const std::map<std::string, std::map<std::string, std::string>> companions = {
+      {"residual_conv groups", {{"kernel_size", "3"}}}};  // groups needs a bounded kernel
+  for (const MixerEntry& e : mixers()) {
+    for (const std::string& key : e.keys) {
+      ASSERT_TRUE(valid.count(key)) << e.name << " declares '" << key << "': add a valid value to this test";
+      MixerConfig mc;
+      mc.width = 16;
+      mc.heads = 4;
+      mc.max_len = 12;
+      mc.extra = {{key, valid.at(key)}};
+      if (companions.count(e.name + " " + key))
+        for (const auto& kv : companions.at(e.name + " " + key)) mc.extra.insert(kv);
+      Generator init(1), gen(2);
+      std::shared_ptr<Mixer> m;
+      ASSERT_NO_THROW(m = find_mixer(e.name).make(mc, init)) << e.name << " with " << key << "=" << valid.at(key);
+      Tensor x = Tensor::zeros({1, 10, 16});
+      EXPECT_EQ(m->forward(x, Tensor(), gen).shape().vec(), (std::vector<int64_t>{1, 10, 16})) << e.name << " " << key;
+      mc.extra = {{key, "nonsense"}};
+      try {
+        find_mixer(e.name).make(mc, init);
+        ADD_FAILURE() << e.name << " ignores its declared key '" << key << "' (nonsense value accepted)";
+      } catch (const Error& err) {
+        EXPECT_NE(std::string(err.what()).find(key), std::string::npos) << e.name << ": " << err.what();
+      }
+    }
+  }
+}
+
+// Inside a registered mixer, reading a key the entry does not declare is an error naming the mixer; a
+// config built by hand (no mixer) reads anything.
+TEST(Registry, ReadingAnUndeclaredKeyFails) {
+  MixerConfig c;
+  c.extra = {{"b", "2"}};
+  EXPECT_EQ(c.get("b", 0), 2.0);
+  c.mixer = "toy";
+  c.declared = {"a"};
+  EXPECT_EQ(c.get("a", 1.5), 1.5);
+  try {
+    c.get_string("b", "");
+    ADD_FAILURE() << "an undeclared read passed";
+  } catch (const Error& err) {
+    const std::string msg = err.what();
+    EXPECT_NE(msg.find("mixer 'toy' reads the setting 'b'"), std::string::npos) << msg;
+  }
+  EXPECT_THROW(c.get("b", 0), Error);
+}
+
+TEST(Registry, ListModelsShowsEachMixersKeys) {
+  std::map<std::string, std::string> lines;  // first word -> line
+  std::istringstream in(list_models());
+  for (std::string line; std::getline(in, line);) lines[line.substr(0, line.find(' '))] = line;
+  for (const MixerEntry& e : mixers()) {
+    ASSERT_TRUE(lines.count(e.name)) << e.name << " is not listed";
+    const std::string& line = lines.at(e.name);
+    EXPECT_NE(line.find("mixer keys: "), std::string::npos) << line;
+    for (const std::string& k : e.keys) EXPECT_NE(line.find(k), std::string::npos) << line;
+  }
 }
 
 }  // namespace

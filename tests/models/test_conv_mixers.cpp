@@ -263,6 +263,12 @@ TEST(ConvMixers, BadSettingsAreNamed) {
   expect_error("gmlp", {{"groups", "3"}}, "groups");
   expect_error("residual_conv", {{"kernel_size", "4"}}, "kernel_size");
   expect_error("residual_conv", {{"kernel_size", "5"}, {"groups", "3"}}, "groups");
+  // A misspelt key is no longer ignored (it used to train the default full-length kernel): the error
+  // names the key and the keys the mixer takes.
+  expect_error("residual_conv", {{"kernal_size", "7"}}, "unknown setting 'kernal_size=7'");
+  expect_error("residual_conv", {{"kernal_size", "7"}}, "residual_conv takes kernel_size, hidden, groups");
+  expect_error("s4d", {{"ssm_n", "4"}, {"state", "16"}}, "unknown setting 'state=16'");
+  expect_error("gmlp", {{"kernel_size", "7"}}, "gmlp takes hidden, groups, bidirectional");
   Generator gen(0);
   auto m = find_mixer("s4d").make(config(8, {{"ssm_n", "4"}}), init);
   EXPECT_THROW(m->forward(random_x(1, 40, 8, 1), Tensor(), gen), std::exception);  // L > max_len

@@ -1,7 +1,9 @@
 // The training binaries end to end on the CPU (lra-listops on small generated ListOps): a run writes its
 // metrics, config, checkpoints and curves; an interrupted run resumed with --resume logs exactly the
 // losses of an uninterrupted one; the written config.toml trains again through --config; a time limit
-// and a NaN loss stop the run the documented way. Plus the setting parser's errors.
+// and a NaN loss stop the run the documented way; a plateau reduces the lr when the validation accuracy
+// stalls and a resumed run keeps its state. Plus the setting parser's errors and the optimizer's weight
+// decay groups (decay_all, decay_embeddings).
 #include <gtest/gtest.h>
 
 #include "tests/support/process.h"
@@ -11,10 +13,15 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "engine/base.h"
+#include "engine/optim.h"
+#include "models/backbone/backbone.h"
 #include "tools/train/trainer.h"
 
 namespace {
@@ -57,6 +64,14 @@ std::string loss_of(const std::string& line) {
 }
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+// The text of a field of a metrics line ("lr", "lr_scale"), as printed.
+std::string field_of(const std::string& line, const std::string& key) {
+  size_t p = line.find("\"" + key + "\": ");
+  if (p == std::string::npos) return "";
+  p += key.size() + 4;
+  return line.substr(p, line.find_first_of(",}", p) - p);
+}
 
 TEST(Trainer, ListopsRunWritesEverything) {
   std::string dir = temp_dir("lra_trainer_run");
@@ -148,10 +163,178 @@ TEST(Trainer, BadFlagsGiveOneClearMessage) {
   Output r = listops("--steps 2 --set widht=3 --out " + temp_dir("lra_trainer_bad"));
   EXPECT_EQ(r.status, 1);
   EXPECT_TRUE(contains(r.output, "unknown key 'widht'")) << r.output;
+  // A mixer key the mixer does not read is an error naming it and the mixer's keys, not a default.
+  r = listops("--steps 2 --mixer kernal_size=7 --out " + temp_dir("lra_trainer_bad"));
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(contains(r.output, "unknown setting 'kernal_size=7' (transformer takes rotary")) << r.output;
+  r = listops("--steps 2 --plateau patience=2,speed=3 --out " + temp_dir("lra_trainer_bad"));
+  EXPECT_EQ(r.status, 2) << r.output;  // a bad flag value: CLI11's parse stage
+  EXPECT_TRUE(contains(r.output, "unknown key 'speed'")) << r.output;
   r = listops("--steps 2 --data /nonexistent --out " + temp_dir("lra_trainer_bad"));  // with --generate too
   EXPECT_EQ(r.status, 1);
   EXPECT_TRUE(contains(r.output, "either --data DIR")) << r.output;
   fs::remove_all(fs::temp_directory_path() / "lra_trainer_bad");
+}
+
+// A model whose parameters cover every kind: embeddings (ids, cls, learned positions), weights, biases,
+// norms; and an S4D model for the ssm group.
+std::vector<lra::nn::NamedParameter> model_parameters(const std::string& model) {
+  lra::models::ModelConfig mc;
+  mc.model = model;
+  mc.vocab_size = 7;
+  mc.max_len = 8;
+  mc.width = 8;
+  mc.heads = 2;
+  mc.ffn = 8;
+  mc.position = "learned";
+  mc.cls_token = true;
+  if (model == "s4d") mc.extra = {{"ssm_n", "4"}};
+  lra::Generator init(1);
+  lra::models::LraModel m(mc, init);
+  return m.named_parameters();  // the tensors outlive the module (shared storage)
+}
+
+// name -> the weight decay the run's optimizer applies to it.
+std::map<std::string, double> decay_by_name(const lra::train::TrainConfig& c, const std::string& model) {
+  std::unique_ptr<lra::optim::AdamW> opt = lra::train::make_optimizer(c, model_parameters(model));
+  std::map<std::string, double> out;
+  const lra::optim::Segments& segs = opt->segments();
+  for (size_t i = 0; i < opt->parameters().size(); ++i) {
+    const int64_t at = opt->slot_begin(i);
+    for (int k = 0; k < segs.count; ++k)
+      if (segs.seg[k].begin <= at && at < segs.seg[k].end) out[opt->parameters()[i].name] = segs.seg[k].weight_decay;
+  }
+  EXPECT_EQ(out.size(), opt->parameters().size()) << "a parameter outside every segment";
+  return out;
+}
+
+TEST(TrainerOptimizer, WeightDecayGroups) {
+  lra::train::TrainConfig c;
+  c.weight_decay = 0.25;
+  const char* bias = "blocks.0.ffn.fc1.bias";
+  const char* norm = "blocks.0.norm1.weight";
+  const char* weight = "blocks.0.mixer.qkv.weight";
+  // Default: weights and embedding tables decayed; biases and norms not.
+  std::map<std::string, double> d = decay_by_name(c, "transformer");
+  for (const char* n : {"embed", "cls", "pos", weight, "head.out.weight"}) EXPECT_EQ(d.at(n), 0.25) << n;
+  for (const char* n : {bias, norm, "final_norm.bias"}) EXPECT_EQ(d.at(n), 0.0) << n;
+  // decay_all: every parameter, as the LRA code.
+  c.decay_all = true;
+  d = decay_by_name(c, "transformer");
+  for (const auto& [name, wd] : d) EXPECT_EQ(wd, 0.25) << name << " with decay_all";
+  // decay_embeddings = false: the tables (ids, cls, learned positions) only lose their decay.
+  c.decay_embeddings = false;
+  d = decay_by_name(c, "transformer");
+  for (const char* n : {"embed", "cls", "pos"}) EXPECT_EQ(d.at(n), 0.0) << n;
+  for (const char* n : {weight, bias, norm}) EXPECT_EQ(d.at(n), 0.25) << n;
+  c.decay_all = false;
+  d = decay_by_name(c, "transformer");
+  for (const char* n : {"embed", "cls", "pos", bias, norm}) EXPECT_EQ(d.at(n), 0.0) << n;
+  EXPECT_EQ(d.at(weight), 0.25);
+  // The ssm group is never decayed, decay_all or not; S4D's other weights are.
+  c.decay_all = true;
+  c.decay_embeddings = true;
+  d = decay_by_name(c, "s4d");
+  for (const char* n : {"blocks.0.mixer.log_dt", "blocks.0.mixer.log_A_real", "blocks.0.mixer.A_imag"})
+    EXPECT_EQ(d.at(n), 0.0) << n;
+  EXPECT_EQ(d.at("blocks.0.mixer.out_weight"), 0.25);
+  EXPECT_EQ(d.at("blocks.0.mixer.out_bias"), 0.25);
+}
+
+// A run whose validation accuracy cannot change (lr 1e-12 leaves float32 parameters untouched) has its lr
+// halved after every second evaluation without improvement (patience 1); the schedule alone is constant.
+TEST(Trainer, PlateauReducesTheLrWhenValidationStalls) {
+  std::string dir = temp_dir("lra_trainer_plateau");
+  Output r = listops("--steps 12 --lr 1e-12 --schedule constant --eval-every 2 --plateau factor=0.5,patience=1 --out " +
+                     dir);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "plateau: no better validation accuracy for 2 evaluations; lr scale now 0.5"))
+      << r.output;
+  std::vector<std::string> train = lines_of_type(dir + "/metrics.jsonl", "train");
+  ASSERT_EQ(train.size(), 12u);
+  // Evaluations at steps 2, 4, ...: the first sets the best, reductions after those at 6 and 10.
+  for (size_t i = 0; i < train.size(); ++i) {
+    const int step = int(i) + 1;
+    const char* want = step <= 6 ? "1e-12" : step <= 10 ? "5e-13" : "2.5e-13";
+    EXPECT_EQ(field_of(train[i], "lr"), want) << "step " << step;
+  }
+  std::vector<std::string> val = lines_of_type(dir + "/metrics.jsonl", "val");
+  ASSERT_EQ(val.size(), 6u);
+  EXPECT_EQ(field_of(val.back(), "lr_scale"), "0.25");
+  fs::remove_all(dir);
+}
+
+// The plateau's state (best accuracy, bad evaluations, scale) travels in the checkpoint: a run stopped
+// after step 7 and resumed has exactly the learning rates of the uninterrupted run (a fresh plateau
+// would go back to scale 1 and reduce at step 12 instead).
+TEST(Trainer, ResumeKeepsThePlateauState) {
+  std::string a = temp_dir("lra_trainer_plateau_full"), b = temp_dir("lra_trainer_plateau_resumed");
+  const std::string args = "--steps 12 --lr 1e-12 --schedule constant --eval-every 2 --plateau factor=0.5,patience=1 ";
+  Output full = listops(args + "--out " + a);
+  ASSERT_EQ(full.status, 0) << full.output;
+  Output first = listops(args + "--stop-after 7 --out " + b);
+  ASSERT_EQ(first.status, 130) << first.output;
+  Output second = listops(args + "--resume --out " + b);
+  ASSERT_EQ(second.status, 0) << second.output;
+  std::vector<std::string> la = lines_of_type(a + "/metrics.jsonl", "train");
+  std::vector<std::string> lb = lines_of_type(b + "/metrics.jsonl", "train");
+  ASSERT_EQ(la.size(), 12u);
+  ASSERT_EQ(lb.size(), 12u);
+  for (size_t i = 0; i < la.size(); ++i) EXPECT_EQ(field_of(la[i], "lr"), field_of(lb[i], "lr")) << "step " << i + 1;
+  EXPECT_EQ(lines_of_type(a + "/metrics.jsonl", "val"), lines_of_type(b + "/metrics.jsonl", "val"));
+  fs::remove_all(a);
+  fs::remove_all(b);
+}
+
+// The model settings of the published recipes train and are written to config.toml.
+TEST(Trainer, HeadBiasNormAndDecaySettingsTrain) {
+  std::string dir = temp_dir("lra_trainer_recipe_settings");
+  Output r = listops("--steps 2 --head-layers 0 --attention-bias true --final-norm false --decay-all true"
+                     " --decay-embeddings false --out " + dir);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "none on")) << r.output;
+  std::ifstream in(dir + "/config.toml");
+  std::string toml(std::istreambuf_iterator<char>(in), {});
+  for (const char* line : {"head-layers = \"0\"", "attention-bias = \"true\"", "final-norm = \"false\"",
+                           "decay-all = \"true\"", "decay-embeddings = \"false\"", "plateau = \"none\""})
+    EXPECT_TRUE(contains(toml, line)) << line << " not in\n" << toml;
+  fs::remove_all(dir);
+}
+
+TEST(TrainerSettings, Plateau) {
+  EXPECT_FALSE(lra::train::parse_plateau("none").has_value());
+  EXPECT_FALSE(lra::train::parse_plateau("").has_value());
+  std::optional<lra::optim::PlateauConfig> on = lra::train::parse_plateau("on");
+  ASSERT_TRUE(on.has_value());
+  EXPECT_TRUE(on->maximize);
+  EXPECT_DOUBLE_EQ(on->factor, 0.1);
+  EXPECT_EQ(on->patience, 10);
+  std::optional<lra::optim::PlateauConfig> p =
+      lra::train::parse_plateau("factor=0.2,patience=20,threshold=0.01,cooldown=2,min_lr=1e-6,metric=loss");
+  ASSERT_TRUE(p.has_value());
+  EXPECT_DOUBLE_EQ(p->factor, 0.2);
+  EXPECT_EQ(p->patience, 20);
+  EXPECT_DOUBLE_EQ(p->threshold, 0.01);
+  EXPECT_EQ(p->cooldown, 2);
+  EXPECT_DOUBLE_EQ(p->min_lr, 1e-6);
+  EXPECT_FALSE(p->maximize);
+  auto message = [](const std::string& spec) {
+    try {
+      lra::train::parse_plateau(spec);
+    } catch (const lra::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_TRUE(contains(message("factor=2"), "factor")) << message("factor=2");
+  EXPECT_TRUE(contains(message("patience=x"), "patience")) << message("patience=x");
+  EXPECT_TRUE(contains(message("metric=f1"), "metric")) << message("metric=f1");
+  EXPECT_TRUE(contains(message("patience=3,patience=4"), "given twice")) << message("patience=3,patience=4");
+  EXPECT_TRUE(contains(message("reduce"), "key=value")) << message("reduce");
+  lra::train::TrainConfig c;
+  lra::train::apply_setting(c, "plateau=factor=0.5,patience=3");
+  EXPECT_EQ(c.plateau, "factor=0.5,patience=3");
+  EXPECT_THROW(lra::train::apply_setting(c, "plateau=speed=1"), lra::Error);
 }
 
 TEST(TrainerSettings, ParsesAndRejects) {
@@ -160,6 +343,23 @@ TEST(TrainerSettings, ParsesAndRejects) {
   lra::train::apply_setting(c, "weight-decay=0.5");
   lra::train::apply_setting(c, "cls_token=true");
   lra::train::apply_setting(c, "mixer.state=16");
+  lra::train::apply_setting(c, "head-layers=0");
+  lra::train::apply_setting(c, "decay-all=true");
+  lra::train::apply_setting(c, "decay_embeddings=false");
+  lra::train::apply_setting(c, "attention-bias=on");
+  lra::train::apply_setting(c, "final-norm=off");
+  EXPECT_EQ(c.head_layers, 0);
+  EXPECT_TRUE(c.decay_all);
+  EXPECT_FALSE(c.decay_embeddings);
+  EXPECT_TRUE(c.attention_bias);
+  EXPECT_FALSE(c.final_norm);
+  const lra::train::TrainConfig defaults;  // today's behaviour
+  EXPECT_EQ(defaults.head_layers, 1);
+  EXPECT_FALSE(defaults.decay_all);
+  EXPECT_TRUE(defaults.decay_embeddings);
+  EXPECT_FALSE(defaults.attention_bias);
+  EXPECT_TRUE(defaults.final_norm);
+  EXPECT_EQ(defaults.plateau, "none");
   EXPECT_EQ(c.width, 64);
   EXPECT_DOUBLE_EQ(c.weight_decay, 0.5);
   EXPECT_TRUE(c.cls_token);

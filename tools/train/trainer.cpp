@@ -112,13 +112,16 @@ std::vector<Setting> make_settings() {
   LRA_CHOICE(position, "position encoding", "none", "sinusoidal", "learned", "rotary", "rotary_full", "rotary_half");
   LRA_BOOL(cls_token, "prepend a CLS token");
   LRA_BOOL(prenorm, "normalise before each sublayer (false: after)");
+  LRA_BOOL(final_norm, "pre-norm: a norm after the last block (false: none, as the locality-bias predecessor)");
   LRA_CHOICE(norm, "normalisation", "layer", "batch");
   LRA_CHOICE(activation, "feed-forward activation", "gelu", "relu");
   LRA_DOUBLE(dropout, "dropout rate");
   LRA_DOUBLE(attention_dropout, "dropout on attention weights");
+  LRA_BOOL(attention_bias, "biases on the attention q/k/v and output projections (PyTorch nn.Linear style; LRA has none)");
   LRA_BOOL(tied_dropout, "one dropout mask per channel, shared over the sequence");
   LRA_CHOICE(pooling, "sequence pooling for the classifier", "cls", "masked_mean", "mean", "sum");
   LRA_INT(mlp_dim, "classifier hidden width (0: width)");
+  LRA_INT(head_layers, "classifier: 0 = one Linear (S4's decoder), 1 = Linear-ReLU-Linear (retrieval: the LRA head)");
   LRA_CHOICE(interaction, "retrieval: how the two encodings meet", "concat", "nli");
   LRA_CHOICE(input, "tokens (embedding) or scalars (normalised pixels; image tasks)", "tokens", "scalars");
   // optimisation
@@ -126,12 +129,23 @@ std::vector<Setting> make_settings() {
   LRA_DOUBLE(epochs, "training epochs, when steps is 0");
   LRA_INT(batch, "sequences per step");
   LRA_DOUBLE(lr, "peak learning rate (AdamW)");
-  LRA_DOUBLE(weight_decay, "decoupled weight decay (not on norms, biases and the ssm group)");
+  LRA_DOUBLE(weight_decay, "decoupled weight decay (never on the ssm group; see decay-all, decay-embeddings)");
+  LRA_BOOL(decay_all, "weight decay on biases and norms too (the LRA code decays every parameter)");
+  LRA_BOOL(decay_embeddings, "weight decay on embedding tables: ids, cls, learned positions (false: none)");
   LRA_DOUBLE(beta1, "AdamW beta1");
   LRA_DOUBLE(beta2, "AdamW beta2");
   LRA_DOUBLE(eps, "AdamW epsilon");
   LRA_DOUBLE(clip, "clip the global gradient norm to this (0: off)");
   LRA_STRING(schedule, "schedule spec, e.g. cosine:warmup=500 | rsqrt:warmup=1000 | constant | last10");
+  s.push_back({"plateau",
+               "ReduceLROnPlateau on the validation accuracy, times the schedule (patience counts evaluations): "
+               "none | on | factor=0.2,patience=20[,threshold=1e-4,cooldown=0,min_lr=0,metric=acc|loss]",
+               "TEXT",
+               [](TrainConfig& c, const std::string& v) {
+                 parse_plateau(v);  // a bad spec fails here, naming the key, not at the first evaluation
+                 c.plateau = v.empty() ? "none" : v;
+               },
+               [](const TrainConfig& c) { return c.plateau; }});
   LRA_DOUBLE(ssm_lr, "learning rate of the ssm parameter group (0: the base lr); that group never gets weight decay");
   LRA_BOOL(augment, "the task's training augmentation");
   LRA_DOUBLE(denoise, "weight of the masked-token denoising loss (0: off; text and retrieval)");
@@ -252,6 +266,62 @@ double parse_duration(const std::string& text) {
   fail(str("--time-limit: expected a duration like 90s, 5m or 1.5h, got '", text, "'"));
 }
 
+std::optional<optim::PlateauConfig> parse_plateau(const std::string& spec) {
+  if (spec.empty() || spec == "none") return std::nullopt;
+  optim::PlateauConfig p;
+  p.maximize = true;  // validation accuracy unless metric=loss
+  if (spec != "on") {
+    const std::string keys = "factor, patience, threshold, cooldown, min_lr, metric";
+    std::vector<std::string> seen;
+    size_t pos = 0;
+    while (pos <= spec.size()) {
+      const size_t comma = std::min(spec.find(',', pos), spec.size());
+      const std::string item = spec.substr(pos, comma - pos);
+      pos = comma + 1;
+      const size_t eq = item.find('=');
+      LRA_CHECK(eq != std::string::npos && eq > 0, "setting plateau: expected none, on or key=value pairs, got '",
+                item, "' in '", spec, "' (keys: ", keys, ")");
+      const std::string key = item.substr(0, eq), v = item.substr(eq + 1);
+      LRA_CHECK(std::find(seen.begin(), seen.end(), key) == seen.end(), "setting plateau: key '", key,
+                "' is given twice in '", spec, "'");
+      seen.push_back(key);
+      if (key == "factor") p.factor = parse_double("plateau." + key, v);
+      else if (key == "threshold") p.threshold = parse_double("plateau." + key, v);
+      else if (key == "min_lr") p.min_lr = parse_double("plateau." + key, v);
+      else if (key == "patience") p.patience = parse_int("plateau." + key, v);
+      else if (key == "cooldown") p.cooldown = parse_int("plateau." + key, v);
+      else if (key == "metric") p.maximize = one_of("plateau.metric", v, {"acc", "loss"}) == "acc";
+      else fail(str("setting plateau: unknown key '", key, "' in '", spec, "' (keys: ", keys, ")"));
+    }
+  }
+  try {
+    optim::ReduceOnPlateau check(p);  // the engine's own range checks (factor in (0, 1), ...)
+  } catch (const Error& e) {
+    fail(str("setting plateau '", spec, "': ", e.what()));
+  }
+  return p;
+}
+
+std::unique_ptr<optim::AdamW> make_optimizer(const TrainConfig& c, std::vector<nn::NamedParameter> params) {
+  optim::AdamWConfig oc;
+  oc.lr = c.lr;
+  oc.beta1 = c.beta1;
+  oc.beta2 = c.beta2;
+  oc.eps = c.eps;
+  oc.weight_decay = c.weight_decay;
+  oc.decay_norms_and_biases = c.decay_all;
+  // SSM parameters (S4D's A, Δ, ...) never get weight decay; ssm_lr > 0 gives them their own rate.
+  oc.groups.push_back({"ssm", c.ssm_lr > 0 ? c.ssm_lr / c.lr : 1.0, 0.0});
+  if (!c.decay_embeddings) {
+    // The optimizer knows groups, not kinds: embedding tables move to a group of their own with no decay.
+    // Only those in the default group, so that a mixer's own group keeps its settings.
+    for (nn::NamedParameter& p : params)
+      if (p.kind == nn::ParamKind::Embedding && p.group == "default") p.group = "embedding";
+    oc.groups.push_back({"embedding", 1.0, 0.0});
+  }
+  return std::make_unique<optim::AdamW>(params, oc);
+}
+
 // --- the loop --------------------------------------------------------------------------------------
 
 namespace {
@@ -283,6 +353,15 @@ struct Point {
   int64_t step;
   double loss, acc;
 };
+
+// The weight decay the optimizer applies to its parameter i (that of the segment holding its slot).
+double segment_weight_decay(const optim::Optimizer& opt, size_t i) {
+  const int64_t at = opt.slot_begin(i);
+  const optim::Segments& segs = opt.segments();
+  for (int k = 0; k < segs.count; ++k)
+    if (segs.seg[k].begin <= at && at < segs.seg[k].end) return segs.seg[k].weight_decay;
+  fail(str("optimizer: parameter ", opt.parameters()[i].name, " lies in no segment"));
+}
 
 // --- curves.png: loss (left) and accuracy (right), train in blue and validation in orange ----------
 void draw_line(std::vector<uint8_t>& img, int W, int x0, int y0, int x1, int y1, const uint8_t rgb[3]) {
@@ -435,6 +514,7 @@ class Run {
   tasks::image::Normalization norm_;
   std::unique_ptr<models::LraModel> model_;
   std::unique_ptr<optim::AdamW> opt_;
+  std::optional<optim::ReduceOnPlateau> plateau_;  // the plateau setting; saved in checkpoint metadata
   std::string dir_;
   std::vector<Point> train_curve_, val_curve_;
   double best_acc_ = -1;
@@ -475,8 +555,10 @@ Run::Eval Run::evaluate(const std::string& split_name, int64_t max_batches) {
 
 void Run::save(const std::string& name, int64_t step) {
   Generator unused(c_.seed);
-  io::save_checkpoint(dir_ + "/" + name, *model_, opt_.get(), step, unused, config_json(c_),
-                      {{"best_val_acc", fmt_double(best_acc_)}, {"best_step", std::to_string(best_step_)}});
+  std::map<std::string, std::string> meta = {{"best_val_acc", fmt_double(best_acc_)},
+                                             {"best_step", std::to_string(best_step_)}};
+  if (plateau_) meta["plateau"] = plateau_->state();
+  io::save_checkpoint(dir_ + "/" + name, *model_, opt_.get(), step, unused, config_json(c_), meta);
   if (name == "last.safetensors") saved_step_ = step;
 }
 
@@ -550,6 +632,9 @@ TrainResult Run::go() {
   mc.tied_dropout = c_.tied_dropout;
   mc.pooling = c_.pooling;
   mc.mlp_dim = c_.mlp_dim;
+  mc.head_layers = c_.head_layers;
+  mc.final_norm = c_.final_norm;
+  mc.attention_bias = c_.attention_bias;
   mc.dual = info_.pair;
   mc.interaction = c_.interaction;
   mc.denoise_vocab = denoise ? tasks::kDenoiseVocabSize : 0;
@@ -557,19 +642,14 @@ TrainResult Run::go() {
   Generator init(c_.seed);
   model_ = std::make_unique<models::LraModel>(mc, init);
   model_->to(device_);
-  optim::AdamWConfig oc;
-  oc.lr = c_.lr;
-  oc.beta1 = c_.beta1;
-  oc.beta2 = c_.beta2;
-  oc.eps = c_.eps;
-  oc.weight_decay = c_.weight_decay;
-  oc.decay_norms_and_biases = false;
-  // SSM parameters (S4D's A, Δ, ...) never get weight decay; ssm_lr > 0 gives them their own rate.
-  oc.groups.push_back({"ssm", c_.ssm_lr > 0 ? c_.ssm_lr / c_.lr : 1.0, 0.0});
-  opt_ = std::make_unique<optim::AdamW>(model_->named_parameters(), oc);
-  int64_t ssm_params = 0;
-  for (const nn::NamedParameter& p : model_->named_parameters())
+  opt_ = make_optimizer(c_, model_->named_parameters());
+  int64_t ssm_params = 0, decayed = 0, undecayed = 0;
+  for (size_t i = 0; i < opt_->parameters().size(); ++i) {
+    const nn::NamedParameter& p = opt_->parameters()[i];
     if (p.group == "ssm") ssm_params += p.tensor.numel();
+    (segment_weight_decay(*opt_, i) > 0 ? decayed : undecayed) += p.tensor.numel();
+  }
+  if (auto pc = parse_plateau(c_.plateau)) plateau_.emplace(*pc);
 
   // --- data ---
   tasks::LoaderOptions lo;
@@ -597,6 +677,10 @@ TrainResult Run::go() {
       std::printf("note: the settings differ from the checkpoint's (%s/config.toml is rewritten)\n", dir_.c_str());
     if (ci.metadata.count("best_val_acc")) best_acc_ = std::strtod(ci.metadata.at("best_val_acc").c_str(), nullptr);
     if (ci.metadata.count("best_step")) best_step_ = std::strtoll(ci.metadata.at("best_step").c_str(), nullptr, 10);
+    // The plateau's best metric, bad-evaluation count and scale: without them a resumed run would start
+    // its reductions over at scale 1.
+    if (plateau_ && ci.metadata.count("plateau")) plateau_->load_state(ci.metadata.at("plateau"));
+    else if (plateau_) std::printf("note: the checkpoint has no plateau state; the plateau starts afresh\n");
     restore_metrics(start);
     for (int64_t i = 0; i < start; ++i) LRA_CHECK(loader.next().has_value(), "data ended while replaying");
     std::printf("resumed from %s at step %lld\n", last_path.c_str(), (long long)start);
@@ -616,6 +700,17 @@ TrainResult Run::go() {
   if (ssm_params > 0)
     std::printf("parameter group ssm: %lld parameters, lr %s, no weight decay\n", (long long)ssm_params,
                 c_.ssm_lr > 0 ? fmt_double(c_.ssm_lr).c_str() : "the base lr");
+  if (c_.weight_decay > 0) {
+    std::string spared = c_.decay_all ? "" : "biases, norms";
+    if (!c_.decay_embeddings) spared += std::string(spared.empty() ? "" : ", ") + "embeddings";
+    if (ssm_params > 0) spared += std::string(spared.empty() ? "" : ", ") + "the ssm group";
+    std::printf("weight decay %s on %lld parameters, none on %lld%s\n", fmt_double(c_.weight_decay).c_str(),
+                (long long)decayed, (long long)undecayed, spared.empty() ? "" : (" (" + spared + ")").c_str());
+  }
+  if (plateau_)
+    std::printf("plateau: lr x %s after %lld evaluations in a row without a better validation %s (scale now %s)\n",
+                fmt_double(plateau_->config().factor).c_str(), (long long)plateau_->config().patience + 1,
+                plateau_->config().maximize ? "accuracy" : "loss", fmt_double(plateau_->scale()).c_str());
   std::fflush(stdout);
 
   SigintGuard sigint;
@@ -623,7 +718,9 @@ TrainResult Run::go() {
   const auto t0 = std::chrono::steady_clock::now();
   Tensor running;
   int64_t running_count = 0, last_log = start;
-  double lr = schedule(start + 1);
+  // The rate of update s: the schedule's, times the plateau's scale when there is one.
+  auto rate = [&](int64_t s) { return plateau_ ? plateau_->apply(schedule(s)) : schedule(s); };
+  double lr = rate(start + 1);
   int64_t step = start;
   std::string stop_reason;
   for (step = start + 1; step <= total; ++step) {
@@ -647,7 +744,7 @@ TrainResult Run::go() {
     }
     loss.backward();
     if (c_.clip > 0) optim::clip_grad_norm(*opt_, c_.clip);
-    lr = schedule(step);
+    lr = rate(step);
     opt_->step(lr);
     {
       autograd::NoGrad no_grad;
@@ -704,11 +801,17 @@ TrainResult Run::go() {
         best_acc_ = v.acc;
         best_step_ = step;
       }
+      const bool reduced = plateau_ && plateau_->observe(plateau_->config().maximize ? v.acc : v.loss);
       std::printf("%sstep %lld  val loss %.4f  val acc %5.1f%%%s\n", tty ? "\n" : "", (long long)step, v.loss,
                   100 * v.acc, best ? "  (best)" : "");
+      if (reduced)
+        std::printf("plateau: no better validation %s for %lld evaluations; lr scale now %s\n",
+                    plateau_->config().maximize ? "accuracy" : "loss", (long long)plateau_->config().patience + 1,
+                    fmt_double(plateau_->scale()).c_str());
       std::fflush(stdout);
       log_json(str("{\"type\": \"val\", \"step\": ", step, ", \"loss\": ", fmt_double(v.loss), ", \"acc\": ",
-                   fmt_double(v.acc), "}"));
+                   fmt_double(v.acc), plateau_ ? ", \"lr_scale\": " + fmt_double(plateau_->scale()) : std::string(),
+                   "}"));
       if (best) save("best.safetensors", step);
       save("last.safetensors", step);
     } else if (save_step) {
@@ -781,12 +884,15 @@ int run_main(const TaskSpec& task, int argc, char** argv) {
   app.add_option("--data", src.dir, task.data_help)->group("Data");
   app.add_flag("--generate", src.generate, task.generate_help)->group("Data");
   app.add_option("--set", sets, "key=value overrides, applied after flags and --config")->group("Run");
-  app.add_option("--mixer", mixer, "mixer settings key=value (passed to the mixer)")->group("Settings");
+  app.add_option("--mixer", mixer,
+                 "mixer settings key=value (passed to the mixer; --list-models shows each mixer's keys, any other "
+                 "key is an error)")
+      ->group("Settings");
   app.add_flag("--resume", c.resume, "continue from RUN_DIR/last.safetensors")->group("Run");
   app.add_option("--time-limit", time_limit, "stop after this wall-clock time (90s, 5m, 1.5h) and test")->group("Run");
   app.add_option("--stop-after", c.stop_after, "stop as if interrupted after this step (for testing --resume)")
       ->group("Run");
-  app.add_flag("--list-models", list, "print the registered models and exit");
+  app.add_flag("--list-models", list, "print the registered models with their mixer keys and exit");
   for (const Setting& s : settings()) {
     bool model = s.name == "model" || s.name == "steps" || s.name == "epochs" || s.name == "seed" ||
                  s.name == "device" || s.name == "out";
