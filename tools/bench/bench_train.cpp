@@ -9,15 +9,10 @@
 //   s4d_*: model s4d (N = 64: N/2 complex modes, ZOH, D skip, unidirectional FFT convolution, GELU,
 //     Linear d→2d, GLU), ffn 0 (the block is pre-LN → S4D → residual), final LayerNorm, mean, dropout 0.
 // Matching torch_reference.py: the classifier is one Linear (head_layers = 0) and the attention
-// projections have biases (attention_bias), where ModelConfig has those settings (see
-// match_torch_head_and_bias). What still differs, printed in each JSON line's "differs" (none of it
-// changes the cost by more than a few small kernels; "params" shows the count):
-//   * LayerNorm eps is 1e-6 (flax, the LRA code) where torch uses 1e-5 (no cost difference);
-//   * the backbone always carries a padding mask (all ones here): the S4D mixer multiplies its input by
-//     it (one cast and one [B, L, D] multiply per block, forward and backward), the attention kernel
-//     reads it; torch_reference.py has no mask;
-//   * without head_layers / attention_bias in ModelConfig: the LRA head Linear(D→D) → ReLU → Linear
-//     (D·D + D more parameters) and no q/k/v/out biases (4·D fewer per block).
+// projections have biases (attention_bias = true); the batch carries no padding mask, so the mixers
+// skip masking as torch does. What still differs, printed in each JSON line's "differs" ("params"
+// shows the count): LayerNorm eps is 1e-6 (flax, the LRA code) where torch uses 1e-5 (no cost
+// difference).
 //   AdamW decays every parameter by 0.05 at lr 1e-4, as torch.optim.AdamW does over model.parameters().
 //
 // Timing, as torch_reference.py does: the same random batch every step (tokens 1..vocab−1, labels
@@ -99,24 +94,12 @@ struct Overrides {
   int batch = 0, length = 0, width = 0, depth = 0;
 };
 
-// torch_reference.py's classifier is one Linear and its attention projections have biases. ModelConfig
-// gains head_layers and attention_bias for exactly these (the LRA defaults are a Linear-ReLU-Linear head
-// and no biases); the checks keep this file building against a ModelConfig without them, in which case
-// the JSON line says the head and biases differ. Once both fields are settled, plain assignments will do.
-template <class C>
-void match_torch_head_and_bias(C& c) {
-  if constexpr (requires { c.head_layers; }) c.head_layers = 0;
-  if constexpr (requires { c.attention_bias; }) c.attention_bias = true;
-}
-template <class C>
-std::string differences_from_torch(const C& c) {
+// What still differs from torch_reference.py's model once the head is one Linear (head_layers 0) and
+// the attention projections have biases (attention_bias), as model_config() sets them.
+std::string differences_from_torch(const models::ModelConfig& c) {
   std::string d = "LayerNorm eps 1e-6 (torch 1e-5)";
-  if (c.model == "s4d") d += "; S4D input multiplied by the (all-ones) padding mask";
-  bool one_linear_head = false, biases = false;
-  if constexpr (requires { c.head_layers; }) one_linear_head = c.head_layers == 0;
-  if constexpr (requires { c.attention_bias; }) biases = c.attention_bias;
-  if (!one_linear_head) d += "; head Linear-ReLU-Linear (torch one Linear)";
-  if (c.model != "s4d" && !biases) d += "; no q/k/v/out biases (torch has them)";
+  if (c.head_layers != 0) d += "; head Linear-ReLU-Linear (torch one Linear)";
+  if (c.model != "s4d" && !c.attention_bias) d += "; no q/k/v/out biases (torch has them)";
   return d;
 }
 
@@ -141,7 +124,8 @@ models::ModelConfig model_config(const BenchConfig& b, const Overrides& o) {
   c.pooling = "mean";
   c.mlp_dim = 0;
   if (!attention) c.extra["ssm_n"] = std::to_string(kSsmN);
-  match_torch_head_and_bias(c);
+  c.head_layers = 0;        // torch_reference's classifier is one Linear
+  c.attention_bias = true;  // and its attention projections have biases
   return c;
 }
 
