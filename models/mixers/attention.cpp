@@ -6,20 +6,21 @@
 //   las_chunk           LaS inside non-overlapping chunks (extra chunk, default 64)
 //   local               attention inside non-overlapping blocks (extra block, default 50)
 //
-// Shared structure, x [B, L, D], H heads of d = D/H channels:
-//   q, k, v = split(x · W_qkvᵀ [+ b_qkv])     W_qkv [3D, D] (LRA: Xavier-uniform, no bias)
+// Shared structure, x [B, L, D], attention width Q (extra qkv_dim, default D: the LRA configs' qkv_dim,
+// e.g. 64 inside a 128-wide image model), H heads of d = Q/H channels:
+//   q, k, v = split(x · W_qkvᵀ [+ b_qkv])     W_qkv [3Q, D] (LRA: Xavier-uniform, no bias)
 //   rotary (extra "rotary" = none | head | full | half):
 //     head: rope over each head's d channels (every head sees the full frequency band);
-//     full: rope over the D-wide q, k before the head split (head 0 gets the highest frequencies, the
+//     full: rope over the Q-wide q, k before the head split (head 0 gets the highest frequencies, the
 //           locality-bias paper's code); half: full with every even frequency zeroed ("disable half").
-//   out = attention(q, k, v) [B, H, L, d] → [B, L, D] → · W_oᵀ [+ b_o]
-//   MixerConfig::attention_bias adds the zero-initialised biases b_qkv [3D] ("qkv.bias") and b_o [D]
+//   out = attention(q, k, v) [B, H, L, d] → [B, L, Q] → · W_oᵀ [+ b_o]     W_o [D, Q]
+//   MixerConfig::attention_bias adds the zero-initialised biases b_qkv [3Q] ("qkv.bias") and b_o [D]
 //   ("out.bias"), as PyTorch's nn.Linear / nn.MultiheadAttention projections have them (the locality-bias
 //   predecessor's rotary attention); by default there are none, as in the LRA code.
 //   MixerConfig::causal or extra causal = 1 makes any of them causal (las and las_chunk always are);
 //   extra rotary_base sets the rotary frequency base (default 10000).
 //   Mixer keys (declared in the registry, anything else is an error): every attention mixer takes rotary,
-//   rotary_base and causal; las adds las_B, las_P; las_chunk adds those and chunk; local adds block, grouping.
+//   rotary_base, causal and qkv_dim; las adds las_B, las_P; las_chunk adds those and chunk; local adds block, grouping.
 //
 // LaS settings (extra): las_B (default 0.1) and las_P (odd, default 5).
 //   α_0 = 0 (head 0 is plain causal attention); heads 1..H−1 get α log-spaced ("exponentially
@@ -73,16 +74,18 @@ std::vector<float> las_alphas(int H, double B) {
 class AttentionMixer : public Mixer {
  public:
   AttentionMixer(const MixerConfig& c, Generator& init, Kind kind, const std::string& default_rotary)
-      : H_(c.heads), D_(c.width) {
-    LRA_CHECK(c.heads > 0 && c.width % c.heads == 0, "attention: width ", c.width,
+      : H_(c.heads), D_(c.width), Q_(int64_t(c.get("qkv_dim", c.width))) {
+    LRA_CHECK(Q_ > 0 && double(Q_) == c.get("qkv_dim", c.width), "attention: qkv_dim = ", c.get("qkv_dim", c.width),
+              " must be a positive integer");
+    LRA_CHECK(c.heads > 0 && Q_ % c.heads == 0, "attention: the attention width (qkv_dim, default the width) ", Q_,
               " must be a positive multiple of heads ", c.heads);
     rotary_ = c.get_string("rotary", default_rotary);
     LRA_CHECK(rotary_ == "none" || rotary_ == "head" || rotary_ == "full" || rotary_ == "half", "attention: rotary '",
               rotary_, "' is not one of none | head | full | half");
-    LRA_CHECK(rotary_ == "none" || rotary_ == "full" || rotary_ == "half" || (c.width / c.heads) % 2 == 0,
-              "attention: rotary per head needs an even head dim, got ", c.width / c.heads);
-    LRA_CHECK(rotary_ == "none" || rotary_ == "head" || c.width % 2 == 0, "attention: rotary over the full width needs ",
-              "an even width, got ", c.width);
+    LRA_CHECK(rotary_ == "none" || rotary_ == "full" || rotary_ == "half" || (Q_ / c.heads) % 2 == 0,
+              "attention: rotary per head needs an even head dim, got ", Q_ / c.heads);
+    LRA_CHECK(rotary_ == "none" || rotary_ == "head" || Q_ % 2 == 0, "attention: rotary over the full width needs ",
+              "an even attention width, got ", Q_);
     LRA_CHECK(c.attention_dropout >= 0 && c.attention_dropout < 1, "attention: attention_dropout ", c.attention_dropout,
               " is not in [0, 1)");
     dropout_ = c.attention_dropout;
@@ -111,14 +114,14 @@ class AttentionMixer : public Mixer {
       LRA_CHECK(g == "contiguous" || g == "strided", "local: grouping '", g, "' is not one of contiguous | strided");
       strided_ = g == "strided";
     }
-    qkv_ = register_module("qkv", std::make_shared<Linear>(c.width, 3 * c.width, init, c.attention_bias));
-    out_ = register_module("out", std::make_shared<Linear>(c.width, c.width, init, c.attention_bias));
+    qkv_ = register_module("qkv", std::make_shared<Linear>(c.width, int(3 * Q_), init, c.attention_bias));
+    out_ = register_module("out", std::make_shared<Linear>(int(Q_), c.width, init, c.attention_bias));
   }
 
   Tensor forward(const Tensor& x, const Tensor& key_mask, Generator& gen) override {
     LRA_CHECK(x.ndim() == 3 && x.dim(2) == D_, "attention: x must be [B, L, ", D_, "], got ", x.describe());
-    const int64_t B = x.dim(0), L = x.dim(1), d = D_ / H_;
-    std::vector<Tensor> qkv = ops::split(qkv_->forward(x), {D_, D_, D_}, 2);  // each [B, L, D]
+    const int64_t B = x.dim(0), L = x.dim(1), d = Q_ / H_;
+    std::vector<Tensor> qkv = ops::split(qkv_->forward(x), {Q_, Q_, Q_}, 2);  // each [B, L, Q]
     Tensor q = qkv[0], k = qkv[1], v = qkv[2];
     if (rotary_ == "full" || rotary_ == "half") std::tie(q, k) = ops::rope_qk(q, k, rope_);
     auto heads = [&](const Tensor& t) { return ops::permute(ops::reshape(t, {B, L, H_, d}), {0, 2, 1, 3}); };
@@ -132,9 +135,9 @@ class AttentionMixer : public Mixer {
     if (strided_) {
       out = strided_attention(q, k, v, key_mask, gen);
     } else {
-      out = ops::attention(q, k, v, key_mask, call_options(B, L, gen));
+      out = attention_any_head_dim(q, k, v, key_mask, call_options(B, L, gen));
     }
-    out = ops::reshape(ops::permute(out, {0, 2, 1, 3}), {B, L, D_});
+    out = ops::reshape(ops::permute(out, {0, 2, 1, 3}), {B, L, Q_});
     return out_->forward(out);
   }
 
@@ -152,9 +155,23 @@ class AttentionMixer : public Mixer {
       Tensor p = Lp > L ? ops::pad(t, 2, 0, Lp - L, 0.0) : t;
       return ops::reshape(ops::transpose(ops::reshape(p, {B, H_, C, n, d}), 2, 3), {B, H_, Lp, d});
     };
-    Tensor out = ops::attention(group(q), group(k), group(v), mask, call_options(B, Lp, gen));
+    Tensor out = attention_any_head_dim(group(q), group(k), group(v), mask, call_options(B, Lp, gen));
     out = ops::reshape(ops::transpose(ops::reshape(out, {B, H_, n, C, d}), 2, 3), {B, H_, Lp, d});
     return Lp > L ? ops::slice(out, 2, 0, L) : out;
+  }
+
+  // The CUDA kernels take head dims 32, 64 and 128; the LRA image and pathfinder configs use 4 to 16
+  // (qkv_dim 16 over 4 heads). Zero columns change no score q·k and produce zero output columns, so such
+  // a head dim is zero-padded to the next kernel size and the output sliced back, with the scale kept at
+  // 1/sqrt(d) of the true d. The CPU reference takes any d as it is.
+  static Tensor attention_any_head_dim(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_mask,
+                                       ops::AttentionOptions o) {
+    const int64_t d = q.dim(3);
+    if (q.device() == Device::CPU || d == 32 || d == 64 || d == 128 || d > 128) return ops::attention(q, k, v, key_mask, o);
+    const int64_t padded = d < 32 ? 32 : d < 64 ? 64 : 128;
+    if (o.scale == 0) o.scale = 1.0 / std::sqrt(double(d));
+    auto pad = [&](const Tensor& t) { return ops::pad(t, 3, 0, padded - d); };
+    return ops::slice(ops::attention(pad(q), pad(k), pad(v), key_mask, o), 3, 0, d);
   }
 
   // The options of one call on [B, H, L, d]: with a fresh dropout mask in training, none in eval.
@@ -164,7 +181,7 @@ class AttentionMixer : public Mixer {
     return o;
   }
 
-  int64_t H_, D_;
+  int64_t H_, D_, Q_;  // heads, model width, attention width
   double dropout_ = 0;
   std::string rotary_;
   ops::RopeOptions rope_;
@@ -181,22 +198,22 @@ std::shared_ptr<Mixer> make(const MixerConfig& c, Generator& init, Kind kind, co
 }  // namespace
 
 LRA_REGISTER_MIXER(transformer, "transformer", "full softmax multi-head attention (rotary optional: extra rotary)",
-                   "O(L^2 D)", {"rotary", "rotary_base", "causal"},
+                   "O(L^2 D)", {"rotary", "rotary_base", "causal", "qkv_dim"},
                    [](const MixerConfig& c, Generator& g) { return make(c, g, Kind::Full, "none"); });
 LRA_REGISTER_MIXER(rotary_transformer, "rotary_transformer",
                    "softmax multi-head attention with rotary q, k (per head; extra rotary = full | half)", "O(L^2 D)",
-                   {"rotary", "rotary_base", "causal"},
+                   {"rotary", "rotary_base", "causal", "qkv_dim"},
                    [](const MixerConfig& c, Generator& g) { return make(c, g, Kind::Full, "head"); });
 LRA_REGISTER_MIXER(las, "las",
                    "causal LaS attention: logits times exp(-alpha_h |i-j|), avg-pooled values (las_B, las_P)",
-                   "O(L^2 D)", {"rotary", "rotary_base", "causal", "las_B", "las_P"},
+                   "O(L^2 D)", {"rotary", "rotary_base", "causal", "qkv_dim", "las_B", "las_P"},
                    [](const MixerConfig& c, Generator& g) { return make(c, g, Kind::Las, "none"); });
 LRA_REGISTER_MIXER(las_chunk, "las_chunk", "LaS attention inside non-overlapping chunks (extra chunk, default 64)",
-                   "O(L C D)", {"rotary", "rotary_base", "causal", "las_B", "las_P", "chunk"},
+                   "O(L C D)", {"rotary", "rotary_base", "causal", "qkv_dim", "las_B", "las_P", "chunk"},
                    [](const MixerConfig& c, Generator& g) { return make(c, g, Kind::LasChunk, "none"); });
 LRA_REGISTER_MIXER(local, "local",
                    "softmax attention inside non-overlapping blocks (extra block = 50, grouping = contiguous | strided)",
-                   "O(L C D)", {"rotary", "rotary_base", "causal", "block", "grouping"},
+                   "O(L C D)", {"rotary", "rotary_base", "causal", "qkv_dim", "block", "grouping"},
                    [](const MixerConfig& c, Generator& g) { return make(c, g, Kind::Local, "none"); });
 
 }  // namespace lra::models

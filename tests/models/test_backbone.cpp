@@ -17,10 +17,12 @@
 #include "engine/io.h"
 #include "engine/optim.h"
 #include "models/backbone/backbone.h"
+#include "ops/attention/attention.h"
 #include "ops/loss/loss.h"
 #include "ops/matmul/matmul.h"
 #include "ops/reduce/reduce.h"
 #include "ops/shape/shape_ops.h"
+#include "tests/support/compare.h"
 
 namespace lra::models {
 namespace {
@@ -614,6 +616,100 @@ TEST(AttentionMixers, AttentionDropoutOnlyInTraining) {
   EXPECT_THROW(find_mixer("transformer").make(bad, init), Error);
 }
 
+TEST(AttentionMixers, QkvDimSetsTheAttentionWidth) {
+  // LRA's qkv_dim: q, k, v (and the heads) are Q wide inside a D-wide model; the output projection maps
+  // Q back to D. Every attention mixer takes it.
+  for (const std::string& model : kAttentionModels) {
+    MixerConfig mc;
+    mc.width = 16;
+    mc.heads = 2;
+    mc.max_len = 12;
+    mc.extra = {{"qkv_dim", "8"}};
+    if (model == "las_chunk") mc.extra["chunk"] = "4";
+    if (model == "local") mc.extra["block"] = "4";
+    Generator init(2), gen(3);
+    auto mixer = find_mixer(model).make(mc, init);
+    std::map<std::string, Shape> shapes;
+    for (const auto& p : mixer->named_parameters()) shapes[p.name] = p.tensor.shape();
+    EXPECT_EQ(shapes.at("qkv.weight"), Shape({24, 16})) << model;
+    EXPECT_EQ(shapes.at("out.weight"), Shape({16, 8})) << model;
+    Batch b = tiny_batch(2, 10, 7, 3, 4);
+    Tensor x = Tensor::empty({2, 10, 16});
+    uniform_(x, gen, -1, 1);
+    Tensor y = mixer->forward(x, b.mask, gen);
+    EXPECT_EQ(y.shape(), Shape({2, 10, 16})) << model;
+    EXPECT_TRUE(all_finite(y)) << model;
+  }
+  MixerConfig bad;
+  bad.width = 16;
+  bad.heads = 3;
+  bad.extra = {{"qkv_dim", "8"}};
+  Generator init(1);
+  try {
+    find_mixer("transformer").make(bad, init);
+    ADD_FAILURE() << "qkv_dim 8 over 3 heads must be refused";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("qkv_dim"), std::string::npos) << e.what();
+  }
+}
+
+TEST(AttentionMixers, ZeroPaddedHeadDimIsTheSameAttention) {
+  // What the mixers do on CUDA for a head dim the kernels lack (4 to 16 in the LRA pixel configs): pad
+  // q, k, v with zero columns, keep the scale of the true d, slice the output. Checked on the CPU, in
+  // float64, forward and every gradient.
+  Generator gen(8);
+  const int64_t B = 2, H = 2, L = 9, d = 5, padded = 32;
+  auto input = [&]() {
+    Tensor t = Tensor::empty({B, H, L, d}, DType::F64);
+    uniform_(t, gen, -1, 1);
+    t.requires_grad_(true);
+    return t;
+  };
+  Tensor q = input(), k = input(), v = input(), go = Tensor::empty({B, H, L, d}, DType::F64);
+  uniform_(go, gen, -1, 1);
+  ops::AttentionOptions o;
+  o.causal = true;
+  ops::attention(q, k, v, Tensor(), o).backward(go);
+  std::vector<double> want_grads[3] = {q.grad().to_vector<double>(), k.grad().to_vector<double>(),
+                                       v.grad().to_vector<double>()};
+  std::vector<double> want = ops::attention(q, k, v, Tensor(), o).to_vector<double>();
+  Tensor q2 = q.detach(), k2 = k.detach(), v2 = v.detach();
+  for (Tensor* t : {&q2, &k2, &v2}) t->requires_grad_(true);
+  ops::AttentionOptions po = o;
+  po.scale = 1.0 / std::sqrt(double(d));
+  auto pad = [&](const Tensor& t) { return ops::pad(t, 3, 0, padded - d); };
+  Tensor got = ops::slice(ops::attention(pad(q2), pad(k2), pad(v2), Tensor(), po), 3, 0, d);
+  got.backward(go);
+  std::vector<double> g = got.to_vector<double>();
+  for (size_t i = 0; i < want.size(); ++i) ASSERT_NEAR(g[i], want[i], 1e-12) << "output " << i;
+  const Tensor* got_grads[3] = {&q2, &k2, &v2};
+  for (int n = 0; n < 3; ++n) {
+    std::vector<double> gg = got_grads[n]->grad().to_vector<double>();
+    for (size_t i = 0; i < gg.size(); ++i) ASSERT_NEAR(gg[i], want_grads[n][i], 1e-12) << "grad " << n << " " << i;
+  }
+}
+
+TEST(AttentionMixers, SmallHeadDimRunsOnTheGpuAsOnTheCpu) {
+  LRA_REQUIRE_CUDA();
+  MixerConfig mc;
+  mc.width = 32;
+  mc.heads = 4;
+  mc.max_len = 40;
+  mc.attention_dropout = 0;
+  mc.extra = {{"qkv_dim", "16"}};  // head dim 4, as LRA's pathfinder Transformer
+  Generator init(5), gen(6);
+  auto mixer = find_mixer("transformer").make(mc, init);
+  mixer->eval();
+  Batch b = tiny_batch(2, 33, 7, 3, 7);
+  Tensor x = Tensor::empty({2, 33, 32});
+  uniform_(x, gen, -1, 1);
+  std::vector<float> cpu = mixer->forward(x, b.mask, gen).to_vector<float>();
+  mixer->to(Device::CUDA);
+  std::vector<float> gpu = mixer->forward(x.to(Device::CUDA), b.mask.to(Device::CUDA), gen).to_vector<float>();
+  ASSERT_EQ(cpu.size(), gpu.size());
+  for (size_t i = 0; i < cpu.size(); ++i) EXPECT_NEAR(gpu[i], cpu[i], 1e-4) << i;
+}
+
 TEST(Registry, ListModelsListsTheAttentionModels) {
   std::string list = list_models();
   for (const std::string& name : kAttentionModels) {
@@ -653,7 +749,7 @@ TEST(Registry, BadSettingsAreClearErrors) {
   EXPECT_NE(message(c).find("rotary 'sideways'"), std::string::npos) << message(c);
   c = tiny("transformer");
   c.heads = 3;
-  EXPECT_NE(message(c).find("width 16 must be a positive multiple of heads 3"), std::string::npos) << message(c);
+  EXPECT_NE(message(c).find("16 must be a positive multiple of heads 3"), std::string::npos) << message(c);
   c = tiny("transformer");
   c.pooling = "max";
   EXPECT_NE(message(c).find("pooling 'max'"), std::string::npos) << message(c);
@@ -706,7 +802,7 @@ TEST(Registry, EveryMixerDeclaresExactlyTheKeysItReads) {
       {"las_P", "3"},         {"chunk", "4"},         {"block", "4"},      {"grouping", "strided"},
       {"ssm_n", "4"},         {"init", "inv"},        {"dt_min", "0.002"}, {"dt_max", "0.05"},
       {"bidirectional", "1"}, {"ssm_bc", "1"},        {"hidden", "16"},    {"groups", "2"},
-      {"kernel_size", "3"}};
+      {"kernel_size", "3"},  {"qkv_dim", "8"}};
   // Keys that are only valid next to another one.
   const std::map<std::string, std::map<std::string, std::string>> companions = {
       {"residual_conv groups", {{"kernel_size", "3"}}}};  // groups needs a bounded kernel
