@@ -8,6 +8,32 @@
 
 namespace lra::ops {
 
+void check_attention_arguments(const char* op, const Tensor& q, const Tensor& k, const Tensor& v,
+                               const Tensor& key_mask, const AttentionOptions& o) {
+  LRA_CHECK(k.device() == q.device() && v.device() == q.device(), op, ": q, k and v must be on one device, got q ",
+            q.describe(), ", k ", k.describe(), ", v ", v.describe());
+  LRA_CHECK(q.ndim() == 4, op, ": q must be [B, H, L, D], got ", q.describe());
+  LRA_CHECK(k.shape() == q.shape() && v.shape() == q.shape(), op, ": q, k and v must have the same shape [B, H, L, D], got q ",
+            q.shape(), ", k ", k.shape(), ", v ", v.shape());
+  const int64_t B = q.dim(0), H = q.dim(1), L = q.dim(2);
+  if (key_mask.defined()) {
+    LRA_CHECK(key_mask.dtype() == DType::I32, op, ": key_mask must be int32, got ", key_mask.describe());
+    LRA_CHECK(key_mask.device() == q.device(), op, ": key_mask is on ", device_name(key_mask.device()),
+              " but q is on ", device_name(q.device()));
+    LRA_CHECK(key_mask.ndim() == 2 && key_mask.dim(0) == B && key_mask.dim(1) == L, op, ": key_mask has shape ",
+              key_mask.shape(), " but q ", q.shape(), " needs [", B, ", ", L, "] ([B, L])");
+  }
+  LRA_CHECK(o.chunk >= 0, op, ": options.chunk must be >= 0 (0 = no chunking), got ", o.chunk);
+  LRA_CHECK(o.window >= 0, op, ": options.window must be >= 0, got ", o.window);
+  LRA_CHECK(o.window == 0 || o.chunk > 0, op, ": options.window = ", o.window,
+            " counts neighbouring blocks and needs options.chunk > 0");
+  LRA_CHECK(o.alpha.empty() || int64_t(o.alpha.size()) == H, op, ": options.alpha has ", o.alpha.size(),
+            " values but q has ", H, " heads (give one α per head, or none)");
+  for (float a : o.alpha) LRA_CHECK(std::isfinite(a), op, ": options.alpha holds a non-finite value ", a);
+  LRA_CHECK(std::isfinite(o.scale), op, ": options.scale must be finite, got ", o.scale);
+  LRA_CHECK(o.dropout >= 0.0 && o.dropout < 1.0, op, ": options.dropout must be in [0, 1) (0 = off), got ", o.dropout);
+}
+
 namespace {
 
 void check_inputs(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_mask,
@@ -17,27 +43,8 @@ void check_inputs(const Tensor& q, const Tensor& k, const Tensor& v, const Tenso
   check_float(v, "attention", "v");
   check_same(q, k, "attention", "k");
   check_same(q, v, "attention", "v");
-  LRA_CHECK(q.ndim() == 4, "attention: q must be [B, H, L, D], got ", q.describe());
-  LRA_CHECK(k.shape() == q.shape() && v.shape() == q.shape(), "attention: q, k and v must have the same shape [B, H, L, D], got q ",
-            q.shape(), ", k ", k.shape(), ", v ", v.shape());
+  check_attention_arguments("attention", q, k, v, key_mask, o);
   const int64_t B = q.dim(0), H = q.dim(1), L = q.dim(2);
-  if (key_mask.defined()) {
-    LRA_CHECK(key_mask.dtype() == DType::I32, "attention: key_mask must be int32, got ", key_mask.describe());
-    LRA_CHECK(key_mask.device() == q.device(), "attention: key_mask is on ", device_name(key_mask.device()),
-              " but q is on ", device_name(q.device()));
-    LRA_CHECK(key_mask.ndim() == 2 && key_mask.dim(0) == B && key_mask.dim(1) == L, "attention: key_mask has shape ",
-              key_mask.shape(), " but q ", q.shape(), " needs [", B, ", ", L, "] ([B, L])");
-  }
-  LRA_CHECK(o.chunk >= 0, "attention: options.chunk must be >= 0 (0 = no chunking), got ", o.chunk);
-  LRA_CHECK(o.window >= 0, "attention: options.window must be >= 0, got ", o.window);
-  LRA_CHECK(o.window == 0 || o.chunk > 0, "attention: options.window = ", o.window,
-            " counts neighbouring blocks and needs options.chunk > 0");
-  LRA_CHECK(o.alpha.empty() || int64_t(o.alpha.size()) == H, "attention: options.alpha has ", o.alpha.size(),
-            " values but q has ", H, " heads (give one α per head, or none)");
-  for (float a : o.alpha) LRA_CHECK(std::isfinite(a), "attention: options.alpha holds a non-finite value ", a);
-  LRA_CHECK(std::isfinite(o.scale), "attention: options.scale must be finite, got ", o.scale);
-  LRA_CHECK(o.dropout >= 0.0 && o.dropout < 1.0, "attention: options.dropout must be in [0, 1) (0 = off), got ",
-            o.dropout);
   if (bias.defined()) {
     check_float(bias, "attention", "bias");
     check_same(q, bias, "attention", "bias");

@@ -93,6 +93,12 @@ void set_attention_dropout(AttentionOptions& o, double p, Generator& gen, int64_
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_mask,
                  const AttentionOptions& options, const Tensor& bias = Tensor());
 
+// The checks both the float and the bfloat16 path make (not the dtypes, the bias or the device): q, k, v
+// [B, H, L, D] of one shape on one device, key_mask int32 [B, L] on that device, options in range.
+// Messages start with `op`.
+void check_attention_arguments(const char* op, const Tensor& q, const Tensor& k, const Tensor& v,
+                               const Tensor& key_mask, const AttentionOptions& options);
+
 // Sizes, options and the non-differentiable inputs of one call, for the raw entry points.
 struct AttentionParams {
   int64_t B = 0, H = 0, L = 0, D = 0;

@@ -23,30 +23,10 @@ void check_inputs(const Tensor& q, const Tensor& k, const Tensor& v, const Tenso
     LRA_CHECK(inputs[n]->dtype() == DType::BF16, "attention_bf16: ", names[n], " must be bfloat16, got ",
               inputs[n]->describe(), " (float32 / float64 inputs take ops::attention)");
   }
-  LRA_CHECK(k.device() == q.device() && v.device() == q.device(), "attention_bf16: q, k and v must be on one device, got q ",
-            q.describe(), ", k ", k.describe(), ", v ", v.describe());
-  LRA_CHECK(q.ndim() == 4, "attention_bf16: q must be [B, H, L, D], got ", q.describe());
-  LRA_CHECK(k.shape() == q.shape() && v.shape() == q.shape(),
-            "attention_bf16: q, k and v must have the same shape [B, H, L, D], got q ", q.shape(), ", k ", k.shape(),
-            ", v ", v.shape());
-  const int64_t B = q.dim(0), H = q.dim(1), L = q.dim(2);
-  if (key_mask.defined()) {
-    LRA_CHECK(key_mask.dtype() == DType::I32, "attention_bf16: key_mask must be int32, got ", key_mask.describe());
-    LRA_CHECK(key_mask.device() == q.device(), "attention_bf16: key_mask is on ", device_name(key_mask.device()),
-              " but q is on ", device_name(q.device()));
-    LRA_CHECK(key_mask.ndim() == 2 && key_mask.dim(0) == B && key_mask.dim(1) == L, "attention_bf16: key_mask has shape ",
-              key_mask.shape(), " but q ", q.shape(), " needs [", B, ", ", L, "] ([B, L])");
-  }
-  LRA_CHECK(o.chunk >= 0, "attention_bf16: options.chunk must be >= 0 (0 = no chunking), got ", o.chunk);
-  LRA_CHECK(o.window >= 0, "attention_bf16: options.window must be >= 0, got ", o.window);
-  LRA_CHECK(o.window == 0 || o.chunk > 0, "attention_bf16: options.window = ", o.window,
-            " counts neighbouring blocks and needs options.chunk > 0");
-  LRA_CHECK(o.alpha.empty() || int64_t(o.alpha.size()) == H, "attention_bf16: options.alpha has ", o.alpha.size(),
-            " values but q has ", H, " heads (give one α per head, or none)");
+  check_attention_arguments("attention_bf16", q, k, v, key_mask, o);
+  const int64_t H = q.dim(1);
   LRA_CHECK(o.alpha.empty() || H <= kAttentionMaxAlphaHeads, "attention_bf16: LaS α is supported for at most ",
             kAttentionMaxAlphaHeads, " heads, got H = ", H);
-  for (float a : o.alpha) LRA_CHECK(std::isfinite(a), "attention_bf16: options.alpha holds a non-finite value ", a);
-  LRA_CHECK(std::isfinite(o.scale), "attention_bf16: options.scale must be finite, got ", o.scale);
   // What the bf16 kernels do not implement: refuse rather than silently drop it.
   LRA_CHECK(o.dropout == 0.0, "attention_bf16: attention dropout is not supported on the bfloat16 path (options.dropout = ",
             o.dropout, "); use float32 inputs for attention dropout");
