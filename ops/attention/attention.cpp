@@ -82,26 +82,31 @@ void set_attention_dropout(AttentionOptions& o, double p, Generator& gen, int64_
   o.dropout_offset = gen.reserve(uniform_counters(B * H * L * L));
 }
 
-Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_mask,
-                 const AttentionOptions& options, const Tensor& bias) {
-  // bfloat16 goes to the tensor-core kernels (CUDA only; see attention_bf16.h).
-  if (q.defined() && q.dtype() == DType::BF16) return attention_bf16(q, k, v, key_mask, options, bias);
-  check_inputs(q, k, v, key_mask, options, bias);
+AttentionParams attention_params(const Tensor& q, const Tensor& key_mask, const AttentionOptions& o) {
   AttentionParams p;
   p.B = q.dim(0);
   p.H = q.dim(1);
   p.L = q.dim(2);
   p.D = q.dim(3);
-  p.scale = options.scale != 0 ? options.scale : 1.0 / std::sqrt(double(std::max<int64_t>(p.D, 1)));
-  p.causal = options.causal;
-  p.chunk = options.chunk;
-  p.window = options.window;
-  p.alpha = options.alpha.empty() ? nullptr : options.alpha.data();
+  p.scale = o.scale != 0 ? o.scale : 1.0 / std::sqrt(double(std::max<int64_t>(p.D, 1)));
+  p.causal = o.causal;
+  p.chunk = o.chunk;
+  p.window = o.window;
+  p.alpha = o.alpha.empty() ? nullptr : o.alpha.data();
   p.key_mask = mask_ptr(key_mask);
+  p.dropout = o.dropout;
+  p.dropout_seed = o.dropout_seed;
+  p.dropout_offset = o.dropout_offset;
+  return p;
+}
+
+Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_mask,
+                 const AttentionOptions& options, const Tensor& bias) {
+  // bfloat16 goes to the tensor-core kernels (CUDA only; see attention_bf16.h).
+  if (q.defined() && q.dtype() == DType::BF16) return attention_bf16(q, k, v, key_mask, options, bias);
+  check_inputs(q, k, v, key_mask, options, bias);
+  AttentionParams p = attention_params(q, key_mask, options);
   p.bias_batch_stride = bias.defined() && bias.ndim() == 4 ? p.H * p.L * p.L : 0;
-  p.dropout = options.dropout;
-  p.dropout_seed = options.dropout_seed;
-  p.dropout_offset = options.dropout_offset;
 
   Tensor out = Tensor::empty(q.shape(), q.dtype(), q.device());
   Tensor lse;  // CUDA only: the per-row logsumexp the backward recomputes P from

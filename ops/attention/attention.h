@@ -112,6 +112,10 @@ struct AttentionParams {
   uint64_t dropout_seed = 0, dropout_offset = 0;
 };
 
+// The parameters of a checked call on q [B, H, L, D] (scale resolved, key mask and options copied;
+// the bias stride is the float path's to set).
+AttentionParams attention_params(const Tensor& q, const Tensor& key_mask, const AttentionOptions& options);
+
 // The integer form of the dropout test: philox_uniform(...) = k / 2^24 < p  ⟺  k < ceil(p·2^24) (p·2^24
 // is exact in double). Done once on the host so both backends compare the same integers.
 inline uint32_t attention_dropout_threshold(double p) { return uint32_t(std::ceil(p * 16777216.0)); }

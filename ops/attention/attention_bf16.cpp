@@ -41,18 +41,7 @@ void check_inputs(const Tensor& q, const Tensor& k, const Tensor& v, const Tenso
 Tensor attention_bf16(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_mask,
                       const AttentionOptions& options, const Tensor& bias) {
   check_inputs(q, k, v, key_mask, options, bias);
-  AttentionParams p;
-  p.B = q.dim(0);
-  p.H = q.dim(1);
-  p.L = q.dim(2);
-  p.D = q.dim(3);
-  p.scale = options.scale != 0 ? options.scale : 1.0 / std::sqrt(double(std::max<int64_t>(p.D, 1)));
-  p.causal = options.causal;
-  p.chunk = options.chunk;
-  p.window = options.window;
-  p.alpha = options.alpha.empty() ? nullptr : options.alpha.data();
-  p.key_mask = key_mask.defined() ? key_mask.data<int32_t>() : nullptr;
-
+  AttentionParams p = attention_params(q, key_mask, options);
   Tensor out = Tensor::empty(q.shape(), DType::BF16, q.device());
   Tensor lse = Tensor::empty({p.B, p.H, p.L}, DType::F32, q.device());  // what the backward recomputes P from
   LRA_ON_CUDA(cuda::attention_bf16_forward(p, bits(q), bits(k), bits(v), bits_mut(out), lse.data<float>()));
