@@ -205,9 +205,10 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
   out.commit();
 }
 
-SafeTensors load_safetensors(const std::string& path) {
-  const std::string where = "checkpoint " + path;
-  InputFile in(path);
+namespace {
+
+// The JSON header of a safetensors file, checked for size; *data_start and *data_bytes locate the data.
+nlohmann::json read_header(const std::string& where, InputFile& in, uint64_t* data_start, uint64_t* data_bytes) {
   LRA_CHECK(in.size() >= 8, where, ": the file has ", in.size(), " bytes, too short for safetensors (the 8-byte header length is missing)");
   uint64_t n = 0;
   in.read(0, &n, 8);
@@ -215,8 +216,8 @@ SafeTensors load_safetensors(const std::string& path) {
   LRA_CHECK(n <= kMaxHeader, where, ": header length ", n, " exceeds the limit of ", kMaxHeader, " bytes");
   std::string text(size_t(n), '\0');
   in.read(8, text.data(), text.size());
-  const uint64_t data_start = 8 + n, data_bytes = in.size() - data_start;
-
+  *data_start = 8 + n;
+  *data_bytes = in.size() - *data_start;
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(text);
@@ -224,20 +225,41 @@ SafeTensors load_safetensors(const std::string& path) {
     fail(str(where, ": the header is not valid JSON (", e.what(), ")"));
   }
   LRA_CHECK(header.is_object(), where, ": the header is not a JSON object");
+  return header;
+}
+
+std::map<std::string, std::string> read_metadata(const std::string& where, const nlohmann::json& header) {
+  std::map<std::string, std::string> out;
+  auto it = header.find("__metadata__");
+  if (it == header.end()) return out;
+  LRA_CHECK(it->is_object(), where, ": __metadata__ is not a JSON object");
+  for (const auto& [mk, mv] : it->items()) {
+    LRA_CHECK(mv.is_string(), where, ": metadata '", mk, "' is not a string");
+    out[mk] = mv.get<std::string>();
+  }
+  return out;
+}
+
+}  // namespace
+
+std::map<std::string, std::string> load_safetensors_metadata(const std::string& path) {
+  const std::string where = "checkpoint " + path;
+  InputFile in(path);
+  uint64_t data_start = 0, data_bytes = 0;
+  return read_metadata(where, read_header(where, in, &data_start, &data_bytes));
+}
+
+SafeTensors load_safetensors(const std::string& path) {
+  const std::string where = "checkpoint " + path;
+  InputFile in(path);
+  uint64_t data_start = 0, data_bytes = 0;
+  const nlohmann::json header = read_header(where, in, &data_start, &data_bytes);
 
   SafeTensors out;
+  out.metadata = read_metadata(where, header);
   std::vector<Entry> entries;
-  for (const auto& [key, value] : header.items()) {
-    if (key == "__metadata__") {
-      LRA_CHECK(value.is_object(), where, ": __metadata__ is not a JSON object");
-      for (const auto& [mk, mv] : value.items()) {
-        LRA_CHECK(mv.is_string(), where, ": metadata '", mk, "' is not a string");
-        out.metadata[mk] = mv.get<std::string>();
-      }
-      continue;
-    }
-    entries.push_back(parse_entry(where, key, value, data_bytes));
-  }
+  for (const auto& [key, value] : header.items())
+    if (key != "__metadata__") entries.push_back(parse_entry(where, key, value, data_bytes));
 
   // The tensors must tile the data exactly: sorted by offset, each starts where the previous ended.
   std::vector<const Entry*> sorted;
@@ -277,7 +299,7 @@ std::vector<std::pair<std::string, Tensor>> model_state(const nn::Module& module
 }  // namespace
 
 void save_checkpoint(const std::string& path, const nn::Module& module, const optim::Optimizer* optimizer,
-                     int64_t step, const Generator& rng, const std::string& config_json,
+                     int64_t step, const Generator& rng, const std::string& config,
                      const std::map<std::string, std::string>& extra_metadata) {
   std::vector<std::pair<std::string, Tensor>> tensors;
   for (const auto& [name, t] : model_state(module)) {
@@ -291,7 +313,7 @@ void save_checkpoint(const std::string& path, const nn::Module& module, const op
       {"step", std::to_string(step)},
       {"rng.seed", std::to_string(rng.seed())},
       {"rng.offset", std::to_string(rng.offset())},
-      {"config", config_json},
+      {"config", config},
   };
   if (optimizer) {
     optim::OptimizerState st = optimizer->state();

@@ -14,7 +14,7 @@
 //
 // A checkpoint is a safetensors file holding a module's parameters under their plain names (what
 // PyTorch's load_state_dict expects), the optimizer state under "optim.<param>.<buffer>", and in
-// __metadata__ the step, the RNG state, the run's config JSON and the optimizer's type and step count.
+// __metadata__ the step, the RNG state, the run's configuration (TOML) and the optimizer's type and step count.
 #pragma once
 
 #include <cstdint>
@@ -39,17 +39,19 @@ struct SafeTensors {
 void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
                       const std::map<std::string, std::string>& metadata = {});
 SafeTensors load_safetensors(const std::string& path);
+// Only the __metadata__ of a file (reads the header, not the data).
+std::map<std::string, std::string> load_safetensors_metadata(const std::string& path);
 
 struct CheckpointInfo {
   int64_t step = 0;
-  std::string config;                           // the config JSON given to save_checkpoint
+  std::string config;                           // the run's configuration given to save_checkpoint
   std::map<std::string, std::string> metadata;  // all of __metadata__ (extra keys included)
 };
 
 // `extra_metadata` carries anything else a run wants back (e.g. ReduceOnPlateau::state()); its keys
 // may not collide with the ones the checkpoint itself uses.
 void save_checkpoint(const std::string& path, const nn::Module& module, const optim::Optimizer* optimizer,
-                     int64_t step, const Generator& rng, const std::string& config_json,
+                     int64_t step, const Generator& rng, const std::string& config,
                      const std::map<std::string, std::string>& extra_metadata = {});
 
 // Loads parameters and buffers into `module` (any device), and the optimizer state and RNG state when given
