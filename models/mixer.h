@@ -2,7 +2,29 @@
 //
 // A mixer maps x [B, L, D] to [B, L, D]; the backbone wraps it in a pre-norm (or post-norm) residual
 // block with an FFN. Each LRA model is one registered mixer: `--model NAME` builds the backbone around
-// it, and `--list-models` prints every entry with its one-line mechanism and complexity.
+// it, and `--list-models` prints every entry with its mechanism, complexity and settings.
+//
+// Mixer settings are typed and declared once. Each mixer has an options struct whose visit() names every
+// key it reads, with its type, default and help:
+//
+//   struct S4DOptions {
+//     int ssm_n = 64;
+//     std::string init = "lin";
+//     bool bidirectional = false;
+//     void visit(MixerOptions& o) {
+//       o.integer("ssm_n", ssm_n, "state size N (even)");
+//       o.choice("init", init, {"lin", "inv"}, "A initialisation: S4D-Lin or S4D-Inv");
+//       o.flag("bidirectional", bidirectional, "a second, anti-causal kernel");
+//     }
+//   };
+//   LRA_REGISTER_MIXER(s4d, S4DOptions, "s4d", "what it computes", "O(...)",
+//                      [](const MixerConfig& c, const S4DOptions& o, Generator& g) { return ...; });
+//
+// The same visit() describes the keys (for --list-models and the key list of an error) and reads them
+// from MixerConfig::options: a value that does not parse is an error naming the mixer, the key and what
+// it takes ("mixer s4d: init must be one of lin, inv, got 'legs'"), and a key no visit() names is an
+// error listing the mixer's keys. Ranges that depend on other values (N even, qkv_dim a multiple of
+// heads) are checked by the mixer's constructor.
 #pragma once
 
 #include <functional>
@@ -17,31 +39,44 @@
 
 namespace lra::models {
 
-// Everything a mixer may read from the model configuration. Keys not named here live in `extra`
-// (e.g. "las_B", "las_P", "chunk", "kernel_size", "ssm_n", "bidirectional"), read with get().
-//
-// Mixer keys are declared: each registry entry lists the `extra` keys its mixer reads (MixerEntry::keys),
-// and building a mixer through the registry (find_mixer(name).make) first rejects any other key, naming
-// the mixer and its keys, so a typo such as "kernal_size=7" is an error instead of a silently default
-// kernel. The same build makes get() and get_string() refuse a key the entry does not declare, so a key
-// a mixer reads but forgot to declare fails the first time the mixer is built, not in a user's run.
+// What the backbone tells a mixer; everything else is the mixer's own options.
 struct MixerConfig {
-  int width = 128;        // D
-  int heads = 4;          // attention heads (H)
-  int max_len = 1024;     // L the model is built for
-  bool causal = false;
-  double dropout = 0.1;            // the model's dropout, for a mixer's internal dropout (S4D after GELU)
-  double attention_dropout = 0.1;  // dropout on attention probabilities (attention mixers)
-  bool attention_bias = false;     // attention mixers: biases on the q/k/v and output projections
-  std::map<std::string, std::string> extra;
+  int width = 128;       // D
+  int max_len = 1024;    // L the model is built for (cls row included)
+  double dropout = 0.1;  // the model's dropout rate, for a mixer's internal dropout (S4D after its GELU)
+  std::map<std::string, std::string> options;  // the mixer's settings as text (ModelConfig::mixer)
+};
 
-  double get(const std::string& key, double fallback) const;
-  std::string get_string(const std::string& key, const std::string& fallback) const;
+// One declared mixer key, for --list-models and error messages.
+struct OptionInfo {
+  std::string key, type, default_value, help;  // type: INT, FLOAT, BOOL or {a|b}
+};
 
-  // Set by the registry's make() to the entry's name and keys; empty when a test builds a config by
-  // hand and reads it outside any mixer (then every key may be read).
-  std::string mixer;
-  std::vector<std::string> declared;
+// Reads (or only describes) a mixer's options; see the header comment.
+class MixerOptions {
+ public:
+  // Describes: records every key with its current (default) value and reads nothing.
+  explicit MixerOptions(std::string mixer);
+  // Reads `values` into the fields as visit() names them.
+  MixerOptions(std::string mixer, const std::map<std::string, std::string>& values);
+
+  void integer(const char* key, int& field, const char* help);
+  void integer(const char* key, int64_t& field, const char* help);
+  void number(const char* key, double& field, const char* help);
+  void flag(const char* key, bool& field, const char* help);
+  void choice(const char* key, std::string& field, const std::vector<std::string>& allowed, const char* help);
+
+  // After visit(): throws when `values` holds a key visit() did not name.
+  void finish() const;
+  const std::vector<OptionInfo>& declared() const { return declared_; }
+
+ private:
+  std::string what(const char* key) const;  // "mixer s4d: ssm_n", for errors
+  const std::string* value(const char* key, const std::string& type, const std::string& current, const char* help);
+
+  std::string mixer_;
+  const std::map<std::string, std::string>* values_ = nullptr;
+  std::vector<OptionInfo> declared_;
 };
 
 class Mixer : public nn::Module {
@@ -53,24 +88,43 @@ class Mixer : public nn::Module {
 using MixerFactory = std::function<std::shared_ptr<Mixer>(const MixerConfig& config, Generator& init)>;
 
 struct MixerEntry {
-  std::string name;               // "transformer", "rotary_transformer", "las", "s4d", ...
-  std::string mechanism;          // one line: what it computes
-  std::string complexity;         // "O(L^2 D)", "O(L log L · D)", ...
-  std::vector<std::string> keys;  // every MixerConfig::extra key the mixer reads (see MixerConfig)
-  MixerFactory make;              // registered through register_mixer: checks the keys, then builds
+  std::string name;                  // "transformer", "rotary_transformer", "las", "s4d", ...
+  std::string mechanism;             // one line: what it computes
+  std::string complexity;            // "O(L^2 D)", "O(L log L · D)", ...
+  std::vector<OptionInfo> options;   // every key its options struct declares, with defaults
+  MixerFactory make;                 // reads the options (unknown or malformed keys are errors), builds
 };
 
-// Registers a mixer (call from a static initialiser in the mixer's .cpp via LRA_REGISTER_MIXER). The
-// stored make() first checks the config's extra keys against `keys` (check_mixer_keys).
 int register_mixer(MixerEntry entry);
-// Throws lra::Error when `config.extra` holds a key `entry` does not declare, naming the key, the
-// mixer and the keys it takes.
-void check_mixer_keys(const MixerEntry& entry, const MixerConfig& config);
 const std::vector<MixerEntry>& mixers();
 // The entry named `name`, or an lra::Error listing the registered names.
 const MixerEntry& find_mixer(const std::string& name);
 
+// The options struct of mixer `name` read from `values`, with the checks described above.
+template <class Options>
+Options read_options(const std::string& name, const std::map<std::string, std::string>& values) {
+  Options o;
+  MixerOptions reader(name, values);
+  o.visit(reader);
+  reader.finish();
+  return o;
+}
+
+template <class Options, class Build>
+int register_mixer_with(std::string name, std::string mechanism, std::string complexity, Build build) {
+  Options defaults;
+  MixerOptions describe(name);
+  defaults.visit(describe);
+  MixerEntry e{name, std::move(mechanism), std::move(complexity), describe.declared(), nullptr};
+  e.make = [name, build](const MixerConfig& config, Generator& init) -> std::shared_ptr<Mixer> {
+    return build(config, read_options<Options>(name, config.options), init);
+  };
+  return register_mixer(std::move(e));
+}
+
 }  // namespace lra::models
 
-#define LRA_REGISTER_MIXER(ident, ...) \
-  static const int lra_mixer_registered_##ident = ::lra::models::register_mixer(::lra::models::MixerEntry{__VA_ARGS__})
+// Registers a mixer from a static initialiser in its .cpp: LRA_REGISTER_MIXER(ident, Options, "name",
+// "mechanism", "complexity", build) with build(const MixerConfig&, const Options&, Generator&).
+#define LRA_REGISTER_MIXER(ident, Options, ...) \
+  static const int lra_mixer_registered_##ident = ::lra::models::register_mixer_with<Options>(__VA_ARGS__)

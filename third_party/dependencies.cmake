@@ -1,6 +1,6 @@
 # Finds the Debian packages lra-engine builds against. Nothing here is vendored: each dependency comes
 # from the system, and a missing one stops the configure step with the package to install.
-#   sudo apt-get install libgtest-dev libcli11-dev libstb-dev nlohmann-json3-dev zlib1g-dev
+#   sudo apt-get install libgtest-dev libcli11-dev libstb-dev nlohmann-json3-dev libtomlplusplus-dev zlib1g-dev
 
 function(lra_missing what package)
   message(FATAL_ERROR "lra-engine needs ${what}, which was not found. On Debian/Ubuntu install it with:\n"
@@ -30,6 +30,14 @@ if(NOT LRA_STB_INCLUDE)
 endif()
 add_library(lra_stb INTERFACE)
 target_include_directories(lra_stb INTERFACE ${LRA_STB_INCLUDE})
+
+# toml++ reads the run configurations (--config) and writes config.toml; header-only.
+find_path(LRA_TOMLPP_INCLUDE toml++/toml.h)
+if(NOT LRA_TOMLPP_INCLUDE)
+  lra_missing("toml++ (TOML configuration files)" libtomlplusplus-dev)
+endif()
+add_library(lra_toml INTERFACE)
+target_include_directories(lra_toml INTERFACE ${LRA_TOMLPP_INCLUDE})
 
 find_package(ZLIB QUIET)
 if(NOT ZLIB_FOUND)

@@ -25,88 +25,7 @@ class ModuleList : public nn::Module {
   }
 };
 
-constexpr double kLayerNormEps = 1e-6;  // flax default, as in the LRA code
-constexpr double kBatchNormEps = 1e-5;
-constexpr double kBatchNormMomentum = 0.1;
-
-bool one_of(const std::string& s, std::initializer_list<const char*> options) {
-  for (const char* o : options)
-    if (s == o) return true;
-  return false;
-}
-
 }  // namespace
-
-// --- Linear --------------------------------------------------------------------------------------
-
-Linear::Linear(int in, int out, Generator& init, bool bias) {
-  weight_ = register_parameter("weight", Tensor::empty({out, in}));
-  nn::init::xavier_uniform(weight_, init);
-  if (bias) bias_ = register_parameter("bias", Tensor::zeros({out}), nn::ParamKind::Bias);
-}
-
-Tensor Linear::forward(const Tensor& x) const { return ops::linear(x, weight_, bias_); }
-
-// --- Norm ----------------------------------------------------------------------------------------
-
-Norm::Norm(const std::string& kind, int width) : batch_(kind == "batch") {
-  LRA_CHECK(one_of(kind, {"layer", "batch"}), "model: norm '", kind, "' is not one of layer | batch");
-  weight_ = register_parameter("weight", Tensor::ones({width}), nn::ParamKind::Norm);
-  bias_ = register_parameter("bias", Tensor::zeros({width}), nn::ParamKind::Norm);
-  if (batch_) {
-    running_mean_ = register_buffer("running_mean", Tensor::zeros({width}));
-    running_var_ = register_buffer("running_var", Tensor::ones({width}));
-  }
-}
-
-Tensor Norm::forward(const Tensor& x) {
-  if (!batch_) return ops::layer_norm(x, weight_, bias_, kLayerNormEps);
-  const int64_t D = x.dim(-1), N = x.numel() / D;
-  LRA_CHECK(running_mean_.device() == x.device(), "BatchNorm: the input is on ", device_name(x.device()),
-            " but the running statistics are on ", device_name(running_mean_.device()), " (move the model with to())");
-  Tensor x2 = ops::reshape(x, {N, D});
-  Tensor y;
-  if (training()) {
-    // Batch statistics: a layer norm of the transposed [D, N] view normalises each channel over the
-    // N = B×L positions (biased variance), exactly BatchNorm's training-mode normalisation.
-    y = ops::transpose(ops::layer_norm(ops::transpose(x2, 0, 1), Tensor(), Tensor(), kBatchNormEps), 0, 1);
-    autograd::NoGrad no_grad;
-    Tensor xd = x2.detach();
-    Tensor mean = ops::mean(xd, 0);
-    Tensor centred = ops::sub(xd, ops::reshape(mean, {1, D}));
-    Tensor var = ops::mean(ops::mul(centred, centred), 0);
-    const DType keep = running_mean_.dtype();  // the buffers keep their dtype (float64 inputs in gradchecks)
-    running_mean_.copy_from(ops::cast(ops::add(ops::scale(ops::cast(running_mean_, x.dtype()), 1 - kBatchNormMomentum),
-                                               ops::scale(mean, kBatchNormMomentum)), keep));
-    const double unbiased = N > 1 ? double(N) / double(N - 1) : 1.0;
-    running_var_.copy_from(ops::cast(ops::add(ops::scale(ops::cast(running_var_, x.dtype()), 1 - kBatchNormMomentum),
-                                              ops::scale(var, kBatchNormMomentum * unbiased)), keep));
-  } else {
-    // Running statistics, all on the device: (x − mean)·(var + eps)^(−1/2).
-    Tensor mean = ops::reshape(ops::cast(running_mean_, x.dtype()), {1, D});
-    Tensor inv_std = ops::reshape(ops::rsqrt(ops::cast(running_var_, x.dtype()), kBatchNormEps), {1, D});
-    y = ops::mul(ops::sub(x2, mean), inv_std);
-  }
-  y = ops::add(ops::mul(y, weight_), bias_);
-  return ops::reshape(y, x.shape().vec());
-}
-
-// --- FeedForward ---------------------------------------------------------------------------------
-
-FeedForward::FeedForward(int width, int hidden, const std::string& activation, Generator& init)
-    : relu_(activation == "relu") {
-  LRA_CHECK(one_of(activation, {"gelu", "relu"}), "model: activation '", activation, "' is not one of gelu | relu");
-  fc1_ = register_module("fc1", std::make_shared<Linear>(width, hidden, init));
-  fc2_ = register_module("fc2", std::make_shared<Linear>(hidden, width, init));
-}
-
-Tensor FeedForward::forward(const Tensor& x, double dropout, bool tied, Generator& gen) {
-  const int tie = tied ? -2 : ops::kNoTie;  // [B, L, D]: one mask per (b, d), shared along L
-  Tensor h = fc1_->forward(x);
-  h = relu_ ? ops::relu(h) : ops::gelu(h);
-  h = ops::dropout(h, dropout, gen, training(), tie);
-  return ops::dropout(fc2_->forward(h), dropout, gen, training(), tie);
-}
 
 // --- Block ---------------------------------------------------------------------------------------
 
@@ -150,31 +69,17 @@ Tensor sinusoidal_positions(int64_t L, int64_t D) {
 
 LraModel::LraModel(const ModelConfig& config, Generator& init) : config_(config) {
   const ModelConfig& c = config_;
-  LRA_CHECK(c.width > 0 && c.depth >= 0 && c.heads > 0 && c.ffn >= 0 && c.max_len > 0 && c.num_classes > 0,
-            "model: width ", c.width, ", depth ", c.depth, ", heads ", c.heads, ", ffn ", c.ffn, ", max_len ",
-            c.max_len, ", num_classes ", c.num_classes, " must be positive (depth, ffn may be 0)");
-  LRA_CHECK(c.vocab_size >= 0, "model: vocab_size ", c.vocab_size, " is negative");
-  LRA_CHECK(one_of(c.position, {"none", "sinusoidal", "learned", "rotary", "rotary_full", "rotary_half"}),
-            "model: position '", c.position, "' is not one of none | sinusoidal | learned | rotary | rotary_full | "
-            "rotary_half");
-  LRA_CHECK(one_of(c.pooling, {"cls", "masked_mean", "mean", "sum"}), "model: pooling '", c.pooling,
-            "' is not one of cls | masked_mean | mean | sum");
-  LRA_CHECK(one_of(c.interaction, {"concat", "nli"}), "model: interaction '", c.interaction,
-            "' is not one of concat | nli");
+  LRA_CHECK(c.width > 0 && c.depth >= 0 && c.ffn >= 0 && c.max_len > 0 && c.num_classes > 0 && c.mlp_dim >= 0,
+            "model: width ", c.width, ", depth ", c.depth, ", ffn ", c.ffn, ", max_len ", c.max_len, ", num_classes ",
+            c.num_classes, ", mlp_dim ", c.mlp_dim, " must be positive (depth, ffn and mlp_dim may be 0)");
+  LRA_CHECK(c.input == Input::Scalars || c.vocab_size > 0, "model: input = tokens needs vocab_size > 0, got ",
+            c.vocab_size);
   LRA_CHECK(c.dropout >= 0 && c.dropout < 1, "model: dropout ", c.dropout, " is not in [0, 1)");
-  LRA_CHECK(c.attention_dropout >= 0 && c.attention_dropout < 1, "model: attention_dropout ", c.attention_dropout,
-            " is not in [0, 1)");
   LRA_CHECK(c.head_layers == 0 || c.head_layers == 1, "model: head_layers ", c.head_layers,
             " is not 0 (one Linear) or 1 (Linear-ReLU-Linear)");
-  const MixerEntry& entry = find_mixer(c.model);  // fails early, listing the registered names
-  // Rotary positions live inside the attention mixers (their "rotary" key); any other mixer would
-  // silently train without positions.
-  const bool takes_rotary = std::find(entry.keys.begin(), entry.keys.end(), "rotary") != entry.keys.end();
-  LRA_CHECK(c.position.rfind("rotary", 0) != 0 || takes_rotary, "model: position '", c.position,
-            "' is applied by the attention mixers to q and k, and '", c.model,
-            "' has none (use none, sinusoidal or learned)");
+  find_mixer(c.model);  // fails early, listing the registered names
 
-  if (c.vocab_size > 0) {
+  if (c.input == Input::Tokens) {
     embed_ = register_parameter("embed", Tensor::empty({c.vocab_size, c.width}), nn::ParamKind::Embedding);
     nn::init::normal(embed_, init, 0.0, 1.0);
   } else {
@@ -182,24 +87,18 @@ LraModel::LraModel(const ModelConfig& config, Generator& init) : config_(config)
   }
   const int rows = c.max_len + (c.cls_token ? 1 : 0);
   if (c.cls_token) cls_ = register_parameter("cls", Tensor::zeros({1, 1, c.width}), nn::ParamKind::Embedding);
-  if (c.position == "learned") {
+  if (c.position == Position::Learned) {
     pos_ = register_parameter("pos", Tensor::empty({rows, c.width}), nn::ParamKind::Embedding);
     nn::init::normal(pos_, init, 0.0, 0.02);
-  } else if (c.position == "sinusoidal") {
+  } else if (c.position == Position::Sinusoidal) {
     pos_ = sinusoidal_positions(rows, c.width);  // fixed, not a parameter
   }
 
   MixerConfig mc;
   mc.width = c.width;
-  mc.heads = c.heads;
   mc.max_len = rows;
   mc.dropout = c.dropout;
-  mc.attention_dropout = c.attention_dropout;
-  mc.attention_bias = c.attention_bias;
-  mc.extra = c.extra;
-  if (c.position == "rotary") mc.extra["rotary"] = "head";
-  if (c.position == "rotary_full") mc.extra["rotary"] = "full";
-  if (c.position == "rotary_half") mc.extra["rotary"] = "half";
+  mc.options = c.mixer;
 
   auto blocks = register_module("blocks", std::make_shared<ModuleList>());
   for (int i = 0; i < c.depth; ++i)
@@ -208,7 +107,7 @@ LraModel::LraModel(const ModelConfig& config, Generator& init) : config_(config)
 
   const int mlp = c.mlp_dim > 0 ? c.mlp_dim : c.width;
   auto head = register_module("head", std::make_shared<ModuleList>());
-  const int features = c.dual ? (c.interaction == "nli" ? 4 : 2) * c.width : c.width;  // what the head reads
+  const int features = c.dual ? (c.interaction == Interaction::Nli ? 4 : 2) * c.width : c.width;  // what the head reads
   if (c.head_layers == 0) {
     head_out_ = head->add("out", std::make_shared<Linear>(features, c.num_classes, init));
   } else if (c.dual) {
@@ -233,13 +132,13 @@ Tensor LraModel::full_mask(const Tensor& input, const Tensor& mask) const {
 Tensor LraModel::encode(const Tensor& input, const Tensor& mask, Generator& gen) {
   const ModelConfig& c = config_;
   Tensor x;
-  if (c.vocab_size > 0) {
-    LRA_CHECK(input.ndim() == 2 && input.dtype() == DType::I32, "model: vocab_size ", c.vocab_size,
-              " needs ids [B, L] int32, got ", input.describe());
+  if (c.input == Input::Tokens) {
+    LRA_CHECK(input.ndim() == 2 && input.dtype() == DType::I32, "model: input = tokens needs ids [B, L] int32, got ",
+              input.describe());
     x = ops::embedding(input, embed_);
   } else {
     LRA_CHECK(input.ndim() == 3 && input.dim(2) == 1 && is_floating(input.dtype()),
-              "model: vocab_size 0 needs float scalars [B, L, 1], got ", input.describe());
+              "model: input = scalars needs float scalars [B, L, 1], got ", input.describe());
     x = encoder_->forward(input);
   }
   const int64_t B = x.dim(0), L = x.dim(1);
@@ -267,10 +166,12 @@ Tensor LraModel::encode(const Tensor& input, const Tensor& mask, Generator& gen)
 }
 
 Tensor LraModel::pool(const Tensor& encoded, const Tensor& m) const {
-  const std::string& p = config_.pooling;
-  if (p == "cls") return ops::reshape(ops::slice(encoded, 1, 0, 1), {encoded.dim(0), encoded.dim(2)});
-  if (p == "masked_mean") return ops::masked_mean(encoded, m);
-  if (p == "sum") return ops::sum(encoded, 1);
+  switch (config_.pooling) {
+    case Pooling::Cls: return ops::reshape(ops::slice(encoded, 1, 0, 1), {encoded.dim(0), encoded.dim(2)});
+    case Pooling::MaskedMean: return ops::masked_mean(encoded, m);
+    case Pooling::Sum: return ops::sum(encoded, 1);
+    case Pooling::Mean: break;
+  }
   return ops::mean(encoded, 1);
 }
 
@@ -286,7 +187,7 @@ Tensor LraModel::forward_pair(const Tensor& in1, const Tensor& mask1, const Tens
   LRA_CHECK(config_.dual, "model: forward_pair() needs a dual model (config.dual = true)");
   Tensor u = pool(encode(in1, mask1, gen), full_mask(in1, mask1));
   Tensor v = pool(encode(in2, mask2, gen), full_mask(in2, mask2));
-  Tensor features = config_.interaction == "nli" ? ops::concat({u, v, ops::mul(u, v), ops::sub(u, v)}, 1)
+  Tensor features = config_.interaction == Interaction::Nli ? ops::concat({u, v, ops::mul(u, v), ops::sub(u, v)}, 1)
                                                  : ops::concat({u, v}, 1);
   if (!head_hidden_) return head_out_->forward(features);
   Tensor h = ops::relu(head_hidden_->forward(features));
@@ -304,13 +205,11 @@ Tensor LraModel::denoise_logits(const Tensor& encoded) {
 
 std::string list_models() {
   std::string out;
-  size_t w = 0;
-  for (const MixerEntry& e : mixers()) w = std::max(w, e.name.size());
   for (const MixerEntry& e : mixers()) {
-    std::string keys;
-    for (const std::string& k : e.keys) keys += (keys.empty() ? "" : ", ") + k;
-    out += e.name + std::string(w + 2 - e.name.size(), ' ') + e.mechanism + "  [" + e.complexity + "]  mixer keys: " +
-           (keys.empty() ? std::string("none") : keys) + "\n";
+    out += e.name + "  " + e.mechanism + "  [" + e.complexity + "]\n";
+    if (e.options.empty()) out += "    (no mixer settings)\n";
+    for (const OptionInfo& o : e.options)
+      out += "    " + o.key + " " + o.type + " = " + o.default_value + "  " + o.help + "\n";
   }
   return out;
 }

@@ -1,11 +1,10 @@
 // The shared LRA backbone: embedding, positions, a stack of residual blocks around a registered mixer,
 // pooling and the classifier heads. One model per registered mixer (models/mixer.h).
 //
-//   input ids [B, L] int32 (vocab_size > 0, id 0 = padding)  -> embedding table [vocab, D], N(0, 1)
-//   or scalars [B, L, 1] float (vocab_size == 0)             -> linear encoder 1 -> D
+//   input = tokens:  ids [B, L] int32 (id 0 = padding)  -> embedding table [vocab_size, D], N(0, 1)
+//   input = scalars: [B, L, 1] float                    -> linear encoder 1 -> D
 //   [cls_token: a learned zero-initialised row prepended; its mask copies the mask of token 0]
-//   + positions (none | sinusoidal | learned; rotary* adds nothing here and tells the attention mixers
-//     through MixerConfig::extra["rotary"] = head | full | half)
+//   + positions (none | sinusoidal | learned; rotary positions are the attention mixers' own `rotary` key)
 //   -> dropout -> depth × Block -> final norm (pre-norm only; final_norm = false drops it, as the
 //      locality-bias predecessor has none) = encode(): [B, L(+1), D]
 //   Block, pre-norm:  x += Drop(Mixer(Norm1(x)));  x += FFN(Norm2(x))
@@ -22,13 +21,11 @@
 //
 // Parameter names follow the module tree: embed | encoder.weight, cls, pos, blocks.3.norm1.weight,
 // blocks.3.mixer.qkv.weight, blocks.3.ffn.fc1.weight, final_norm.weight, head.hidden.weight,
-// head.out.weight, denoise.weight (head_layers = 0 keeps head.out alone). attention_bias adds
-// blocks.3.mixer.qkv.bias and blocks.3.mixer.out.bias.
-// Norm: LayerNorm eps 1e-6 (flax default, the LRA code). BatchNorm normalises every channel over all
-// B×L positions (padding included) with batch statistics (biased variance) in training and running
-// statistics in eval; the running variance is updated with the unbiased batch variance, momentum 0.1,
-// as PyTorch's BatchNorm1d does. The running statistics are module buffers ("blocks.0.norm1.running_mean"):
-// not parameters, but moved by to() and saved in checkpoints.
+// head.out.weight, denoise.weight (head_layers = 0 keeps head.out alone). The attention mixers'
+// attention_bias adds blocks.3.mixer.qkv.bias and blocks.3.mixer.out.bias.
+// Norm, Linear and FeedForward are models/layers.h's; BatchNorm's running statistics are module buffers
+// ("blocks.0.norm1.running_mean"): not parameters, but moved by to() and saved in checkpoints.
+// Settings are checked here, once: ranges in the constructor (choices are enums, checked when parsed).
 #pragma once
 
 #include <map>
@@ -39,68 +36,11 @@
 #include "engine/nn.h"
 #include "engine/rng.h"
 #include "engine/tensor.h"
+#include "models/config.h"
+#include "models/layers.h"
 #include "models/mixer.h"
 
 namespace lra::models {
-
-struct ModelConfig {
-  std::string model = "transformer";   // registered mixer name
-  int vocab_size = 0;                  // token embedding size (pad id 0); 0 = pixel scalars [B, L, 1] via a linear encoder
-  int num_classes = 2;
-  int max_len = 1024;
-  int width = 128, depth = 2, heads = 4, ffn = 256;
-  std::string position = "sinusoidal"; // none | sinusoidal | learned | rotary | rotary_full | rotary_half
-                                       // (rotary* are applied by attention mixers to q,k: per head, over the full
-                                       //  width before the head split, or with "disable half")
-  bool cls_token = false;
-  bool prenorm = true;
-  std::string norm = "layer";          // layer | batch (BatchNorm over B×L)
-  std::string activation = "gelu";     // FFN activation: gelu | relu
-  double dropout = 0.1, attention_dropout = 0.1;
-  bool tied_dropout = false;           // one mask per channel, broadcast over the sequence
-  std::string pooling = "mean";        // cls | masked_mean | mean (all positions, the LRA code) | sum
-  int mlp_dim = 0;                     // classifier hidden width (0 = width)
-  int head_layers = 1;                 // 0: the classifier is one Linear; 1: Linear-ReLU-Linear (dual: see above)
-  bool final_norm = true;              // pre-norm only: the norm after the last block (false: none)
-  bool attention_bias = false;         // attention mixers: biases on the q/k/v and output projections
-  bool dual = false;                   // two-tower retrieval (shared encoder)
-  std::string interaction = "concat";  // concat [u, v] | nli [u, v, u*v, u-v]
-  int denoise_vocab = 0;               // > 0: token-level head for masked-token denoising with this many outputs
-  std::map<std::string, std::string> extra;  // mixer settings (passed to MixerConfig::extra)
-};
-
-// A dense layer: weight [out, in] (PyTorch layout, Xavier-uniform), bias [out] (zeros) or none.
-class Linear : public nn::Module {
- public:
-  Linear(int in, int out, Generator& init, bool bias = true);
-  Tensor forward(const Tensor& x) const;
-
- private:
-  Tensor weight_, bias_;
-};
-
-// LayerNorm over the last dim, or BatchNorm over all leading dims (B×L), by name ("layer" | "batch").
-class Norm : public nn::Module {
- public:
-  Norm(const std::string& kind, int width);
-  Tensor forward(const Tensor& x);  // x [..., D]
-
- private:
-  bool batch_;
-  Tensor weight_, bias_;
-  Tensor running_mean_, running_var_;  // BatchNorm only: buffers (moved by to(), saved in checkpoints)
-};
-
-// FFN = Linear(D→hidden) → act → Drop → Linear(hidden→D) → Drop.
-class FeedForward : public nn::Module {
- public:
-  FeedForward(int width, int hidden, const std::string& activation, Generator& init);
-  Tensor forward(const Tensor& x, double dropout, bool tied, Generator& gen);
-
- private:
-  bool relu_;
-  std::shared_ptr<Linear> fc1_, fc2_;
-};
 
 // One residual block around a mixer (see the header comment for the pre/post-norm formulas).
 class Block : public nn::Module {

@@ -1,28 +1,35 @@
 // Attention mixers, all on ops::attention (one online-softmax kernel family, nothing L×L stored):
 //
-//   transformer         full softmax multi-head attention (LRA's vanilla Transformer)
-//   rotary_transformer  the same with rotary q, k (per head unless extra rotary says otherwise)
-//   las                 causal LaS attention (Zimerman & Wolf): logits times exp(−α_h|i−j|), box-smoothed V
-//   las_chunk           LaS inside non-overlapping chunks (extra chunk, default 64)
-//   local               attention inside non-overlapping blocks (extra block, default 50)
+//   transformer         full softmax multi-head attention (LRA's vanilla Transformer; reference code:
+//                       google-research/long-range-arena, lra_benchmarks/models/transformer/transformer.py)
+//   rotary_transformer  the same with rotary q, k (rotary = head by default; the locality-bias paper's
+//                       model, pablomiralles22/long-transformers src/models/layers/rotary_attention.py)
+//   las                 causal LaS attention (Zimerman & Wolf, "Viewing Transformers Through the Lens of
+//                       Long Convolutions Layers"): logits times exp(−α_h|i−j|), box-smoothed V
+//   las_chunk           LaS inside non-overlapping chunks (chunk, default 64)
+//   local               attention inside non-overlapping blocks (block, default 50; LRA's
+//                       lra_benchmarks/models/local/local_attention.py)
 //
-// Shared structure, x [B, L, D], attention width Q (extra qkv_dim, default D: the LRA configs' qkv_dim,
+// Mixer settings (typed; every attention mixer takes the first seven, see AttentionOptions):
+//   heads (4), qkv_dim (0 = the width), attention_dropout (0.1), attention_bias (false), causal (false),
+//   rotary (none | head | full | half), rotary_base (10000); las adds las_B, las_P; las_chunk adds chunk;
+//   local adds block, grouping.
+//
+// Shared structure, x [B, L, D], attention width Q (qkv_dim, default D: the LRA configs' qkv_dim,
 // e.g. 64 inside a 128-wide image model), H heads of d = Q/H channels:
 //   q, k, v = split(x · W_qkvᵀ [+ b_qkv])     W_qkv [3Q, D] (LRA: Xavier-uniform, no bias)
-//   rotary (extra "rotary" = none | head | full | half):
+//   rotary (none | head | full | half):
 //     head: rope over each head's d channels (every head sees the full frequency band);
 //     full: rope over the Q-wide q, k before the head split (head 0 gets the highest frequencies, the
 //           locality-bias paper's code); half: full with every even frequency zeroed ("disable half").
 //   out = attention(q, k, v) [B, H, L, d] → [B, L, Q] → · W_oᵀ [+ b_o]     W_o [D, Q]
-//   MixerConfig::attention_bias adds the zero-initialised biases b_qkv [3Q] ("qkv.bias") and b_o [D]
+//   attention_bias adds the zero-initialised biases b_qkv [3Q] ("qkv.bias") and b_o [D]
 //   ("out.bias"), as PyTorch's nn.Linear / nn.MultiheadAttention projections have them (the locality-bias
 //   predecessor's rotary attention); by default there are none, as in the LRA code.
-//   MixerConfig::causal or extra causal = 1 makes any of them causal (las and las_chunk always are);
-//   extra rotary_base sets the rotary frequency base (default 10000).
-//   Mixer keys (declared in the registry, anything else is an error): every attention mixer takes rotary,
-//   rotary_base, causal and qkv_dim; las adds las_B, las_P; las_chunk adds those and chunk; local adds block, grouping.
+//   causal = true makes any of them causal (las and las_chunk always are); rotary_base sets the rotary
+//   frequency base.
 //
-// LaS settings (extra): las_B (default 0.1) and las_P (odd, default 5).
+// LaS settings: las_B (default 0.1) and las_P (odd, default 5).
 //   α_0 = 0 (head 0 is plain causal attention); heads 1..H−1 get α log-spaced ("exponentially
 //   uniform") from B/100 up to B: α_c = B · 100^(−(H−1−c)/(H−2)) (H = 2: α_1 = B). The paper only says
 //   "exponential-uniformly in [0, B]"; the 100× span is our choice (with B = 0.1 the slowest head
@@ -32,14 +39,14 @@
 //   so V is pooled along L once per call. The centred window lets output i see V[i + (P−1)/2]: a small
 //   look-ahead, harmless for classification (see the avgpool header).
 //
-// Local grouping (extra grouping = contiguous | strided):
+// Local grouping (grouping = contiguous | strided):
 //   contiguous (default): blocks [0, C), [C, 2C), ... (the last one may be shorter).
 //   strided: the LRA code's grouping "as written": L is padded to a multiple of C (LRA pads one more
 //     whole block when C divides L; we do not), viewed as [C, L/C], and each group is one column
 //     {g, g + L/C, g + 2L/C, ...}. Unlike the LRA code, the padding mask follows the same grouping
 //     (the LRA code groups its mask contiguously, which masks the wrong keys).
 //
-// Attention dropout: MixerConfig::attention_dropout drops attention weights
+// Attention dropout: attention_dropout drops attention weights
 // inside ops::attention, in training mode only (eval: none), with a fresh mask per call drawn from the
 // forward's Generator, like every other dropout of the model. The local mixer's strided grouping drops
 // weights of the regrouped [B, H, Lp, Lp] problem (the same distribution; a different mask than a
@@ -48,7 +55,7 @@
 #include <string>
 #include <tuple>
 
-#include "models/backbone/backbone.h"  // Linear
+#include "models/layers.h"
 #include "models/mixer.h"
 #include "ops/attention/attention.h"
 #include "ops/avgpool/avgpool.h"
@@ -60,6 +67,68 @@ namespace lra::models {
 namespace {
 
 enum class Kind { Full, Las, LasChunk, Local };
+
+struct AttentionOptions {
+  int heads = 4;
+  int qkv_dim = 0;  // 0: the model width
+  double attention_dropout = 0.1;
+  bool attention_bias = false;
+  bool causal = false;
+  std::string rotary = "none";
+  double rotary_base = 10000;
+
+  void visit(MixerOptions& o) {
+    o.integer("heads", heads, "attention heads H");
+    o.integer("qkv_dim", qkv_dim, "attention width Q, a multiple of heads (0: the model width)");
+    o.number("attention_dropout", attention_dropout, "dropout on the attention weights (training only)");
+    o.flag("attention_bias", attention_bias, "biases on the q/k/v and output projections (LRA has none)");
+    o.flag("causal", causal, "causal attention");
+    o.choice("rotary", rotary, {"none", "head", "full", "half"},
+             "rotary q, k: per head, over the full width, or full with every even frequency off");
+    o.number("rotary_base", rotary_base, "rotary frequency base");
+  }
+};
+
+struct RotaryOptions : AttentionOptions {
+  RotaryOptions() { rotary = "head"; }
+};
+
+struct LasOptions : AttentionOptions {
+  double las_B = 0.1;
+  int las_P = 5;
+  void visit(MixerOptions& o) {
+    AttentionOptions::visit(o);
+    o.number("las_B", las_B, "largest decay rate alpha (heads 1..H-1 log-spaced from B/100 to B)");
+    o.integer("las_P", las_P, "odd window of the value smoothing");
+  }
+};
+
+struct LasChunkOptions : LasOptions {
+  int chunk = 64;
+  void visit(MixerOptions& o) {
+    LasOptions::visit(o);
+    o.integer("chunk", chunk, "chunk length");
+  }
+};
+
+struct LocalOptions : AttentionOptions {
+  int block = 50;
+  std::string grouping = "contiguous";
+  void visit(MixerOptions& o) {
+    AttentionOptions::visit(o);
+    o.integer("block", block, "block length");
+    o.choice("grouping", grouping, {"contiguous", "strided"}, "blocks of neighbours, or LRA's strided groups");
+  }
+};
+
+// What distinguishes the five mixers beyond AttentionOptions.
+struct Variant {
+  Kind kind = Kind::Full;
+  double las_B = 0;
+  int las_P = 1;
+  int chunk = 0;
+  bool strided = false;
+};
 
 // The fixed LaS decay rates for H heads (see the file header).
 std::vector<float> las_alphas(int H, double B) {
@@ -73,49 +142,38 @@ std::vector<float> las_alphas(int H, double B) {
 
 class AttentionMixer : public Mixer {
  public:
-  AttentionMixer(const MixerConfig& c, Generator& init, Kind kind, const std::string& default_rotary)
-      : H_(c.heads), D_(c.width), Q_(int64_t(c.get("qkv_dim", c.width))) {
-    LRA_CHECK(Q_ > 0 && double(Q_) == c.get("qkv_dim", c.width), "attention: qkv_dim = ", c.get("qkv_dim", c.width),
-              " must be a positive integer");
-    LRA_CHECK(c.heads > 0 && Q_ % c.heads == 0, "attention: the attention width (qkv_dim, default the width) ", Q_,
-              " must be a positive multiple of heads ", c.heads);
-    rotary_ = c.get_string("rotary", default_rotary);
-    LRA_CHECK(rotary_ == "none" || rotary_ == "head" || rotary_ == "full" || rotary_ == "half", "attention: rotary '",
-              rotary_, "' is not one of none | head | full | half");
-    LRA_CHECK(rotary_ == "none" || rotary_ == "full" || rotary_ == "half" || (Q_ / c.heads) % 2 == 0,
-              "attention: rotary per head needs an even head dim, got ", Q_ / c.heads);
+  AttentionMixer(const MixerConfig& c, const AttentionOptions& o, const Variant& v, Generator& init)
+      : H_(o.heads), D_(c.width), Q_(o.qkv_dim > 0 ? o.qkv_dim : c.width), rotary_(o.rotary) {
+    LRA_CHECK(o.qkv_dim >= 0, "attention: qkv_dim must be >= 0 (0: the width), got ", o.qkv_dim);
+    LRA_CHECK(o.heads > 0 && Q_ % o.heads == 0, "attention: the attention width (qkv_dim, default the width) ", Q_,
+              " must be a positive multiple of heads ", o.heads);
+    LRA_CHECK(rotary_ != "head" || (Q_ / o.heads) % 2 == 0, "attention: rotary per head needs an even head dim, got ",
+              Q_ / o.heads);
     LRA_CHECK(rotary_ == "none" || rotary_ == "head" || Q_ % 2 == 0, "attention: rotary over the full width needs ",
               "an even attention width, got ", Q_);
-    LRA_CHECK(c.attention_dropout >= 0 && c.attention_dropout < 1, "attention: attention_dropout ", c.attention_dropout,
-              " is not in [0, 1)");
-    dropout_ = c.attention_dropout;
-    options_.causal = c.causal || c.get("causal", 0) != 0;
-    rope_.base = c.get("rotary_base", 10000.0);
+    LRA_CHECK(o.attention_dropout >= 0 && o.attention_dropout < 1, "attention: attention_dropout ",
+              o.attention_dropout, " is not in [0, 1)");
+    dropout_ = o.attention_dropout;
+    options_.causal = o.causal;
+    rope_.base = o.rotary_base;
     rope_.disable_half = rotary_ == "half";
-    if (kind == Kind::Las || kind == Kind::LasChunk) {
-      double B = c.get("las_B", 0.1);
-      LRA_CHECK(B >= 0, "las: las_B = ", B, " must be >= 0");
-      options_.alpha = las_alphas(c.heads, B);
+    if (v.kind == Kind::Las || v.kind == Kind::LasChunk) {
+      LRA_CHECK(v.las_B >= 0, "las: las_B = ", v.las_B, " must be >= 0");
+      options_.alpha = las_alphas(o.heads, v.las_B);
       options_.causal = true;
-      double P = c.get("las_P", 5);
-      LRA_CHECK(P >= 1 && P == std::floor(P) && int(P) % 2 == 1, "las: las_P = ", P, " must be an odd integer >= 1");
-      pool_ = int(P);
+      LRA_CHECK(v.las_P >= 1 && v.las_P % 2 == 1, "las: las_P = ", v.las_P, " must be an odd integer >= 1");
+      pool_ = v.las_P;
     }
-    if (kind == Kind::LasChunk) {
-      double C = c.get("chunk", 64);
-      LRA_CHECK(C >= 1 && C == std::floor(C), "las_chunk: chunk = ", C, " must be a positive integer");
-      options_.chunk = int64_t(C);
+    if (v.kind == Kind::LasChunk || v.kind == Kind::Local) {
+      LRA_CHECK(v.chunk >= 1, v.kind == Kind::Local ? "local: block = " : "las_chunk: chunk = ", v.chunk,
+                " must be a positive integer");
+      options_.chunk = v.chunk;
     }
-    if (kind == Kind::Local) {
-      double C = c.get("block", 50);
-      LRA_CHECK(C >= 1 && C == std::floor(C), "local: block = ", C, " must be a positive integer");
-      options_.chunk = int64_t(C);
-      std::string g = c.get_string("grouping", "contiguous");
-      LRA_CHECK(g == "contiguous" || g == "strided", "local: grouping '", g, "' is not one of contiguous | strided");
-      strided_ = g == "strided";
-    }
-    qkv_ = register_module("qkv", std::make_shared<Linear>(c.width, int(3 * Q_), init, c.attention_bias));
-    out_ = register_module("out", std::make_shared<Linear>(int(Q_), c.width, init, c.attention_bias));
+    strided_ = v.strided;
+    qkv_ = register_module("qkv", std::make_shared<Linear>(c.width, int(3 * Q_), init, LinearInit::XavierUniform,
+                                                         o.attention_bias));
+    out_ = register_module("out", std::make_shared<Linear>(int(Q_), c.width, init, LinearInit::XavierUniform,
+                                                         o.attention_bias));
   }
 
   Tensor forward(const Tensor& x, const Tensor& key_mask, Generator& gen) override {
@@ -191,29 +249,32 @@ class AttentionMixer : public Mixer {
   std::shared_ptr<Linear> qkv_, out_;
 };
 
-std::shared_ptr<Mixer> make(const MixerConfig& c, Generator& init, Kind kind, const char* rotary) {
-  return std::make_shared<AttentionMixer>(c, init, kind, rotary);
+std::shared_ptr<Mixer> make(const MixerConfig& c, const AttentionOptions& o, const Variant& v, Generator& init) {
+  return std::make_shared<AttentionMixer>(c, o, v, init);
 }
 
 }  // namespace
 
-LRA_REGISTER_MIXER(transformer, "transformer", "full softmax multi-head attention (rotary optional: extra rotary)",
-                   "O(L^2 D)", {"rotary", "rotary_base", "causal", "qkv_dim"},
-                   [](const MixerConfig& c, Generator& g) { return make(c, g, Kind::Full, "none"); });
-LRA_REGISTER_MIXER(rotary_transformer, "rotary_transformer",
-                   "softmax multi-head attention with rotary q, k (per head; extra rotary = full | half)", "O(L^2 D)",
-                   {"rotary", "rotary_base", "causal", "qkv_dim"},
-                   [](const MixerConfig& c, Generator& g) { return make(c, g, Kind::Full, "head"); });
-LRA_REGISTER_MIXER(las, "las",
+LRA_REGISTER_MIXER(transformer, AttentionOptions, "transformer",
+                   "full softmax multi-head attention (rotary optional: rotary = head | full | half)", "O(L^2 D)",
+                   [](const MixerConfig& c, const AttentionOptions& o, Generator& g) { return make(c, o, {}, g); });
+LRA_REGISTER_MIXER(rotary_transformer, RotaryOptions, "rotary_transformer",
+                   "softmax multi-head attention with rotary q, k (per head; rotary = full | half)", "O(L^2 D)",
+                   [](const MixerConfig& c, const RotaryOptions& o, Generator& g) { return make(c, o, {}, g); });
+LRA_REGISTER_MIXER(las, LasOptions, "las",
                    "causal LaS attention: logits times exp(-alpha_h |i-j|), avg-pooled values (las_B, las_P)",
-                   "O(L^2 D)", {"rotary", "rotary_base", "causal", "qkv_dim", "las_B", "las_P"},
-                   [](const MixerConfig& c, Generator& g) { return make(c, g, Kind::Las, "none"); });
-LRA_REGISTER_MIXER(las_chunk, "las_chunk", "LaS attention inside non-overlapping chunks (extra chunk, default 64)",
-                   "O(L C D)", {"rotary", "rotary_base", "causal", "qkv_dim", "las_B", "las_P", "chunk"},
-                   [](const MixerConfig& c, Generator& g) { return make(c, g, Kind::LasChunk, "none"); });
-LRA_REGISTER_MIXER(local, "local",
-                   "softmax attention inside non-overlapping blocks (extra block = 50, grouping = contiguous | strided)",
-                   "O(L C D)", {"rotary", "rotary_base", "causal", "qkv_dim", "block", "grouping"},
-                   [](const MixerConfig& c, Generator& g) { return make(c, g, Kind::Local, "none"); });
+                   "O(L^2 D)", [](const MixerConfig& c, const LasOptions& o, Generator& g) {
+                     return make(c, o, {Kind::Las, o.las_B, o.las_P, 0, false}, g);
+                   });
+LRA_REGISTER_MIXER(las_chunk, LasChunkOptions, "las_chunk",
+                   "LaS attention inside non-overlapping chunks (chunk, default 64)", "O(L C D)",
+                   [](const MixerConfig& c, const LasChunkOptions& o, Generator& g) {
+                     return make(c, o, {Kind::LasChunk, o.las_B, o.las_P, o.chunk, false}, g);
+                   });
+LRA_REGISTER_MIXER(local, LocalOptions, "local",
+                   "softmax attention inside non-overlapping blocks (block = 50, grouping = contiguous | strided)",
+                   "O(L C D)", [](const MixerConfig& c, const LocalOptions& o, Generator& g) {
+                     return make(c, o, {Kind::Local, 0, 1, o.block, o.grouping == "strided"}, g);
+                   });
 
 }  // namespace lra::models

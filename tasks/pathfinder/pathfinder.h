@@ -79,6 +79,10 @@ struct PathfinderParams {
 PathfinderParams lra_pathfinder_params(int resolution, int contour_length = 14);
 // The folder name of a contour length: 6 → curv_baseline, 9 → curv_contour_length_9, ...
 std::string pathfinder_difficulty_dir(int contour_length);
+// easy | intermediate | hard (or a folder name) -> curv_baseline | curv_contour_length_9 | _14 (LRA's three
+// sets are the contour lengths 6, 9 and 14); the contour length in *contour_length when given. An error
+// names the accepted values.
+std::string pathfinder_difficulty_folder(const std::string& difficulty, int* contour_length = nullptr);
 
 // One generated image, with what the tests and the debug renderings need.
 struct PathfinderStimulus {

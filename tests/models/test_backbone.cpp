@@ -2,7 +2,8 @@
 // gives finite logits and a gradient for every parameter; a transformer learns a small problem;
 // pooling, cls token, dual and denoise heads have the documented shapes; structural properties
 // (causality of LaS with P = 1, block locality of `local`, padding invariance of masked mean pooling);
-// head_layers, final_norm and attention_bias; every mixer's declared keys (unknown keys are errors).
+// head_layers, final_norm and attention_bias; every mixer's typed, declared keys (unknown keys and values of
+// the wrong type are errors naming the mixer and the key).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -16,6 +17,7 @@
 #include "engine/autograd.h"
 #include "engine/io.h"
 #include "engine/optim.h"
+#include "engine/settings.h"
 #include "models/backbone/backbone.h"
 #include "ops/attention/attention.h"
 #include "ops/loss/loss.h"
@@ -37,15 +39,15 @@ ModelConfig tiny(const std::string& model) {
   c.max_len = 12;
   c.width = 16;
   c.depth = 2;
-  c.heads = 4;
   c.ffn = 24;
-  c.position = "learned";
+  c.position = Position::Learned;
   c.dropout = 0.1;
-  c.pooling = "masked_mean";
-  // Small blocks and windows for the L = 10 batches; each mixer gets only the keys it takes.
-  if (model == "las") c.extra = {{"las_P", "3"}};
-  if (model == "las_chunk") c.extra = {{"chunk", "4"}, {"las_P", "3"}};
-  if (model == "local") c.extra = {{"block", "4"}};
+  c.pooling = Pooling::MaskedMean;
+  // Small blocks and windows for the L = 10 batches; each mixer gets only the keys it takes. The attention
+  // mixers have their default 4 heads.
+  if (model == "las") c.mixer = {{"las_P", "3"}};
+  if (model == "las_chunk") c.mixer = {{"chunk", "4"}, {"las_P", "3"}};
+  if (model == "local") c.mixer = {{"block", "4"}};
   return c;
 }
 
@@ -131,20 +133,24 @@ TEST(Backbone, VariantsForwardAndBackward) {
     edit(c);
     variants.push_back({what, c});
   };
-  add("rotary per head", [](ModelConfig& c) { c.position = "rotary"; });
-  add("rotary full width", [](ModelConfig& c) { c.position = "rotary_full"; });
-  add("rotary half", [](ModelConfig& c) { c.position = "rotary_half"; });
-  add("sinusoidal + cls", [](ModelConfig& c) { c.position = "sinusoidal"; c.cls_token = true; c.pooling = "cls"; });
-  add("local strided", [](ModelConfig& c) { c = tiny("local"); c.extra["grouping"] = "strided"; });
+  add("rotary per head", [](ModelConfig& c) { c.position = Position::None; c.mixer["rotary"] = "head"; });
+  add("rotary full width", [](ModelConfig& c) { c.position = Position::None; c.mixer["rotary"] = "full"; });
+  add("rotary half", [](ModelConfig& c) { c.position = Position::None; c.mixer["rotary"] = "half"; });
+  add("sinusoidal + cls", [](ModelConfig& c) {
+    c.position = Position::Sinusoidal;
+    c.cls_token = true;
+    c.pooling = Pooling::Cls;
+  });
+  add("local strided", [](ModelConfig& c) { c = tiny("local"); c.mixer["grouping"] = "strided"; });
   add("post-norm batch relu", [](ModelConfig& c) {
     c.prenorm = false;
-    c.norm = "batch";
-    c.activation = "relu";
+    c.norm = NormKind::Batch;
+    c.activation = Activation::Relu;
   });
   add("tied dropout, no ffn", [](ModelConfig& c) { c.tied_dropout = true; c.ffn = 0; });
-  add("las cls", [](ModelConfig& c) { c = tiny("las"); c.cls_token = true; c.pooling = "cls"; });
+  add("las cls", [](ModelConfig& c) { c = tiny("las"); c.cls_token = true; c.pooling = Pooling::Cls; });
   add("attention bias, no final norm, one-Linear head", [](ModelConfig& c) {
-    c.attention_bias = true;
+    c.mixer["attention_bias"] = "true";
     c.final_norm = false;
     c.head_layers = 0;
   });
@@ -206,7 +212,7 @@ TEST(Backbone, HeadLayersZeroIsOneLinear) {
     ModelConfig d = tiny("transformer");
     d.head_layers = 0;
     d.dual = true;
-    d.interaction = interaction;
+    d.interaction = settings::parse_choice("interaction", interaction, kInteractionNames);
     d.num_classes = 2;
     Generator init_d(1), gen_d(2);
     LraModel dual(d, init_d);
@@ -271,7 +277,7 @@ TEST(Backbone, FinalNormCanBeTurnedOff) {
 TEST(Backbone, AttentionBiasAddsProjectionBiases) {
   for (const std::string& name : kAttentionModels) {
     ModelConfig c = tiny(name);
-    c.attention_bias = true;
+    c.mixer["attention_bias"] = "true";
     Generator init(1), gen(2);
     LraModel model(c, init);
     Batch b = tiny_batch(2, 10, 7, 3, 5);
@@ -290,7 +296,7 @@ TEST(Backbone, AttentionBiasAddsProjectionBiases) {
 
 TEST(Backbone, PixelInputUsesALinearEncoder) {
   ModelConfig c = tiny("transformer");
-  c.vocab_size = 0;
+  c.input = Input::Scalars;
   c.num_classes = 10;
   Generator init(1), gen(2);
   LraModel model(c, init);
@@ -321,7 +327,7 @@ TEST(Backbone, OneLayerTransformerLearns) {
   c.depth = 1;
   c.num_classes = 2;
   c.dropout = 0;
-  c.pooling = "mean";
+  c.pooling = Pooling::Mean;
   Generator init(8), gen(9);
   LraModel model(c, init);
   optim::AdamWConfig cfg;
@@ -343,7 +349,7 @@ TEST(Backbone, PoolingModesAndClsTokenShapes) {
     for (const char* pooling : {"cls", "masked_mean", "mean", "sum"}) {
       ModelConfig c = tiny("transformer");
       c.cls_token = cls;
-      c.pooling = pooling;
+      c.pooling = settings::parse_choice("pooling", pooling, kPoolingNames);
       Generator init(1), gen(2);
       LraModel model(c, init);
       Batch b = tiny_batch(2, 10, 7, 3, 3);
@@ -385,7 +391,7 @@ TEST(Backbone, MaskedMeanIgnoresPaddedTokens) {
 double change_before(const std::string& model_name, std::map<std::string, std::string> extra, int L, int changed_from,
                      int64_t r0, int64_t r1) {
   ModelConfig c = tiny(model_name);
-  c.extra = std::move(extra);
+  c.mixer = std::move(extra);
   c.depth = 1;
   Generator init(1), gen(2);
   LraModel model(c, init);
@@ -409,9 +415,9 @@ TEST(Backbone, LasWithoutPoolingIsCausal) {
 // Encodes one fixed batch with a one-layer model (the same seed gives the same parameters whenever the
 // parameter shapes agree, which holds across the attention mixers).
 Tensor encode_once(const std::string& model_name, std::map<std::string, std::string> extra,
-                   const std::string& position = "learned") {
+                   Position position = Position::Learned) {
   ModelConfig c = tiny(model_name);
-  c.extra = std::move(extra);
+  c.mixer = std::move(extra);
   c.position = position;
   c.depth = 1;
   Generator init(1), gen(2);
@@ -422,7 +428,7 @@ Tensor encode_once(const std::string& model_name, std::map<std::string, std::str
 }
 
 TEST(Backbone, LasWithZeroDecayAndNoPoolingIsCausalAttention) {
-  Tensor causal = encode_once("transformer", {{"causal", "1"}});
+  Tensor causal = encode_once("transformer", {{"causal", "true"}});
   EXPECT_LT(max_diff_rows(encode_once("las", {{"las_B", "0"}, {"las_P", "1"}}), causal, 0, 10), 1e-5);
   // The decay and the pooling each change the result.
   EXPECT_GT(max_diff_rows(encode_once("las", {{"las_B", "0.5"}, {"las_P", "1"}}), causal, 0, 10), 1e-4);
@@ -431,17 +437,18 @@ TEST(Backbone, LasWithZeroDecayAndNoPoolingIsCausalAttention) {
 }
 
 TEST(Backbone, RotaryModesDiffer) {
-  Tensor none = encode_once("transformer", {}, "none");
-  Tensor head = encode_once("transformer", {}, "rotary");
-  Tensor full = encode_once("transformer", {}, "rotary_full");
-  Tensor half = encode_once("transformer", {}, "rotary_half");
+  const Position off = Position::None;
+  Tensor none = encode_once("transformer", {}, off);
+  Tensor head = encode_once("transformer", {{"rotary", "head"}}, off);
+  Tensor full = encode_once("transformer", {{"rotary", "full"}}, off);
+  Tensor half = encode_once("transformer", {{"rotary", "half"}}, off);
   // rotary_transformer defaults to rotary per head.
-  EXPECT_LT(max_diff_rows(encode_once("rotary_transformer", {}, "none"), head, 0, 10), 1e-6);
+  EXPECT_LT(max_diff_rows(encode_once("rotary_transformer", {}, off), head, 0, 10), 1e-6);
   EXPECT_GT(max_diff_rows(none, head, 0, 10), 1e-4);
   EXPECT_GT(max_diff_rows(head, full, 0, 10), 1e-4);
   EXPECT_GT(max_diff_rows(full, half, 0, 10), 1e-4);
-  // An explicit extra rotary overrides the mixer's default.
-  EXPECT_LT(max_diff_rows(encode_once("rotary_transformer", {{"rotary", "none"}}, "none"), none, 0, 10), 1e-6);
+  // An explicit rotary overrides the mixer's default.
+  EXPECT_LT(max_diff_rows(encode_once("rotary_transformer", {{"rotary", "none"}}, off), none, 0, 10), 1e-6);
 }
 
 TEST(Backbone, LocalAttentionStaysInsideItsBlock) {
@@ -450,7 +457,7 @@ TEST(Backbone, LocalAttentionStaysInsideItsBlock) {
   EXPECT_GT(change_before("local", {{"block", "4"}}, 10, 8, 8, 10), 1e-4);
   // Strided groups of 4 over L = 8: {0, 2, 4, 6} and {1, 3, 5, 7}; changing token 7 leaves even positions.
   ModelConfig c = tiny("local");
-  c.extra = {{"block", "4"}, {"grouping", "strided"}};
+  c.mixer = {{"block", "4"}, {"grouping", "strided"}};
   c.depth = 1;
   Generator init(1), gen(2);
   LraModel model(c, init);
@@ -472,7 +479,7 @@ TEST(Backbone, DualHeadBothInteractions) {
   for (const char* interaction : {"concat", "nli"}) {
     ModelConfig c = tiny("transformer");
     c.dual = true;
-    c.interaction = interaction;
+    c.interaction = settings::parse_choice("interaction", interaction, kInteractionNames);
     c.num_classes = 2;
     c.mlp_dim = 8;
     Generator init(1), gen(2);
@@ -509,7 +516,7 @@ TEST(Backbone, DenoiseHeadShape) {
 }
 
 TEST(Backbone, BatchNormUsesBatchThenRunningStatistics) {
-  Norm norm("batch", 3);
+  Norm norm(NormKind::Batch, 3);
   std::vector<float> v(2 * 5 * 3);
   for (size_t i = 0; i < v.size(); ++i) v[i] = float(i % 3) * 2.0f + float(i % 7) - 1.0f;
   Tensor x = Tensor::from_vector(v, {2, 5, 3});
@@ -540,7 +547,7 @@ TEST(Backbone, BatchNormRunningStatisticsTravelWithTheCheckpoint) {
   // Train-mode steps move the running statistics away from (0, 1); a fresh model loading the
   // checkpoint must then give the identical eval output, which it cannot with the default statistics.
   ModelConfig cfg = tiny("transformer");
-  cfg.norm = "batch";
+  cfg.norm = NormKind::Batch;
   cfg.dropout = 0;
   Generator init(5), gen(7);
   LraModel a(cfg, init);
@@ -564,7 +571,7 @@ TEST(Backbone, BatchNormRunningStatisticsTravelWithTheCheckpoint) {
   std::filesystem::remove(path);
 }
 
-// Attention dropout (MixerConfig::attention_dropout) reaches every attention
+// Attention dropout (the mixers' attention_dropout) reaches every attention
 // mixer in training, with a fresh mask per call, and is off in eval: an eval mixer with p = 0.5 gives
 // exactly what the same mixer built with p = 0 gives.
 TEST(AttentionMixers, AttentionDropoutOnlyInTraining) {
@@ -585,12 +592,11 @@ TEST(AttentionMixers, AttentionDropoutOnlyInTraining) {
     const std::string what = v.model + (v.extra.count("grouping") ? " strided" : "");
     MixerConfig mc;
     mc.width = 16;
-    mc.heads = 4;
     mc.max_len = 12;
-    mc.extra = v.extra;
+    mc.options = v.extra;
     auto make = [&](double p) {
       Generator init(1);
-      mc.attention_dropout = p;
+      mc.options["attention_dropout"] = settings::format_double(p);
       mc.dropout = 0;  // the model dropout must not be what drops attention weights
       return find_mixer(v.model).make(mc, init);
     };
@@ -610,8 +616,7 @@ TEST(AttentionMixers, AttentionDropoutOnlyInTraining) {
   }
   MixerConfig bad;
   bad.width = 16;
-  bad.heads = 4;
-  bad.attention_dropout = 1.0;
+  bad.options = {{"attention_dropout", "1.0"}};
   Generator init(1);
   EXPECT_THROW(find_mixer("transformer").make(bad, init), Error);
 }
@@ -622,11 +627,10 @@ TEST(AttentionMixers, QkvDimSetsTheAttentionWidth) {
   for (const std::string& model : kAttentionModels) {
     MixerConfig mc;
     mc.width = 16;
-    mc.heads = 2;
     mc.max_len = 12;
-    mc.extra = {{"qkv_dim", "8"}};
-    if (model == "las_chunk") mc.extra["chunk"] = "4";
-    if (model == "local") mc.extra["block"] = "4";
+    mc.options = {{"qkv_dim", "8"}, {"heads", "2"}};
+    if (model == "las_chunk") mc.options["chunk"] = "4";
+    if (model == "local") mc.options["block"] = "4";
     Generator init(2), gen(3);
     auto mixer = find_mixer(model).make(mc, init);
     std::map<std::string, Shape> shapes;
@@ -642,8 +646,7 @@ TEST(AttentionMixers, QkvDimSetsTheAttentionWidth) {
   }
   MixerConfig bad;
   bad.width = 16;
-  bad.heads = 3;
-  bad.extra = {{"qkv_dim", "8"}};
+  bad.options = {{"qkv_dim", "8"}, {"heads", "3"}};
   Generator init(1);
   try {
     find_mixer("transformer").make(bad, init);
@@ -693,10 +696,8 @@ TEST(AttentionMixers, SmallHeadDimRunsOnTheGpuAsOnTheCpu) {
   LRA_REQUIRE_CUDA();
   MixerConfig mc;
   mc.width = 32;
-  mc.heads = 4;
   mc.max_len = 40;
-  mc.attention_dropout = 0;
-  mc.extra = {{"qkv_dim", "16"}};  // head dim 4, as LRA's pathfinder Transformer
+  mc.options = {{"qkv_dim", "16"}, {"heads", "4"}, {"attention_dropout", "0"}};  // head dim 4, as LRA's pathfinder
   Generator init(5), gen(6);
   auto mixer = find_mixer("transformer").make(mc, init);
   mixer->eval();
@@ -742,22 +743,28 @@ TEST(Registry, BadSettingsAreClearErrors) {
     return std::string("no error");
   };
   ModelConfig c = tiny("las");
-  c.extra["las_P"] = "4";
+  c.mixer["las_P"] = "4";
   EXPECT_NE(message(c).find("las_P = 4 must be an odd integer"), std::string::npos) << message(c);
   c = tiny("transformer");
-  c.extra["rotary"] = "sideways";
-  EXPECT_NE(message(c).find("rotary 'sideways'"), std::string::npos) << message(c);
+  c.mixer["rotary"] = "sideways";
+  EXPECT_NE(message(c).find("mixer transformer: rotary must be one of none, head, full, half, got 'sideways'"),
+            std::string::npos)
+      << message(c);
   c = tiny("transformer");
-  c.heads = 3;
+  c.mixer["heads"] = "3";
   EXPECT_NE(message(c).find("16 must be a positive multiple of heads 3"), std::string::npos) << message(c);
   c = tiny("transformer");
-  c.pooling = "max";
-  EXPECT_NE(message(c).find("pooling 'max'"), std::string::npos) << message(c);
-  // Rotary positions are applied inside the attention mixers; a convolution would train without positions.
+  c.mixer["heads"] = "3.5";
+  EXPECT_NE(message(c).find("mixer transformer: heads takes an integer, got '3.5'"), std::string::npos) << message(c);
+  c = tiny("transformer");
+  c.dropout = 1.0;
+  EXPECT_NE(message(c).find("dropout 1 is not in [0, 1)"), std::string::npos) << message(c);
+  // Rotary positions are the attention mixers' key; a convolution has none to take.
   c = tiny("gmlp");
-  c.position = "rotary_full";
-  EXPECT_NE(message(c).find("position 'rotary_full' is applied by the attention mixers"), std::string::npos)
-      << message(c);
+  c.mixer["rotary"] = "full";
+  EXPECT_NE(message(c).find("mixer gmlp: unknown setting 'rotary=full'"), std::string::npos) << message(c);
+  // Choices are parsed once, where the setting is read: a bad name never reaches the model.
+  EXPECT_THROW(settings::find(model_settings(), "pooling")->set(c, "max"), Error);
 }
 
 // Mixer keys: a key no mixer reads (a typo) is an error naming it, the mixer and the keys it takes,
@@ -767,9 +774,8 @@ TEST(Registry, UnknownMixerKeyNamesTheMixerAndItsKeys) {
   for (const MixerEntry& e : mixers()) {
     MixerConfig mc;
     mc.width = 16;
-    mc.heads = 4;
     mc.max_len = 12;
-    mc.extra = {{"kernal_size", "7"}};
+    mc.options = {{"kernal_size", "7"}};
     Generator init(1);
     try {
       find_mixer(e.name).make(mc, init);
@@ -777,12 +783,12 @@ TEST(Registry, UnknownMixerKeyNamesTheMixerAndItsKeys) {
     } catch (const Error& err) {
       const std::string msg = err.what();
       EXPECT_NE(msg.find("'kernal_size=7'"), std::string::npos) << msg;
-      EXPECT_NE(msg.find("mixer '" + e.name + "'"), std::string::npos) << msg;
-      for (const std::string& k : e.keys) EXPECT_NE(msg.find(k), std::string::npos) << e.name << ": " << msg;
+      EXPECT_NE(msg.find("mixer " + e.name + ":"), std::string::npos) << msg;
+      for (const OptionInfo& o : e.options) EXPECT_NE(msg.find(o.key), std::string::npos) << e.name << ": " << msg;
     }
   }
   ModelConfig c = tiny("local");
-  c.extra["blok"] = "8";
+  c.mixer["blok"] = "8";
   Generator init(1);
   try {
     LraModel model(c, init);
@@ -793,73 +799,96 @@ TEST(Registry, UnknownMixerKeyNamesTheMixerAndItsKeys) {
 }
 
 // Every declared key is one the mixer reads: a valid value builds, a nonsense value is rejected naming the
-// key (a declared key the mixer ignored would build). With get()'s own check (a registered mixer reading
-// an undeclared key fails, tested below), declared and read keys are the same set. A new key needs a
-// valid value in this table.
+// key (a declared key the mixer ignored would build), and every key's default is its type's. Keys are
+// declared by the same visit() that reads them (models/mixer.h), so declared and read keys are one set.
+// A new key needs a valid value in this table.
 TEST(Registry, EveryMixerDeclaresExactlyTheKeysItReads) {
   const std::map<std::string, std::string> valid = {
-      {"rotary", "full"},     {"rotary_base", "500"}, {"causal", "1"},     {"las_B", "0.2"},
-      {"las_P", "3"},         {"chunk", "4"},         {"block", "4"},      {"grouping", "strided"},
-      {"ssm_n", "4"},         {"init", "inv"},        {"dt_min", "0.002"}, {"dt_max", "0.05"},
-      {"bidirectional", "1"}, {"ssm_bc", "1"},        {"hidden", "16"},    {"groups", "2"},
-      {"kernel_size", "3"},  {"qkv_dim", "8"}};
+      {"rotary", "full"},        {"rotary_base", "500"}, {"causal", "true"},  {"las_B", "0.2"},
+      {"las_P", "3"},            {"chunk", "4"},         {"block", "4"},      {"grouping", "strided"},
+      {"ssm_n", "4"},            {"init", "inv"},        {"dt_min", "0.002"}, {"dt_max", "0.05"},
+      {"bidirectional", "true"}, {"ssm_bc", "true"},     {"hidden", "16"},    {"groups", "2"},
+      {"kernel_size", "3"},      {"qkv_dim", "8"},       {"heads", "2"},      {"attention_dropout", "0.2"},
+      {"attention_bias", "true"}};
   // Keys that are only valid next to another one.
   const std::map<std::string, std::map<std::string, std::string>> companions = {
       {"residual_conv groups", {{"kernel_size", "3"}}}};  // groups needs a bounded kernel
   for (const MixerEntry& e : mixers()) {
-    for (const std::string& key : e.keys) {
+    for (const OptionInfo& o : e.options) {
+      const std::string& key = o.key;
       ASSERT_TRUE(valid.count(key)) << e.name << " declares '" << key << "': add a valid value to this test";
       MixerConfig mc;
       mc.width = 16;
-      mc.heads = 4;
       mc.max_len = 12;
-      mc.extra = {{key, valid.at(key)}};
+      mc.options = {{key, valid.at(key)}};
       if (companions.count(e.name + " " + key))
-        for (const auto& kv : companions.at(e.name + " " + key)) mc.extra.insert(kv);
+        for (const auto& kv : companions.at(e.name + " " + key)) mc.options.insert(kv);
       Generator init(1), gen(2);
       std::shared_ptr<Mixer> m;
       ASSERT_NO_THROW(m = find_mixer(e.name).make(mc, init)) << e.name << " with " << key << "=" << valid.at(key);
       Tensor x = Tensor::zeros({1, 10, 16});
       EXPECT_EQ(m->forward(x, Tensor(), gen).shape().vec(), (std::vector<int64_t>{1, 10, 16})) << e.name << " " << key;
-      mc.extra = {{key, "nonsense"}};
+      mc.options = {{key, "nonsense"}};
       try {
         find_mixer(e.name).make(mc, init);
         ADD_FAILURE() << e.name << " ignores its declared key '" << key << "' (nonsense value accepted)";
       } catch (const Error& err) {
-        EXPECT_NE(std::string(err.what()).find(key), std::string::npos) << e.name << ": " << err.what();
+        EXPECT_NE(std::string(err.what()).find("mixer " + e.name + ": " + key), std::string::npos)
+            << e.name << ": " << err.what();
       }
+      // The printed default reads back as the key's type.
+      mc.options = {{key, o.default_value}};
+      if (companions.count(e.name + " " + key))
+        for (const auto& kv : companions.at(e.name + " " + key)) mc.options.insert(kv);
+      EXPECT_NO_THROW(find_mixer(e.name).make(mc, init)) << e.name << " " << key << " = " << o.default_value;
     }
   }
 }
 
-// Inside a registered mixer, reading a key the entry does not declare is an error naming the mixer; a
-// config built by hand (no mixer) reads anything.
-TEST(Registry, ReadingAnUndeclaredKeyFails) {
-  MixerConfig c;
-  c.extra = {{"b", "2"}};
-  EXPECT_EQ(c.get("b", 0), 2.0);
-  c.mixer = "toy";
-  c.declared = {"a"};
-  EXPECT_EQ(c.get("a", 1.5), 1.5);
-  try {
-    c.get_string("b", "");
-    ADD_FAILURE() << "an undeclared read passed";
-  } catch (const Error& err) {
-    const std::string msg = err.what();
-    EXPECT_NE(msg.find("mixer 'toy' reads the setting 'b'"), std::string::npos) << msg;
-  }
-  EXPECT_THROW(c.get("b", 0), Error);
+// An options struct that names a key twice is a bug of the mixer, caught when it is described.
+TEST(Registry, AKeyDeclaredTwiceFails) {
+  struct Twice {
+    int a = 1, b = 2;
+    void visit(MixerOptions& o) {
+      o.integer("a", a, "first");
+      o.integer("a", b, "again");
+    }
+  };
+  Twice t;
+  MixerOptions describe("toy");
+  EXPECT_THROW(t.visit(describe), Error);
+  // Reading: unknown keys fail in finish(), values of the wrong type as they are read.
+  struct One {
+    int a = 1;
+    bool f = false;
+    std::string c = "x";
+    void visit(MixerOptions& o) {
+      o.integer("a", a, "an int");
+      o.flag("f", f, "a flag");
+      o.choice("c", c, {"x", "y"}, "a choice");
+    }
+  };
+  const One read = read_options<One>("toy", {{"a", "5"}, {"f", "on"}, {"c", "y"}});
+  EXPECT_EQ(read.a, 5);
+  EXPECT_TRUE(read.f);
+  EXPECT_EQ(read.c, "y");
+  EXPECT_THROW(read_options<One>("toy", {{"b", "1"}}), Error);
+  EXPECT_THROW(read_options<One>("toy", {{"f", "maybe"}}), Error);
+  EXPECT_THROW(read_options<One>("toy", {{"c", "z"}}), Error);
 }
 
 TEST(Registry, ListModelsShowsEachMixersKeys) {
-  std::map<std::string, std::string> lines;  // first word -> line
-  std::istringstream in(list_models());
-  for (std::string line; std::getline(in, line);) lines[line.substr(0, line.find(' '))] = line;
+  const std::string list = list_models();
   for (const MixerEntry& e : mixers()) {
-    ASSERT_TRUE(lines.count(e.name)) << e.name << " is not listed";
-    const std::string& line = lines.at(e.name);
-    EXPECT_NE(line.find("mixer keys: "), std::string::npos) << line;
-    for (const std::string& k : e.keys) EXPECT_NE(line.find(k), std::string::npos) << line;
+    const size_t at = list.find("\n" + e.name + "  ") != std::string::npos ? list.find("\n" + e.name + "  ") + 1
+                                                                          : list.find(e.name + "  ");
+    ASSERT_NE(at, std::string::npos) << e.name << " is not listed:\n" << list;
+    const size_t end = list.find("\n", list.find("\n", at) + 1);
+    const std::string block = list.substr(at);
+    for (const OptionInfo& o : e.options)
+      EXPECT_NE(block.find("    " + o.key + " " + o.type + " = " + o.default_value), std::string::npos)
+          << e.name << " " << o.key << " in\n" << list;
+    (void)end;
   }
 }
 

@@ -25,7 +25,7 @@ MixerConfig config(int width, std::map<std::string, std::string> extra) {
   c.width = width;
   c.max_len = 32;
   c.dropout = 0.0;
-  c.extra = std::move(extra);
+  c.options = std::move(extra);
   return c;
 }
 
@@ -259,7 +259,9 @@ TEST(ConvMixers, BadSettingsAreNamed) {
     }
   };
   expect_error("s4d", {{"ssm_n", "7"}}, "ssm_n");
-  expect_error("s4d", {{"init", "legs"}}, "init");
+  expect_error("s4d", {{"init", "legs"}}, "mixer s4d: init must be one of lin, inv, got 'legs'");
+  expect_error("s4d", {{"bidirectional", "2"}}, "mixer s4d: bidirectional takes true or false, got '2'");
+  expect_error("s4d", {{"ssm_n", "6.5"}}, "mixer s4d: ssm_n takes an integer, got '6.5'");
   expect_error("gmlp", {{"groups", "3"}}, "groups");
   expect_error("residual_conv", {{"kernel_size", "4"}}, "kernel_size");
   expect_error("residual_conv", {{"kernel_size", "5"}, {"groups", "3"}}, "groups");

@@ -1,7 +1,8 @@
 // Every training config under configs/<task>/<model>.toml is accepted by its task binary, and means what it
-// says: each file is trained for one step on tiny generated data (the model shrunk by --set overrides, so a
-// run takes well under a second on the CPU), and the resolved config.toml of the run must hold the file's
-// model and, for every setting the test did not override, the file's value. The schedule is checked
+// says: each file is read as the trainer reads it (every key a setting of the task), trained for one step on
+// tiny generated data (the model shrunk by --set overrides, so a run takes well under a second on the CPU),
+// and the resolved config.toml of the run must hold the file's model and, for every setting and mixer
+// setting the test did not override, the file's value. The schedule is checked
 // separately against the release's training-set size, since a one-step run cannot hold a 12,000-step
 // warmup. Plus: a config with a mistyped key or a bad value fails with a message naming it.
 //
@@ -24,7 +25,9 @@
 
 #include "engine/base.h"
 #include "engine/schedule.h"
+#include "engine/settings.h"
 #include "models/mixer.h"
+#include "tasks/registry.h"
 #include "tools/train/trainer.h"
 
 namespace {
@@ -60,54 +63,19 @@ std::vector<ConfigFile> config_files() {
   return files;
 }
 
-// The flat subset of TOML the configs and the trainer's config.toml use: `key = value` lines, values a bare
-// number or boolean, a "string", or an array of strings (kept as the strings joined by '\n').
-std::map<std::string, std::string> read_toml(const fs::path& path, std::string* header = nullptr) {
+// The header comment of a file: its leading lines that start with '#'.
+std::string header_of(const fs::path& path) {
   std::ifstream in(path);
-  std::map<std::string, std::string> kv;
-  std::string line;
-  bool in_header = true;
-  while (std::getline(in, line)) {
-    size_t first = line.find_first_not_of(" \t");
-    if (first == std::string::npos) continue;
-    if (line[first] == '#') {
-      if (in_header && header) *header += line + "\n";
-      continue;
-    }
-    in_header = false;
-    size_t eq = line.find('=');
-    if (eq == std::string::npos) continue;
-    std::string key = line.substr(first, eq - first), value = line.substr(eq + 1);
-    key.erase(key.find_last_not_of(" \t") + 1);
-    value.erase(0, value.find_first_not_of(" \t"));
-    value.erase(value.find_last_not_of(" \t\r") + 1);
-    if (!value.empty() && value.front() == '[') {
-      std::string joined;
-      size_t p = 0;
-      while ((p = value.find('"', p)) != std::string::npos) {
-        size_t end = value.find('"', p + 1);
-        if (end == std::string::npos) break;
-        joined += (joined.empty() ? "" : "\n") + value.substr(p + 1, end - p - 1);
-        p = end + 1;
-      }
-      value = joined;
-    } else if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
-      value = value.substr(1, value.size() - 2);
-    }
-    kv[key] = value;
-  }
-  return kv;
+  std::string header, line;
+  while (std::getline(in, line) && (line.empty() || line[0] == '#')) header += line + "\n";
+  return header;
 }
 
-std::string underscores(std::string k) {
-  std::replace(k.begin(), k.end(), '-', '_');
-  return k;
-}
-
-const lra::train::Setting* find_setting(const std::string& toml_key) {
-  for (const lra::train::Setting& s : lra::train::settings())
-    if (s.name == underscores(toml_key)) return &s;
-  return nullptr;
+// A config file read as the trainer reads it; *applied lists the keys it sets.
+lra::train::TrainConfig read_config(const fs::path& path, const std::string& task, std::vector<std::string>* applied) {
+  lra::train::TrainConfig c;
+  lra::train::apply_toml_file(c, path.string(), &lra::tasks::find_task(task), applied);
+  return c;
 }
 
 // What the task's binary needs to make tiny offline data, and the rows in the release's training split
@@ -141,75 +109,62 @@ std::string temp_dir(const std::string& name) {
 }
 
 // The settings each run overrides to shrink the model, the data and the evaluation.
-const std::set<std::string> kOverridden = {"width", "depth", "heads", "ffn", "mlp-dim", "batch", "max-len",
-                                           "eval-batches", "test-batches", "log-every", "eval-every",
-                                           "schedule", "steps", "device", "out"};
+const std::set<std::string> kOverridden = {"width", "depth", "ffn", "mlp_dim", "batch", "max_len", "eval_batches",
+                                           "test_batches", "log_every", "eval_every", "schedule", "steps",
+                                           "device", "out", "plot", "mixer.heads", "text_len"};
 
 class Config : public testing::TestWithParam<ConfigFile> {};
 
 TEST_P(Config, TrainsOneStepAndKeepsItsSettings) {
   const ConfigFile& f = GetParam();
-  std::string header;
-  const std::map<std::string, std::string> kv = read_toml(f.path, &header);
+  const lra::tasks::TaskDescriptor& task = lra::tasks::find_task(f.task);
+  // Every key is a setting of the task's binary (an unknown one throws, naming file, line and key).
+  std::vector<std::string> applied;
+  lra::train::TrainConfig file;
+  ASSERT_NO_THROW(file = read_config(f.path, f.task, &applied)) << f.path;
 
   // The file names its model after itself and says where its values come from.
-  ASSERT_TRUE(kv.count("model")) << f.path << " has no model key";
-  EXPECT_EQ(kv.at("model"), f.model) << f.path << ": configs/<task>/<model>.toml must train <model>";
-  EXPECT_TRUE(contains(header, "Source")) << f.path << ": the header comment must cite its source";
-
-  // Every key is a trainer setting, the mixer list, or one of the task binary's data flags.
-  const std::set<std::string> task_flags = {"size", "difficulty", "text-len"};
-  for (const auto& [key, value] : kv)
-    EXPECT_TRUE(find_setting(key) || key == "mixer" || task_flags.count(key)) << f.path << ": unknown key " << key;
+  EXPECT_EQ(file.model.model, f.model) << f.path << ": configs/<task>/<model>.toml must train <model>";
+  EXPECT_TRUE(contains(header_of(f.path), "Source")) << f.path << ": the header comment must cite its source";
 
   // The schedule holds for a real run: total steps from the release's training-set size.
   {
-    lra::train::TrainConfig c;
-    for (const char* key : {"lr", "batch", "steps", "epochs"})
-      if (kv.count(key)) lra::train::apply_setting(c, std::string(key) + "=" + kv.at(key));
-    const int64_t total = c.steps > 0 ? c.steps
-                                      : int64_t(std::ceil(c.epochs * double(release_train_size(f.task) / c.batch)));
+    const int64_t total = file.steps > 0 ? file.steps
+                                         : int64_t(std::ceil(file.epochs * double(release_train_size(f.task) / file.batch)));
     ASSERT_GT(total, 0) << f.path;
-    EXPECT_NO_THROW(lra::optim::parse_schedule(kv.count("schedule") ? kv.at("schedule") : c.schedule, c.lr, total))
+    EXPECT_NO_THROW(lra::optim::parse_schedule(file.schedule, file.lr, total))
         << f.path << ": the schedule does not fit a run of " << total << " steps";
   }
 
   // One step on tiny data. Width: 16, or a multiple of a grouped convolution's groups.
   int width = 16;
-  if (kv.count("mixer")) {
-    std::string list = kv.at("mixer") + "\n";
-    for (size_t p = 0, nl; (nl = list.find('\n', p)) != std::string::npos; p = nl + 1)
-      if (list.compare(p, 7, "groups=") == 0) width = std::lcm(width, std::stoi(list.substr(p + 7, nl - p - 7)));
-  }
+  if (file.model.mixer.count("groups")) width = std::lcm(width, std::stoi(file.model.mixer.at("groups")));
+  const bool heads = file.model.mixer.count("heads") > 0;
   const std::string dir = temp_dir("lra_config_" + f.task + "_" + f.model);
   std::string cmd = std::string(LRA_BINARY_DIR) + "/tools/lra-" + f.task + " --config '" + f.path.string() +
                     "' --generate --device cpu --steps 1" + tiny_data_flags(f.task) +
-                    " --set width=" + std::to_string(width) +
-                    " --set depth=1 --set heads=2 --set mlp-dim=16 --set batch=2 --set max-len=64"
+                    " --set width=" + std::to_string(width) + (heads ? " --set mixer.heads=2" : "") +
+                    " --set depth=1 --set mlp-dim=16 --set batch=2 --set max-len=64"
                     " --set eval-batches=1 --set test-batches=1 --set log-every=1 --set eval-every=1"
-                    " --set schedule=constant --out '" + dir + "'";
-  if (kv.count("ffn") && kv.at("ffn") != "0") cmd += " --set ffn=16";
+                    " --set schedule=constant --set plot=false --out '" + dir + "'";
+  if (file.model.ffn != 0) cmd += " --set ffn=16";
   lra::test::CommandResult r = lra::test::run_command(cmd);
   ASSERT_EQ(r.status, 0) << cmd << "\n" << r.output;
 
-  const std::map<std::string, std::string> resolved = read_toml(dir + "/config.toml");
-  ASSERT_TRUE(resolved.count("model")) << r.output;
-  EXPECT_EQ(resolved.at("model"), f.model);
-  for (const auto& [key, value] : kv) {
-    const lra::train::Setting* s = find_setting(key);
-    if (!s || kOverridden.count(key)) continue;
-    // The value as the trainer prints it (e.g. 1e-4 -> 0.0001), through the setting's own parser.
-    lra::train::TrainConfig c;
-    lra::train::apply_setting(c, key + "=" + value);
-    ASSERT_TRUE(resolved.count(key)) << key << " missing from the resolved config";
-    EXPECT_EQ(resolved.at(key), s->get(c)) << f.path << ": key " << key;
-  }
-  if (kv.count("mixer")) {
-    ASSERT_TRUE(resolved.count("mixer")) << f.path << ": the mixer settings were dropped";
-    std::string list = kv.at("mixer") + "\n";
-    for (size_t p = 0, nl; (nl = list.find('\n', p)) != std::string::npos; p = nl + 1)
-      EXPECT_TRUE(contains("\n" + resolved.at("mixer") + "\n", "\n" + list.substr(p, nl - p) + "\n"))
-          << f.path << ": mixer setting " << list.substr(p, nl - p) << " not in the run's " << resolved.at("mixer");
+  // The run's config.toml holds every value of the file the test did not override.
+  const lra::train::TrainConfig resolved = read_config(dir + "/config.toml", f.task, nullptr);
+  const std::vector<lra::train::Setting> all = lra::train::settings_for(&task);
+  for (const std::string& key : applied) {
+    if (kOverridden.count(key)) continue;
+    if (key.rfind("mixer.", 0) == 0) {
+      const std::string k = key.substr(6);
+      ASSERT_TRUE(resolved.model.mixer.count(k)) << f.path << ": mixer setting " << k << " was dropped";
+      EXPECT_EQ(resolved.model.mixer.at(k), file.model.mixer.at(k)) << f.path << ": mixer setting " << k;
+      continue;
+    }
+    const lra::train::Setting* s = lra::settings::find(all, key);
+    ASSERT_NE(s, nullptr) << key;
+    EXPECT_EQ(s->get(resolved), s->get(file)) << f.path << ": key " << key;
   }
   fs::remove_all(dir);
 }
@@ -250,7 +205,7 @@ lra::test::CommandResult listops_with(const std::string& toml_text, const std::s
   }
   lra::test::CommandResult r = lra::test::run_command(
       std::string(LRA_BINARY_DIR) + "/tools/lra-listops --config " + dir + "/bad.toml --generate --device cpu" +
-      tiny_data_flags("listops") + " --steps 1 --width 16 --depth 1 --heads 2 --ffn 16 --batch 2" +
+      tiny_data_flags("listops") + " --steps 1 --width 16 --depth 1 --mixer heads=2 --ffn 16 --batch 2" +
       " --eval-batches 1 --test-batches 1 --out " + dir + "/run");
   fs::remove_all(dir);
   return r;
@@ -259,7 +214,7 @@ lra::test::CommandResult listops_with(const std::string& toml_text, const std::s
 TEST(ConfigFiles, MistypedKeyFailsNamingIt) {
   lra::test::CommandResult r = listops_with("model = \"transformer\"\nwidht = 16\n", "lra_config_bad_key");
   EXPECT_NE(r.status, 0) << "a config with the unknown key 'widht' trained:\n" << r.output;
-  EXPECT_TRUE(contains(r.output, "widht")) << r.output;
+  EXPECT_TRUE(contains(r.output, "bad.toml:2: unknown setting 'widht'")) << r.output;
 }
 
 TEST(ConfigFiles, BadValueFailsNamingTheKey) {

@@ -3,13 +3,16 @@
 // losses of an uninterrupted one; the written config.toml trains again through --config; a time limit
 // and a NaN loss stop the run the documented way; a plateau reduces the lr when the validation accuracy
 // stalls and a resumed run keeps its state. Plus the setting parser's errors and the optimizer's weight
-// decay groups (decay_all, decay_embeddings).
+// decay groups (decay_all, decay_embeddings). --eval rebuilds the model of a checkpoint and reports the test
+// accuracy the run reported for it; --predict writes one line per example; a checkpoint of another model or
+// task is refused naming the difference. The TOML form of the settings reloads to the same settings.
 #include <gtest/gtest.h>
 
 #include "tests/support/process.h"
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -22,6 +25,7 @@
 #include "engine/base.h"
 #include "engine/optim.h"
 #include "models/backbone/backbone.h"
+#include "tools/train/run_log.h"
 #include "tools/train/trainer.h"
 
 namespace {
@@ -33,7 +37,7 @@ using Output = lra::test::CommandResult;
 // A tiny model on short generated expressions: a few seconds per run on 2 cores.
 const char* kSmall =
     " --generate --gen-train 128 --gen-val 48 --gen-min-length 8 --gen-max-length 48 --gen-depth 4 --gen-args 4"
-    " --width 32 --depth 1 --heads 2 --ffn 64 --batch 16 --device cpu --log-every 1 --eval-every 5";
+    " --width 32 --depth 1 --mixer heads=2 --ffn 64 --batch 16 --device cpu --log-every 1 --eval-every 5";
 
 // `prefix` wraps the command (e.g. a timeout that sends SIGINT).
 Output listops(const std::string& args, const std::string& prefix = "") {
@@ -46,31 +50,19 @@ std::string temp_dir(const std::string& name) {
   return p.string();
 }
 
-std::vector<std::string> lines_of_type(const std::string& metrics, const std::string& type) {
-  std::ifstream in(metrics);
-  std::vector<std::string> out;
-  std::string line;
-  while (std::getline(in, line))
-    if (line.find("\"type\": \"" + type + "\"") != std::string::npos) out.push_back(line);
+// The records of one type ("train", "val", "test") of a run's metrics.jsonl.
+std::vector<nlohmann::json> records(const std::string& dir, const std::string& type) {
+  std::vector<nlohmann::json> out;
+  for (nlohmann::json& r : lra::train::RunLog(dir).read())
+    if (r.at("type") == type) out.push_back(std::move(r));
   return out;
-}
-
-// The text of the "loss" field of a metrics line (compared as printed, %.10g).
-std::string loss_of(const std::string& line) {
-  size_t p = line.find("\"loss\": ");
-  if (p == std::string::npos) return "";
-  p += 8;
-  return line.substr(p, line.find(',', p) - p);
 }
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
-// The text of a field of a metrics line ("lr", "lr_scale"), as printed.
-std::string field_of(const std::string& line, const std::string& key) {
-  size_t p = line.find("\"" + key + "\": ");
-  if (p == std::string::npos) return "";
-  p += key.size() + 4;
-  return line.substr(p, line.find_first_of(",}", p) - p);
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 TEST(Trainer, ListopsRunWritesEverything) {
@@ -78,13 +70,11 @@ TEST(Trainer, ListopsRunWritesEverything) {
   Output r = listops("--steps 10 --out " + dir);
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_TRUE(contains(r.output, "test accuracy: last")) << r.output;
-  for (const char* f : {"metrics.jsonl", "config.toml", "config.json", "last.safetensors", "best.safetensors",
-                        "curves.png"})
+  for (const char* f : {"metrics.jsonl", "config.toml", "last.safetensors", "best.safetensors", "curves.png"})
     EXPECT_TRUE(fs::exists(dir + "/" + f)) << f << " missing\n" << r.output;
-  std::string metrics = dir + "/metrics.jsonl";
-  EXPECT_EQ(lines_of_type(metrics, "train").size(), 10u);
-  EXPECT_EQ(lines_of_type(metrics, "val").size(), 2u);
-  EXPECT_EQ(lines_of_type(metrics, "test").size(), 2u);
+  EXPECT_EQ(records(dir, "train").size(), 10u);
+  EXPECT_EQ(records(dir, "val").size(), 2u);
+  EXPECT_EQ(records(dir, "test").size(), 2u);
   std::ifstream png(dir + "/curves.png", std::ios::binary);
   char sig[4] = {};
   png.read(sig, 4);
@@ -103,13 +93,12 @@ TEST(Trainer, ResumeReproducesTheUninterruptedLosses) {
   Output second = listops("--steps 12 --seed 7 --resume --out " + b);
   ASSERT_EQ(second.status, 0) << second.output;
   EXPECT_TRUE(contains(second.output, "resumed from")) << second.output;
-  std::vector<std::string> la = lines_of_type(a + "/metrics.jsonl", "train");
-  std::vector<std::string> lb = lines_of_type(b + "/metrics.jsonl", "train");
+  std::vector<nlohmann::json> la = records(a, "train"), lb = records(b, "train");
   ASSERT_EQ(la.size(), 12u);
   ASSERT_EQ(lb.size(), 12u);
-  for (size_t i = 0; i < la.size(); ++i) EXPECT_EQ(loss_of(la[i]), loss_of(lb[i])) << "step " << i + 1;
+  for (size_t i = 0; i < la.size(); ++i) EXPECT_EQ(la[i].at("loss"), lb[i].at("loss")) << "step " << i + 1;
   // The test accuracies of the last checkpoints agree too.
-  EXPECT_EQ(lines_of_type(a + "/metrics.jsonl", "test"), lines_of_type(b + "/metrics.jsonl", "test"));
+  EXPECT_EQ(records(a, "test"), records(b, "test"));
   fs::remove_all(a);
   fs::remove_all(b);
 }
@@ -121,11 +110,11 @@ TEST(Trainer, ConfigFileAndSetOverrides) {
   // The written config trains again; --set wins over the file.
   Output again = listops("--config " + a + "/config.toml --steps 2 --set lr=0.002 --out " + b);
   ASSERT_EQ(again.status, 0) << again.output;
-  std::ifstream in(b + "/config.toml");
-  std::string toml(std::istreambuf_iterator<char>(in), {});
-  EXPECT_TRUE(contains(toml, "pooling = \"sum\"")) << toml;
-  EXPECT_TRUE(contains(toml, "dropout = \"0.25\"")) << toml;
-  EXPECT_TRUE(contains(toml, "lr = \"0.002\"")) << toml;
+  const std::string toml = read_file(b + "/config.toml");
+  EXPECT_TRUE(contains(toml, "\npooling = \"sum\"\n")) << toml;
+  EXPECT_TRUE(contains(toml, "\ndropout = 0.25\n")) << toml;
+  EXPECT_TRUE(contains(toml, "\nlr = 0.002\n")) << toml;
+  EXPECT_TRUE(contains(toml, "\n[mixer]\nheads = 2\n")) << toml;
   fs::remove_all(a);
   fs::remove_all(b);
 }
@@ -161,14 +150,22 @@ TEST(Trainer, NanLossStopsNamingStepAndCheckpoint) {
 
 TEST(Trainer, BadFlagsGiveOneClearMessage) {
   Output r = listops("--steps 2 --set widht=3 --out " + temp_dir("lra_trainer_bad"));
-  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.status, 2) << r.output;  // bad settings are bad invocations
   EXPECT_TRUE(contains(r.output, "unknown key 'widht'")) << r.output;
   // A mixer key the mixer does not read is an error naming it and the mixer's keys, not a default.
   r = listops("--steps 2 --mixer kernal_size=7 --out " + temp_dir("lra_trainer_bad"));
   EXPECT_EQ(r.status, 1) << r.output;
-  EXPECT_TRUE(contains(r.output, "unknown setting 'kernal_size=7' (transformer takes rotary")) << r.output;
+  EXPECT_TRUE(contains(r.output, "mixer transformer: unknown setting 'kernal_size=7' (transformer takes heads"))
+      << r.output;
+  // A mixer value of the wrong type names the mixer, the key and what it takes.
+  r = listops("--steps 2 --mixer heads=two --out " + temp_dir("lra_trainer_bad"));
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(contains(r.output, "mixer transformer: heads takes an integer, got 'two'")) << r.output;
+  r = listops("--steps 2 --mixer rotary=sideways --out " + temp_dir("lra_trainer_bad"));
+  EXPECT_TRUE(contains(r.output, "mixer transformer: rotary must be one of none, head, full, half, got 'sideways'"))
+      << r.output;
   r = listops("--steps 2 --plateau patience=2,speed=3 --out " + temp_dir("lra_trainer_bad"));
-  EXPECT_EQ(r.status, 2) << r.output;  // a bad flag value: CLI11's parse stage
+  EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_TRUE(contains(r.output, "unknown key 'speed'")) << r.output;
   r = listops("--steps 2 --data /nonexistent --out " + temp_dir("lra_trainer_bad"));  // with --generate too
   EXPECT_EQ(r.status, 1);
@@ -184,11 +181,11 @@ std::vector<lra::nn::NamedParameter> model_parameters(const std::string& model) 
   mc.vocab_size = 7;
   mc.max_len = 8;
   mc.width = 8;
-  mc.heads = 2;
   mc.ffn = 8;
-  mc.position = "learned";
+  mc.position = lra::models::Position::Learned;
   mc.cls_token = true;
-  if (model == "s4d") mc.extra = {{"ssm_n", "4"}};
+  mc.mixer = model == "s4d" ? std::map<std::string, std::string>{{"ssm_n", "4"}}
+                            : std::map<std::string, std::string>{{"heads", "2"}};
   lra::Generator init(1);
   lra::models::LraModel m(mc, init);
   return m.named_parameters();  // the tensors outlive the module (shared storage)
@@ -250,17 +247,17 @@ TEST(Trainer, PlateauReducesTheLrWhenValidationStalls) {
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_TRUE(contains(r.output, "plateau: no better validation accuracy for 2 evaluations; lr scale now 0.5"))
       << r.output;
-  std::vector<std::string> train = lines_of_type(dir + "/metrics.jsonl", "train");
+  std::vector<nlohmann::json> train = records(dir, "train");
   ASSERT_EQ(train.size(), 12u);
   // Evaluations at steps 2, 4, ...: the first sets the best, reductions after those at 6 and 10.
   for (size_t i = 0; i < train.size(); ++i) {
     const int step = int(i) + 1;
-    const char* want = step <= 6 ? "1e-12" : step <= 10 ? "5e-13" : "2.5e-13";
-    EXPECT_EQ(field_of(train[i], "lr"), want) << "step " << step;
+    const double want = step <= 6 ? 1e-12 : step <= 10 ? 5e-13 : 2.5e-13;
+    EXPECT_DOUBLE_EQ(train[i].at("lr").get<double>(), want) << "step " << step;
   }
-  std::vector<std::string> val = lines_of_type(dir + "/metrics.jsonl", "val");
+  std::vector<nlohmann::json> val = records(dir, "val");
   ASSERT_EQ(val.size(), 6u);
-  EXPECT_EQ(field_of(val.back(), "lr_scale"), "0.25");
+  EXPECT_DOUBLE_EQ(val.back().at("lr_scale").get<double>(), 0.25);
   fs::remove_all(dir);
 }
 
@@ -276,12 +273,11 @@ TEST(Trainer, ResumeKeepsThePlateauState) {
   ASSERT_EQ(first.status, 130) << first.output;
   Output second = listops(args + "--resume --out " + b);
   ASSERT_EQ(second.status, 0) << second.output;
-  std::vector<std::string> la = lines_of_type(a + "/metrics.jsonl", "train");
-  std::vector<std::string> lb = lines_of_type(b + "/metrics.jsonl", "train");
+  std::vector<nlohmann::json> la = records(a, "train"), lb = records(b, "train");
   ASSERT_EQ(la.size(), 12u);
   ASSERT_EQ(lb.size(), 12u);
-  for (size_t i = 0; i < la.size(); ++i) EXPECT_EQ(field_of(la[i], "lr"), field_of(lb[i], "lr")) << "step " << i + 1;
-  EXPECT_EQ(lines_of_type(a + "/metrics.jsonl", "val"), lines_of_type(b + "/metrics.jsonl", "val"));
+  for (size_t i = 0; i < la.size(); ++i) EXPECT_EQ(la[i].at("lr"), lb[i].at("lr")) << "step " << i + 1;
+  EXPECT_EQ(records(a, "val"), records(b, "val"));
   fs::remove_all(a);
   fs::remove_all(b);
 }
@@ -289,14 +285,13 @@ TEST(Trainer, ResumeKeepsThePlateauState) {
 // The model settings of the published recipes train and are written to config.toml.
 TEST(Trainer, HeadBiasNormAndDecaySettingsTrain) {
   std::string dir = temp_dir("lra_trainer_recipe_settings");
-  Output r = listops("--steps 2 --head-layers 0 --attention-bias true --final-norm false --decay-all true"
+  Output r = listops("--steps 2 --head-layers 0 --mixer attention_bias=true --final-norm false --decay-all true"
                      " --decay-embeddings false --out " + dir);
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_TRUE(contains(r.output, "none on")) << r.output;
-  std::ifstream in(dir + "/config.toml");
-  std::string toml(std::istreambuf_iterator<char>(in), {});
-  for (const char* line : {"head-layers = \"0\"", "attention-bias = \"true\"", "final-norm = \"false\"",
-                           "decay-all = \"true\"", "decay-embeddings = \"false\"", "plateau = \"none\""})
+  const std::string toml = read_file(dir + "/config.toml");
+  for (const char* line : {"\nhead_layers = 0\n", "\nattention_bias = true\n", "\nfinal_norm = false\n",
+                           "\ndecay_all = true\n", "\ndecay_embeddings = false\n", "\nplateau = \"none\"\n"})
     EXPECT_TRUE(contains(toml, line)) << line << " not in\n" << toml;
   fs::remove_all(dir);
 }
@@ -346,24 +341,25 @@ TEST(TrainerSettings, ParsesAndRejects) {
   lra::train::apply_setting(c, "head-layers=0");
   lra::train::apply_setting(c, "decay-all=true");
   lra::train::apply_setting(c, "decay_embeddings=false");
-  lra::train::apply_setting(c, "attention-bias=on");
+  lra::train::apply_setting(c, "mixer.attention_bias=on");
   lra::train::apply_setting(c, "final-norm=off");
-  EXPECT_EQ(c.head_layers, 0);
+  lra::train::apply_setting(c, "norm=batch");
+  EXPECT_EQ(c.model.head_layers, 0);
   EXPECT_TRUE(c.decay_all);
   EXPECT_FALSE(c.decay_embeddings);
-  EXPECT_TRUE(c.attention_bias);
-  EXPECT_FALSE(c.final_norm);
+  EXPECT_EQ(c.model.mixer.at("attention_bias"), "on");
+  EXPECT_FALSE(c.model.final_norm);
+  EXPECT_EQ(c.model.norm, lra::models::NormKind::Batch);
   const lra::train::TrainConfig defaults;  // today's behaviour
-  EXPECT_EQ(defaults.head_layers, 1);
+  EXPECT_EQ(defaults.model.head_layers, 1);
   EXPECT_FALSE(defaults.decay_all);
   EXPECT_TRUE(defaults.decay_embeddings);
-  EXPECT_FALSE(defaults.attention_bias);
-  EXPECT_TRUE(defaults.final_norm);
+  EXPECT_TRUE(defaults.model.final_norm);
   EXPECT_EQ(defaults.plateau, "none");
-  EXPECT_EQ(c.width, 64);
+  EXPECT_EQ(c.model.width, 64);
   EXPECT_DOUBLE_EQ(c.weight_decay, 0.5);
-  EXPECT_TRUE(c.cls_token);
-  EXPECT_EQ(c.mixer.at("state"), "16");
+  EXPECT_TRUE(c.model.cls_token);
+  EXPECT_EQ(c.model.mixer.at("state"), "16");
   EXPECT_THROW(lra::train::apply_setting(c, "width=abc"), lra::Error);
   EXPECT_THROW(lra::train::apply_setting(c, "norm=group"), lra::Error);
   EXPECT_THROW(lra::train::apply_setting(c, "nokey"), lra::Error);
@@ -371,6 +367,119 @@ TEST(TrainerSettings, ParsesAndRejects) {
   EXPECT_DOUBLE_EQ(lra::train::parse_duration("1.5h"), 5400.0);
   EXPECT_DOUBLE_EQ(lra::train::parse_duration("90"), 90.0);
   EXPECT_THROW(lra::train::parse_duration("five"), lra::Error);
+}
+
+// --eval rebuilds the model from the checkpoint and reports, on the test split, exactly the accuracy the
+// run reported for that checkpoint; --predict writes one line per test example whose argmaxes give it.
+TEST(TrainerEval, EvalReproducesTheReportedTestAccuracy) {
+  const std::string dir = temp_dir("lra_trainer_eval");
+  Output run = listops("--steps 10 --out " + dir);
+  ASSERT_EQ(run.status, 0) << run.output;
+  std::vector<nlohmann::json> tests = records(dir, "test");
+  ASSERT_EQ(tests.size(), 2u);
+  for (const nlohmann::json& t : tests) {
+    const std::string which = t.at("checkpoint");
+    const std::string preds = dir + "/" + which + ".jsonl";
+    // Only the data flags of kSmall matter: the model comes from the checkpoint.
+    Output e = listops("--eval " + dir + "/" + which + ".safetensors --split test --predict " + preds);
+    ASSERT_EQ(e.status, 0) << e.output;
+    EXPECT_TRUE(contains(e.output, "per-class accuracy")) << e.output;
+    EXPECT_TRUE(contains(e.output, "confusion matrix")) << e.output;
+    std::ifstream in(preds);
+    std::string line;
+    int64_t n = 0, correct = 0;
+    while (std::getline(in, line)) {
+      const nlohmann::json p = nlohmann::json::parse(line);
+      EXPECT_EQ(p.at("index").get<int64_t>(), n);
+      const std::vector<double> prob = p.at("probabilities");
+      ASSERT_EQ(prob.size(), 10u);
+      double sum = 0;
+      for (double v : prob) sum += v;
+      EXPECT_NEAR(sum, 1.0, 1e-9);
+      EXPECT_EQ(std::max_element(prob.begin(), prob.end()) - prob.begin(), p.at("predicted").get<int64_t>());
+      correct += p.at("predicted") == p.at("label");
+      ++n;
+    }
+    EXPECT_EQ(n, 48) << "one line per test example (--gen-val 48)";
+    EXPECT_DOUBLE_EQ(double(correct) / double(n), t.at("acc").get<double>()) << which;
+    char printed[32];
+    std::snprintf(printed, sizeof printed, "accuracy %.2f%%", 100 * t.at("acc").get<double>());
+    EXPECT_TRUE(contains(e.output, printed)) << printed << " not in\n" << e.output;
+  }
+  fs::remove_all(dir);
+}
+
+TEST(TrainerEval, RefusesAnotherModelOrTaskNamingTheDifference) {
+  const std::string dir = temp_dir("lra_trainer_eval_refuse");
+  Output run = listops("--steps 1 --out " + dir);
+  ASSERT_EQ(run.status, 0) << run.output;
+  const std::string ckpt = dir + "/last.safetensors";
+  Output e = listops("--eval " + ckpt + " --width 64 --model s4d");
+  EXPECT_EQ(e.status, 1) << e.output;
+  EXPECT_TRUE(contains(e.output, "width: the checkpoint has 32, asked 64")) << e.output;
+  EXPECT_TRUE(contains(e.output, "model: the checkpoint has transformer, asked s4d")) << e.output;
+  e = listops("--eval " + ckpt + " --mixer heads=4");
+  EXPECT_EQ(e.status, 1) << e.output;
+  EXPECT_TRUE(contains(e.output, "mixer.heads: the checkpoint has 2, asked 4")) << e.output;
+  e = lra::test::run_command(std::string(LRA_BINARY_DIR) + "/tools/lra-text --generate --eval " + ckpt);
+  EXPECT_EQ(e.status, 1) << e.output;
+  EXPECT_TRUE(contains(e.output, "was trained by lra-listops")) << e.output;
+  e = listops("--eval " + dir + "/metrics.jsonl");
+  EXPECT_EQ(e.status, 1) << e.output;
+  EXPECT_TRUE(contains(e.output, "metrics.jsonl")) << e.output;
+  fs::remove_all(dir);
+}
+
+// config.toml is typed TOML and reads back to the same settings, the mixer's included.
+TEST(TrainerSettings, TomlRoundTrip) {
+  const lra::tasks::TaskDescriptor& task = lra::tasks::find_task("pathfinder");
+  lra::train::TrainConfig c;
+  for (const char* a : {"model=local", "width=48", "prenorm=false", "pooling=masked_mean", "lr=3e-4",
+                        "eps=1e-9", "schedule=cosine:warmup=10", "seed=77", "size=64", "difficulty=easy",
+                        "mixer.heads=3", "mixer.grouping=strided", "mixer.attention_dropout=0.25",
+                        "mixer.causal=1", "out=runs/x y"})
+    lra::train::apply_setting(c, a, &task);
+  const std::string toml = lra::train::config_toml(c, &task);
+  for (const char* line : {"\nwidth = 48\n", "\nprenorm = false\n", "\npooling = \"masked_mean\"\n",
+                           "\nlr = 0.0003\n", "\neps = 1e-9\n", "\nepochs = 0.0\n", "\n[data]\nsize = 64\n",
+                           "\n[mixer]\n", "\nheads = 3\n", "\ncausal = true\n", "\ngrouping = \"strided\"\n",
+                           "\nattention_dropout = 0.25\n"})
+    EXPECT_TRUE(contains(toml, line)) << line << " not in\n" << toml;
+  lra::train::TrainConfig back;
+  lra::train::apply_toml(back, toml, "config.toml", &task);
+  EXPECT_EQ(lra::train::config_toml(back, &task), toml);
+  EXPECT_EQ(back.model.width, 48);
+  EXPECT_EQ(back.data.size, 64);
+  EXPECT_EQ(back.model.mixer.at("causal"), "true");
+}
+
+TEST(TrainerSettings, TomlErrorsNameFileLineAndKey) {
+  auto message = [](const std::string& text) {
+    lra::train::TrainConfig c;
+    try {
+      lra::train::apply_toml(c, text, "my.toml", &lra::tasks::find_task("listops"));
+    } catch (const lra::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_TRUE(contains(message("model = \"s4d\"\nwidht = 3\n"), "my.toml:2: unknown setting 'widht'"))
+      << message("model = \"s4d\"\nwidht = 3\n");
+  EXPECT_TRUE(contains(message("width = \"64\"\n"), "my.toml:1: setting width takes an integer, got a string"))
+      << message("width = \"64\"\n");
+  EXPECT_TRUE(contains(message("prenorm = 1\n"), "my.toml:1: setting prenorm takes true or false, got an integer"))
+      << message("prenorm = 1\n");
+  EXPECT_TRUE(contains(message("norm = \"group\"\n"), "my.toml:1: setting norm must be one of layer, batch"))
+      << message("norm = \"group\"\n");
+  EXPECT_TRUE(contains(message("\n[data]\nsize = 64\n"), "my.toml:3: unknown [data] setting 'size'"))
+      << message("\n[data]\nsize = 64\n");  // a pathfinder setting, not listops'
+  EXPECT_TRUE(contains(message("mixer = [\"a=1\"]\n"), "my.toml:1: mixer must be a table"))
+      << message("mixer = [\"a=1\"]\n");
+  EXPECT_TRUE(contains(message("width = \n"), "my.toml:1:")) << message("width = \n");
+  // Dashes and underscores name the same setting.
+  lra::train::TrainConfig c;
+  lra::train::apply_toml(c, "head-layers = 0\nhead_layers = 0\n", "x.toml");
+  EXPECT_EQ(c.model.head_layers, 0);
 }
 
 }  // namespace

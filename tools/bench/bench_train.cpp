@@ -3,13 +3,13 @@
 // JSON line per configuration so tools/bench/compare_train.py can put the two side by side.
 //
 // The architectures, built with models/backbone (ModelConfig + the mixer registry):
-//   rotary_transformer_*: model rotary_transformer, position rotary (per head, base 10000, consecutive
+//   rotary_transformer_*: model rotary_transformer, rotary per head (its default; base 10000, consecutive
 //     channel pairs: ops/rope), pre-norm LayerNorm blocks, ReLU FFN, final LayerNorm, mean over all
 //     positions, dropout 0.
 //   s4d_*: model s4d (N = 64: N/2 complex modes, ZOH, D skip, unidirectional FFT convolution, GELU,
 //     Linear d→2d, GLU), ffn 0 (the block is pre-LN → S4D → residual), final LayerNorm, mean, dropout 0.
 // Matching torch_reference.py: the classifier is one Linear (head_layers = 0) and the attention
-// projections have biases (attention_bias = true); the batch carries no padding mask, so the mixers
+// projections have biases (the attention mixers' attention_bias = true); the batch carries no padding mask, so the mixers
 // skip masking as torch does. What still differs, printed in each JSON line's "differs" ("params"
 // shows the count): LayerNorm eps is 1e-6 (flax, the LRA code) where torch uses 1e-5 (no cost
 // difference).
@@ -51,6 +51,7 @@
 #include "engine/memory.h"
 #include "engine/optim.h"
 #include "engine/rng.h"
+#include "engine/settings.h"
 #include "models/backbone/backbone.h"
 #include "ops/loss/loss.h"
 
@@ -99,33 +100,40 @@ struct Overrides {
 std::string differences_from_torch(const models::ModelConfig& c) {
   std::string d = "LayerNorm eps 1e-6 (torch 1e-5)";
   if (c.head_layers != 0) d += "; head Linear-ReLU-Linear (torch one Linear)";
-  if (c.model != "s4d" && !c.attention_bias) d += "; no q/k/v/out biases (torch has them)";
+  auto bias = c.mixer.find("attention_bias");
+  if (c.model != "s4d" && (bias == c.mixer.end() || bias->second != "true")) d += "; no q/k/v/out biases (torch has them)";
   return d;
 }
 
+// The model settings of a configuration, through the same settings the trainer reads (models/config.h):
+// what a user would write in a config file.
 models::ModelConfig model_config(const BenchConfig& b, const Overrides& o) {
   const bool attention = std::string(b.model) == "rotary_transformer";
   models::ModelConfig c;
-  c.model = b.model;
+  const std::vector<std::string> assignments = {
+      str("model=", b.model), str("width=", o.width > 0 ? o.width : b.width),
+      str("depth=", o.depth > 0 ? o.depth : b.depth),
+      str("ffn=", b.ffn),  // 0 for s4d: the block is norm → mixer → residual
+      "position=none", "cls_token=false", "prenorm=true", "norm=layer", "activation=relu", "dropout=0",
+      "pooling=mean", "mlp_dim=0",
+      "head_layers=0",  // torch_reference's classifier is one Linear
+  };
+  for (const std::string& a : assignments) {
+    const size_t eq = a.find('=');
+    const auto* s = settings::find(models::model_settings(), a.substr(0, eq));
+    LRA_CHECK(s != nullptr, "bench_train: no model setting ", a);
+    s->set(c, a.substr(eq + 1));
+  }
+  if (attention) {
+    // rotary per head, base 10000, and biased projections as torch_reference's attention has them
+    c.mixer = {{"heads", std::to_string(b.heads)}, {"rotary", "head"}, {"attention_dropout", "0"},
+               {"attention_bias", "true"}};
+  } else {
+    c.mixer = {{"ssm_n", std::to_string(kSsmN)}};
+  }
   c.vocab_size = b.vocab;
   c.num_classes = b.classes;
   c.max_len = o.length > 0 ? o.length : b.length;
-  c.width = o.width > 0 ? o.width : b.width;
-  c.depth = o.depth > 0 ? o.depth : b.depth;
-  c.heads = attention ? b.heads : 1;  // unused by s4d, but the backbone wants a positive count
-  c.ffn = b.ffn;                      // 0 for s4d: the block is norm → mixer → residual
-  c.position = attention ? "rotary" : "none";
-  c.cls_token = false;
-  c.prenorm = true;
-  c.norm = "layer";
-  c.activation = "relu";
-  c.dropout = 0.0;
-  c.attention_dropout = 0.0;
-  c.pooling = "mean";
-  c.mlp_dim = 0;
-  if (!attention) c.extra["ssm_n"] = std::to_string(kSsmN);
-  c.head_layers = 0;        // torch_reference's classifier is one Linear
-  c.attention_bias = true;  // and its attention projections have biases
   return c;
 }
 

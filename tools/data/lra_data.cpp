@@ -5,7 +5,7 @@
 //                                 lengths and a few decoded examples;
 //   bench KIND [DIR]              runs the BatchLoader as a trainer would and prints sequences per second
 //                                 (the input pipeline's throughput), with a per-stage breakdown.
-// The kinds come from one table (tools/data/registry.h). Errors are one line on stderr and exit status 1.
+// The kinds are the data sources of the task registry (tasks/registry.h). Errors are one line on stderr and exit status 1.
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -23,7 +23,7 @@
 #include "tasks/listops/listops.h"
 #include "tasks/pathfinder/pathfinder.h"
 #include "tasks/text/text.h"
-#include "tools/data/registry.h"
+#include "tasks/registry.h"
 
 using namespace lra;
 namespace fs = std::filesystem;
@@ -84,7 +84,7 @@ std::string write_pathfinder_set(const PathfinderArgs& a, double* secs) {
             "--size must be 32, 64, 128 or 256, got ", a.size);
   LRA_CHECK(a.count >= 1, "--count must be at least 1, got ", a.count);
   int contour_length = 14;
-  const std::string folder = tools::pathfinder_difficulty_folder(a.difficulty, &contour_length);
+  const std::string folder = tasks::pathfinder_difficulty_folder(a.difficulty, &contour_length);
   const std::string dir = (fs::path(a.out) / str("pathfinder", a.size) / folder).string();
   tasks::PathfinderWriteOptions w;
   w.count = a.count;
@@ -111,7 +111,7 @@ int generate_pathfinder(const PathfinderArgs& a) {
 
 struct InspectArgs {
   std::string kind, dir;
-  tools::LoadSettings settings;
+  tasks::DataOptions settings;
   int examples = 2;   // decoded examples per split
   int64_t scan = -1;  // examples read per split for labels and lengths (-1: all)
 };
@@ -168,20 +168,20 @@ void print_thumbnail(const std::vector<int32_t>& px) {
   }
 }
 
-void print_example(const tools::TaskKind& kind, int64_t index, const tasks::Example& e) {
+void print_example(tasks::Render render, int64_t index, const tasks::Example& e) {
   std::printf("    example %lld: label %d, %zu tokens", (long long)index, e.label, e.tokens.size());
   if (!e.tokens2.empty()) std::printf(" + %zu tokens", e.tokens2.size());
   std::printf("\n");
-  switch (kind.render) {
-    case tools::Render::kListops:
+  switch (render) {
+    case tasks::Render::Listops:
       std::printf("      %s\n", listops_text(e.tokens, 160).c_str());
       break;
-    case tools::Render::kBytes:
+    case tasks::Render::Bytes:
       std::printf("      \"%s\"\n", escape(tasks::text::decode_bytes(e.tokens), 160).c_str());
       if (!e.tokens2.empty())
         std::printf("      \"%s\"\n", escape(tasks::text::decode_bytes(e.tokens2), 160).c_str());
       break;
-    case tools::Render::kImage:
+    case tasks::Render::Image:
       print_thumbnail(e.tokens);
       break;
   }
@@ -202,14 +202,15 @@ struct LengthStats {
 };
 
 int inspect(const InspectArgs& a) {
-  const tools::TaskKind& kind = tools::task_kind(a.kind);
+  const tasks::SourceRef ref = tasks::find_source(a.kind);
+  const tasks::DataSource& kind = *ref.source;
   const std::string dir = a.dir.empty() ? kind.default_dir : a.dir;
-  LRA_CHECK(!dir.empty(), "inspect ", kind.name, ": give the data directory (", kind.dir_help, ")");
-  LRA_CHECK(fs::is_directory(dir), "inspect ", kind.name, ": directory '", dir, "' not found (expected ",
+  LRA_CHECK(!dir.empty(), "inspect ", kind.kind, ": give the data directory (", kind.dir_help, ")");
+  LRA_CHECK(fs::is_directory(dir), "inspect ", kind.kind, ": directory '", dir, "' not found (expected ",
             kind.dir_help, ")");
   auto t0 = Clock::now();
   tasks::Dataset d = kind.load(dir, a.settings);
-  std::printf("%s: %s (loaded in %.2f s)\n", kind.name.c_str(), dir.c_str(), seconds_since(t0));
+  std::printf("%s: %s (loaded in %.2f s)\n", kind.kind.c_str(), dir.c_str(), seconds_since(t0));
   std::printf("  %s\n", kind.real ? "LRA task data (release layout; not a stand-in)"
                                   : "OFFLINE STAND-IN: not the LRA data; results on it say nothing about LRA");
   std::printf("  task %s | vocab %d | max_len %d | classes %d | pair %s\n", d.info.name.c_str(), d.info.vocab_size,
@@ -250,7 +251,7 @@ int inspect(const InspectArgs& a) {
     const int k = int(std::min<int64_t>(a.examples, n));
     for (int j = 0; j < k; ++j) {
       const int64_t index = int64_t(j) * n / k;
-      print_example(kind, index, split->get(index));
+      print_example(ref.task->render, index, split->get(index));
     }
   }
   return 0;
@@ -260,7 +261,7 @@ int inspect(const InspectArgs& a) {
 
 struct BenchArgs {
   std::string kind, dir, split = "train";
-  tools::LoadSettings settings;
+  tasks::DataOptions settings;
   int64_t batch = 32, batches = 200;
   int threads = 1;
   bool no_augment = false;
@@ -280,7 +281,8 @@ struct TempDir {
 };
 
 int bench(const BenchArgs& a) {
-  const tools::TaskKind& kind = tools::task_kind(a.kind);
+  const tasks::SourceRef ref = tasks::find_source(a.kind);
+  const tasks::DataSource& kind = *ref.source;
   LRA_CHECK(a.batch >= 1 && a.batches >= 1 && a.threads >= 1, "--batch, --batches and --threads must be >= 1");
   std::printf("load average before: %s (%u hardware threads)\n", load_average().c_str(),
               std::thread::hardware_concurrency());
@@ -288,12 +290,12 @@ int bench(const BenchArgs& a) {
   TempDir temp;
   std::string dir = a.dir.empty() ? kind.default_dir : a.dir;
   if (a.generate) {
-    LRA_CHECK(kind.name == "listops" || kind.name == "pathfinder", "--generate works for listops and pathfinder, not ",
-              kind.name);
+    LRA_CHECK(kind.kind == "listops" || kind.kind == "pathfinder", "--generate works for listops and pathfinder, not ",
+              kind.kind);
     LRA_CHECK(a.dir.empty(), "give either DIR or --generate, not both");
     temp.path = (fs::temp_directory_path() / str("lra-data-bench-", getpid())).string();
     fs::remove_all(temp.path);
-    if (kind.name == "listops") {
+    if (kind.kind == "listops") {
       ListopsArgs g;
       g.out = temp.path;
       g.seed = a.seed;
@@ -304,7 +306,7 @@ int bench(const BenchArgs& a) {
     } else {
       PathfinderArgs g;
       g.out = dir = temp.path;
-      g.size = a.settings.pathfinder_size;
+      g.size = a.settings.size;
       g.difficulty = a.settings.difficulty;
       g.count = a.count;
       g.seed = a.seed;
@@ -314,8 +316,8 @@ int bench(const BenchArgs& a) {
                   (long long)g.count, secs, double(g.count) / secs);
     }
   }
-  LRA_CHECK(!dir.empty(), "bench ", kind.name, ": give the data directory (", kind.dir_help, ") or --generate");
-  LRA_CHECK(fs::is_directory(dir), "bench ", kind.name, ": directory '", dir, "' not found (expected ", kind.dir_help,
+  LRA_CHECK(!dir.empty(), "bench ", kind.kind, ": give the data directory (", kind.dir_help, ") or --generate");
+  LRA_CHECK(fs::is_directory(dir), "bench ", kind.kind, ": directory '", dir, "' not found (expected ", kind.dir_help,
             ")");
 
   auto t_load = Clock::now();
@@ -324,10 +326,10 @@ int bench(const BenchArgs& a) {
   const auto& split = d.split(a.split);
   LRA_CHECK(split->size() >= a.batch, "bench: split ", a.split, " has ", split->size(),
             " examples, fewer than one batch of ", a.batch);
-  tasks::Augment augment = (!a.no_augment && kind.augment) ? kind.augment(d.info) : tasks::Augment();
-  const std::string augment_name = augment ? kind.augment_name : "none";
+  tasks::Augment augment = (!a.no_augment && ref.task->augment) ? ref.task->augment(d.info) : tasks::Augment();
+  const std::string augment_name = augment ? ref.task->augment_name : "none";
   std::printf("%s (%s): split %s, %lld examples (loaded in %.2f s) | batch %lld x L %d%s | augment: %s\n",
-              kind.name.c_str(), kind.real ? "LRA layout" : "offline stand-in", a.split.c_str(),
+              kind.kind.c_str(), kind.real ? "LRA layout" : "offline stand-in", a.split.c_str(),
               (long long)split->size(), load_secs, (long long)a.batch, d.info.max_len, d.info.pair ? " x 2 documents" : "",
               augment_name.c_str());
 
@@ -385,6 +387,22 @@ int bench(const BenchArgs& a) {
   return 0;
 }
 
+// The data settings the loaders read (--text-len, --size, --difficulty), declared in tasks/registry.h.
+void add_data_settings(CLI::App* app, tasks::DataOptions& options) {
+  const tasks::DataOptions defaults;
+  for (const char* name : {"text_len", "size", "difficulty"}) {
+    const auto* sp = settings::find(tasks::data_settings(), name);
+    LRA_CHECK(sp != nullptr, "lra-data: no data setting ", name);
+    const auto& s = *sp;
+    std::string flag = "--" + s.name;
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    app->add_option_function<std::string>(flag, [sp, &options](const std::string& v) { sp->set(options, v); }, s.help)
+        ->type_name(s.type_name())
+        ->default_str(s.get(defaults))
+        ->group("Data settings");
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -395,10 +413,12 @@ int main(int argc, char** argv) {
       "Offline stand-ins, NOT the LRA data: text-fortunes (NOT IMDB), retrieval-fortunes (NOT AAN), both\n"
       "built from the Debian fortune files, and fashion-mnist (NOT CIFAR-10). See docs/tasks.md."};
   app.require_subcommand(1);
-  const std::vector<std::string> kinds = tools::task_kind_names();
+  std::vector<std::string> kinds;
   std::string kind_help = "dataset kind:";
-  for (const tools::TaskKind& k : tools::task_kinds())
-    kind_help += str("\n  ", k.name, k.real ? "" : " (stand-in)", ": DIR is ", k.dir_help);
+  for (const tasks::SourceRef& k : tasks::data_sources()) {
+    kinds.push_back(k.source->kind);
+    kind_help += str("\n  ", k.source->kind, k.source->real ? "" : " (stand-in)", ": DIR is ", k.source->dir_help);
+  }
 
   // generate
   CLI::App* gen = app.add_subcommand("generate", "write a new data set in the LRA release layout");
@@ -435,10 +455,7 @@ int main(int argc, char** argv) {
       "inspect", "load a data directory and print its splits, sizes, label balance, lengths and examples");
   ins->add_option("kind", ia.kind, kind_help)->required()->check(CLI::IsMember(kinds));
   ins->add_option("dir", ia.dir, "data directory (see the kinds above)");
-  ins->add_option("--size", ia.settings.pathfinder_size, "pathfinder: image side (32, 64, 128, 256)")
-      ->capture_default_str();
-  ins->add_option("--difficulty", ia.settings.difficulty, "pathfinder: easy, intermediate or hard")
-      ->capture_default_str();
+  add_data_settings(ins, ia.settings);
   ins->add_option("--examples", ia.examples, "decoded examples shown per split")->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   ins->add_option("--scan", ia.scan, "examples read per split for labels and lengths (-1: all)")
@@ -460,10 +477,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::PositiveNumber);
   ben->add_flag("--no-augment", ba.no_augment, "switch the training augmentation off");
   ben->add_option("--seed", ba.seed, "loader (and generator) seed")->capture_default_str();
-  ben->add_option("--size", ba.settings.pathfinder_size, "pathfinder: image side (32, 64, 128, 256)")
-      ->capture_default_str();
-  ben->add_option("--difficulty", ba.settings.difficulty, "pathfinder: easy, intermediate or hard")
-      ->capture_default_str();
+  add_data_settings(ben, ba.settings);
 
   // CLI11 reports an unknown command as "A subcommand is required"; name it instead.
   if (argc > 1 && argv[1][0] != '-' && std::string(argv[1]) != "generate" && std::string(argv[1]) != "inspect" &&

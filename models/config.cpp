@@ -1,0 +1,42 @@
+#include "models/config.h"
+
+namespace lra::models {
+
+using namespace settings;
+
+const Names<Input> kInputNames = {{Input::Tokens, "tokens"}, {Input::Scalars, "scalars"}};
+const Names<Position> kPositionNames = {
+    {Position::None, "none"}, {Position::Sinusoidal, "sinusoidal"}, {Position::Learned, "learned"}};
+const Names<NormKind> kNormNames = {{NormKind::Layer, "layer"}, {NormKind::Batch, "batch"}};
+const Names<Activation> kActivationNames = {{Activation::Gelu, "gelu"}, {Activation::Relu, "relu"}};
+const Names<Pooling> kPoolingNames = {
+    {Pooling::Cls, "cls"}, {Pooling::MaskedMean, "masked_mean"}, {Pooling::Mean, "mean"}, {Pooling::Sum, "sum"}};
+const Names<Interaction> kInteractionNames = {{Interaction::Concat, "concat"}, {Interaction::Nli, "nli"}};
+
+const std::vector<Setting<ModelConfig>>& model_settings() {
+  using C = ModelConfig;
+  static const std::vector<Setting<C>> s = {
+      text("model", &C::model, "the sequence mixer (--list-models shows them and their [mixer] keys)"),
+      choice("input", &C::input, kInputNames, "tokens (embedding) or scalars (normalised pixels; pixel tasks)"),
+      integer("width", &C::width, "model width D"),
+      integer("depth", &C::depth, "number of blocks"),
+      integer("ffn", &C::ffn, "feed-forward hidden width (0: no feed-forward sub-layer)"),
+      choice("position", &C::position, kPositionNames,
+             "position encoding added to the input (rotary: the attention mixers' rotary key)"),
+      flag("cls_token", &C::cls_token, "prepend a learned CLS token"),
+      flag("prenorm", &C::prenorm, "normalise before each sublayer (false: after)"),
+      flag("final_norm", &C::final_norm, "pre-norm: a norm after the last block (false: none)"),
+      choice("norm", &C::norm, kNormNames, "normalisation (batch: over all B x L positions)"),
+      choice("activation", &C::activation, kActivationNames, "feed-forward activation"),
+      number("dropout", &C::dropout, "dropout rate (input, residual branches, feed-forward, mixer-internal)"),
+      flag("tied_dropout", &C::tied_dropout, "one dropout mask per channel, shared over the sequence"),
+      choice("pooling", &C::pooling, kPoolingNames, "sequence pooling for the classifier"),
+      integer("mlp_dim", &C::mlp_dim, "classifier hidden width (0: width)"),
+      integer("head_layers", &C::head_layers,
+              "classifier: 0 = one Linear (S4's decoder), 1 = Linear-ReLU-Linear (retrieval: the LRA head)"),
+      choice("interaction", &C::interaction, kInteractionNames, "retrieval: how the two encodings meet"),
+  };
+  return s;
+}
+
+}  // namespace lra::models

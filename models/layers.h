@@ -1,0 +1,72 @@
+// The layers the backbone and the mixers share: a dense layer with a named initialiser, the norm, the
+// feed-forward sub-layer, and the small helpers every mixer needs (padding, input checks). Mixers include
+// this header, never the backbone.
+//
+// Parameter names are the module tree's: a Linear registered as "qkv" owns "qkv.weight" and "qkv.bias".
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "engine/nn.h"
+#include "engine/rng.h"
+#include "engine/tensor.h"
+#include "models/config.h"
+
+namespace lra::models {
+
+// How a dense layer's weight [out, in] and bias [out] start.
+enum class LinearInit {
+  XavierUniform,  // weight U(±sqrt(6 / (in + out))), bias 0: the LRA (flax) code's Dense layers
+  TorchDefault,   // weight and bias U(±1/sqrt(in)): PyTorch's nn.Linear, used by the S4 and gMLP code
+};
+
+// A weight or bias tensor of `shape` drawn as PyTorch initialises nn.Linear / nn.Conv1d:
+// U(±1/sqrt(fan_in)).
+Tensor torch_default_init(const Shape& shape, int64_t fan_in, Generator& gen);
+
+// y = x · Wᵀ + b with W [out, in] (PyTorch layout).
+class Linear : public nn::Module {
+ public:
+  Linear(int in, int out, Generator& init, LinearInit how = LinearInit::XavierUniform, bool bias = true);
+  Tensor forward(const Tensor& x) const;
+
+ private:
+  Tensor weight_, bias_;
+};
+
+// LayerNorm over the last dim (eps 1e-6, the flax default of the LRA code), or BatchNorm over all leading
+// dims (B×L, padding included; eps 1e-5, momentum 0.1): batch statistics with the biased variance in
+// training, running statistics in eval, the running variance updated with the unbiased batch variance as
+// PyTorch's BatchNorm1d does. The running statistics are buffers ("running_mean", "running_var"): moved
+// by to() and saved in checkpoints.
+class Norm : public nn::Module {
+ public:
+  Norm(NormKind kind, int width);
+  Tensor forward(const Tensor& x);  // x [..., D]
+
+ private:
+  bool batch_;
+  Tensor weight_, bias_;
+  Tensor running_mean_, running_var_;
+};
+
+// FFN = Linear(D→hidden) → act → Drop → Linear(hidden→D) → Drop (Xavier-uniform weights, zero biases).
+class FeedForward : public nn::Module {
+ public:
+  FeedForward(int width, int hidden, Activation activation, Generator& init);
+  Tensor forward(const Tensor& x, double dropout, bool tied, Generator& gen);
+
+ private:
+  Activation activation_;
+  std::shared_ptr<Linear> fc1_, fc2_;
+};
+
+// x [B, L, C] with the rows of padded positions zeroed (key_mask [B, L] int32, 1 = real token), cast on
+// the mask's own device (no host round trip); x itself when there is no mask.
+Tensor zero_padding(const Tensor& x, const Tensor& key_mask);
+
+// A mixer's input check: x is [B, L, width] with L <= max_len; errors name the mixer.
+void check_mixer_input(const Tensor& x, int64_t width, int64_t max_len, const char* mixer);
+
+}  // namespace lra::models

@@ -1,0 +1,357 @@
+// The training loop (see trainer.h): setup, resume, step, evaluate, finish.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <unistd.h>
+
+#include "engine/autograd.h"
+#include "engine/device.h"
+#include "engine/io.h"
+#include "engine/memory.h"
+#include "engine/schedule.h"
+#include "models/backbone/backbone.h"
+#include "ops/elementwise/elementwise.h"
+#include "ops/loss/loss.h"
+#include "ops/shape/shape_ops.h"
+#include "tasks/common/denoise.h"
+#include "tools/train/run_log.h"
+#include "tools/train/trainer.h"
+
+namespace lra::train {
+namespace fs = std::filesystem;
+
+namespace {
+
+volatile std::sig_atomic_t g_interrupted = 0;
+void on_sigint(int) { g_interrupted = 1; }
+
+// Installs the Ctrl-C handler for the lifetime of a run and restores the previous one after.
+struct SigintGuard {
+  void (*previous)(int);
+  SigintGuard() : previous(std::signal(SIGINT, on_sigint)) { g_interrupted = 0; }
+  ~SigintGuard() { std::signal(SIGINT, previous); }
+};
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::string fmt(double x) { return settings::format_double(x); }
+
+// The weight decay the optimizer applies to its parameter i (that of the segment holding its slot).
+double segment_weight_decay(const optim::Optimizer& opt, size_t i) {
+  const int64_t at = opt.slot_begin(i);
+  const optim::Segments& segs = opt.segments();
+  for (int k = 0; k < segs.count; ++k)
+    if (segs.seg[k].begin <= at && at < segs.seg[k].end) return segs.seg[k].weight_decay;
+  fail(str("optimizer: parameter ", opt.parameters()[i].name, " lies in no segment"));
+}
+
+class Run {
+ public:
+  Run(const tasks::TaskDescriptor& task, const TrainConfig& c, const tasks::Dataset& data)
+      : task_(task), c_(c), data_(data), info_(data.info), log_(c.out) {}
+
+  TrainResult go() {
+    setup();
+    resume();
+    announce();
+    SigintGuard sigint;
+    t0_ = std::chrono::steady_clock::now();
+    int64_t s = start_ + 1;
+    for (; s <= total_; ++s)
+      if (!step(s)) break;
+    return finish(std::min(s, total_));
+  }
+
+ private:
+  void setup();                  // settings against the task; model, optimizer, data stream, schedule
+  void resume();                 // --resume: checkpoint, metrics, data stream; else a fresh log
+  void announce() const;         // what runs, on what, with which groups
+  bool step(int64_t s);          // one update, and the log line, evaluation and saves it is due; false: stop
+  void log_line(int64_t s, const Tensor& logits, const Tensor& labels);
+  void validate(int64_t s);      // validation, best checkpoint, plateau
+  TrainResult finish(int64_t s); // last checkpoint, curves, test accuracy of last and best
+  Evaluation evaluate(const std::string& split, int64_t max_batches);
+  void save(const std::string& name, int64_t step);
+  std::string go_back_to() const;
+
+  const tasks::TaskDescriptor& task_;
+  TrainConfig c_;
+  const tasks::Dataset& data_;
+  tasks::TaskInfo info_;
+  RunLog log_;
+  Device device_ = Device::CPU;
+  Feed feed_;
+  bool denoise_ = false;
+  std::unique_ptr<models::LraModel> model_;
+  std::unique_ptr<optim::AdamW> opt_;
+  std::optional<optim::ReduceOnPlateau> plateau_;  // the plateau setting; saved in checkpoint metadata
+  std::unique_ptr<tasks::BatchLoader> loader_;
+  std::optional<optim::Schedule> schedule_;
+  std::string dir_, last_path_;
+  int64_t total_ = 0, start_ = 0;
+  std::chrono::steady_clock::time_point t0_;
+  double best_acc_ = -1;
+  int64_t best_step_ = 0;
+  int64_t saved_step_ = -1;  // step of the newest last.safetensors
+  Tensor running_;           // the summed loss since the last log line, on the device
+  int64_t running_count_ = 0, last_log_ = 0;
+  double lr_ = 0;
+  std::string stop_reason_;
+  TrainResult result_;
+};
+
+void Run::setup() {
+  device_ = parse_device(c_.device);
+  set_allow_tf32(c_.tf32);
+  LRA_CHECK(c_.batch > 0, "batch must be positive, got ", c_.batch);
+  LRA_CHECK(c_.eval_every > 0 && c_.log_every > 0, "eval_every and log_every must be positive");
+  LRA_CHECK(c_.steps > 0 || c_.epochs > 0, "give --steps or --epochs");
+  denoise_ = c_.denoise > 0;
+  const models::ModelConfig mc = model_config(task_, c_, &info_);
+  feed_ = make_feed(task_, c_, info_, device_);
+
+  dir_ = c_.out;
+  last_path_ = dir_ + "/last.safetensors";
+  fs::create_directories(dir_);
+
+  // The model and optimizer (built after the move, as optim.h asks).
+  Generator init(c_.seed);
+  model_ = std::make_unique<models::LraModel>(mc, init);
+  model_->to(device_);
+  opt_ = make_optimizer(c_, model_->named_parameters());
+  if (auto pc = parse_plateau(c_.plateau)) plateau_.emplace(*pc);
+
+  tasks::LoaderOptions lo;
+  lo.batch_size = c_.batch;
+  lo.seed = c_.seed;
+  if (c_.augment) {
+    LRA_CHECK(task_.augment != nullptr, "augment: lra-", task_.name, " has no training augmentation");
+    lo.augment = task_.augment(info_);
+  }
+  loader_ = std::make_unique<tasks::BatchLoader>(data_.split("train"), info_, lo);
+  LRA_CHECK(loader_->batches_per_epoch() > 0, "the train split has fewer examples than one batch (", c_.batch, ")");
+  total_ = c_.steps > 0 ? c_.steps
+                        : std::max<int64_t>(1, int64_t(std::ceil(c_.epochs * double(loader_->batches_per_epoch()))));
+  schedule_ = optim::parse_schedule(c_.schedule, c_.lr, total_);
+}
+
+void Run::resume() {
+  if (!c_.resume) {
+    log_.start();
+  } else {
+    LRA_CHECK(fs::exists(last_path_), "--resume: no checkpoint ", last_path_, " to resume from");
+    io::CheckpointInfo ci = io::load_checkpoint(last_path_, *model_, opt_.get(), nullptr);
+    start_ = ci.step;
+    saved_step_ = start_;
+    if (ci.config != config_toml(c_, &task_))
+      std::printf("note: the settings differ from the checkpoint's (%s/config.toml is rewritten)\n", dir_.c_str());
+    if (ci.metadata.count("best_val_acc")) best_acc_ = std::strtod(ci.metadata.at("best_val_acc").c_str(), nullptr);
+    if (ci.metadata.count("best_step")) best_step_ = std::strtoll(ci.metadata.at("best_step").c_str(), nullptr, 10);
+    // The plateau's best metric, bad-evaluation count and scale: without them a resumed run would start
+    // its reductions over at scale 1.
+    if (plateau_ && ci.metadata.count("plateau")) plateau_->load_state(ci.metadata.at("plateau"));
+    else if (plateau_) std::printf("note: the checkpoint has no plateau state; the plateau starts afresh\n");
+    log_.resume(start_);
+    for (int64_t i = 0; i < start_; ++i) LRA_CHECK(loader_->next().has_value(), "data ended while replaying");
+    std::printf("resumed from %s at step %lld\n", last_path_.c_str(), (long long)start_);
+  }
+  last_log_ = start_;
+  std::ofstream(dir_ + "/config.toml") << config_toml(c_, &task_);
+}
+
+void Run::announce() const {
+  int64_t ssm_params = 0, decayed = 0, undecayed = 0;
+  for (size_t i = 0; i < opt_->parameters().size(); ++i) {
+    const nn::NamedParameter& p = opt_->parameters()[i];
+    if (p.group == "ssm") ssm_params += p.tensor.numel();
+    (segment_weight_decay(*opt_, i) > 0 ? decayed : undecayed) += p.tensor.numel();
+  }
+  std::printf("lra-%s: %s on %s (%lld train / %lld val examples, length %d, %d classes)\n", task_.name.c_str(),
+              c_.model.model.c_str(), info_.name.c_str(), (long long)data_.split("train")->size(),
+              (long long)data_.split("val")->size(), info_.max_len, info_.num_classes);
+  std::printf("device %s | %lld parameters | batch %lld | %lld steps | schedule %s | seed %llu | run dir %s\n",
+              device_name(device_), (long long)model_->num_parameters(), (long long)c_.batch, (long long)total_,
+              schedule_->to_string().c_str(), (unsigned long long)c_.seed, dir_.c_str());
+  if (ssm_params > 0)
+    std::printf("parameter group ssm: %lld parameters, lr %s, no weight decay\n", (long long)ssm_params,
+                c_.ssm_lr > 0 ? fmt(c_.ssm_lr).c_str() : "the base lr");
+  if (c_.weight_decay > 0) {
+    std::string spared = c_.decay_all ? "" : "biases, norms";
+    if (!c_.decay_embeddings) spared += std::string(spared.empty() ? "" : ", ") + "embeddings";
+    if (ssm_params > 0) spared += std::string(spared.empty() ? "" : ", ") + "the ssm group";
+    std::printf("weight decay %s on %lld parameters, none on %lld%s\n", fmt(c_.weight_decay).c_str(),
+                (long long)decayed, (long long)undecayed, spared.empty() ? "" : (" (" + spared + ")").c_str());
+  }
+  if (plateau_)
+    std::printf("plateau: lr x %s after %lld evaluations in a row without a better validation %s (scale now %s)\n",
+                fmt(plateau_->config().factor).c_str(), (long long)plateau_->config().patience + 1,
+                plateau_->config().maximize ? "accuracy" : "loss", fmt(plateau_->scale()).c_str());
+  std::fflush(stdout);
+}
+
+bool Run::step(int64_t s) {
+  std::optional<tasks::Batch> b = loader_->next();
+  LRA_CHECK(b.has_value(), "the training data ended early");
+  // Dropout and denoising draw from generators keyed by (seed, step): resuming needs no RNG state.
+  Generator dropout(c_.seed + 2, uint64_t(s) << 32), corrupt(c_.seed + 3, uint64_t(s) << 32);
+  opt_->zero_grad();
+  Tensor lg = feed_.logits(*model_, *b, dropout);
+  Tensor labels = b->labels.to(device_);
+  Tensor loss = ops::cross_entropy(lg, labels);
+  if (denoise_) {
+    tasks::DenoiseOptions dopt;
+    dopt.rate = c_.denoise_rate;
+    tasks::Denoised d = tasks::corrupt(b->ids, corrupt, dopt);
+    Tensor enc = model_->encode(d.ids.to(device_), b->mask.to(device_), dropout);
+    Tensor dl = model_->denoise_logits(enc);
+    Tensor dloss = ops::cross_entropy(ops::reshape(dl, {-1, int64_t(tasks::kDenoiseVocabSize)}),
+                                      ops::reshape(d.targets.to(device_), {-1}), tasks::kDenoiseIgnore);
+    loss = ops::add(loss, ops::scale(dloss, c_.denoise));
+  }
+  loss.backward();
+  if (c_.clip > 0) optim::clip_grad_norm(*opt_, c_.clip);
+  lr_ = plateau_ ? plateau_->apply((*schedule_)(s)) : (*schedule_)(s);
+  opt_->step(lr_);
+  {
+    autograd::NoGrad no_grad;
+    if (!running_.defined()) running_ = loss.detach().clone();
+    else running_.add_(loss.detach());
+  }
+  ++running_count_;
+
+  // Decided before logging, so the loss of the steps since the last log line is not lost.
+  if (g_interrupted) stop_reason_ = "interrupted (Ctrl-C)";
+  else if (c_.stop_after > 0 && s >= c_.stop_after) stop_reason_ = "stopped after step " + std::to_string(s);
+  else if (c_.time_limit_s > 0 && seconds_since(t0_) >= c_.time_limit_s) {
+    stop_reason_ = "time limit reached";
+    result_.time_limit = true;
+  }
+  const bool eval_step = s % c_.eval_every == 0 || s == total_;
+  const bool save_step = c_.save_every > 0 && s % c_.save_every == 0;
+  // Every checkpoint is preceded by a log line, whose loss check keeps a NaN model from being saved.
+  if (s % c_.log_every == 0 || eval_step || save_step || !stop_reason_.empty()) log_line(s, lg, labels);
+  if (eval_step) {
+    validate(s);
+    save("last.safetensors", s);
+  } else if (save_step) {
+    save("last.safetensors", s);
+  }
+  return stop_reason_.empty();
+}
+
+std::string Run::go_back_to() const {
+  return saved_step_ >= 0 ? str(last_path_, " (step ", saved_step_, ")") : std::string("the start (no checkpoint yet)");
+}
+
+void Run::log_line(int64_t s, const Tensor& logits, const Tensor& labels) {
+  const double mean = running_.item() / double(running_count_);  // the one sync per log line
+  running_ = Tensor();
+  running_count_ = 0;
+  const double acc = double(ops::count_correct(logits, labels)) / double(labels.dim(0));
+  LRA_CHECK(std::isfinite(mean), "the training loss became ", mean, " between steps ", last_log_ + 1, " and ", s,
+            " (learning rate ", lr_, "); go back to ", go_back_to(), " and lower lr or clip");
+  last_log_ = s;
+  const double secs = seconds_since(t0_);
+  const double rate = double((s - start_) * c_.batch) / std::max(secs, 1e-9);
+  const double eta = secs / double(s - start_) * double(total_ - s);
+  const bool tty = isatty(fileno(stdout));
+  std::printf("%sstep %lld/%lld  loss %.4f  acc %5.1f%%  lr %.2e  %.0f seq/s  ETA %.0fs", tty ? "\r" : "",
+              (long long)s, (long long)total_, mean, 100 * acc, lr_, rate, eta);
+  if (device_ == Device::CUDA) std::printf("  gpu %.0f MB", double(cuda_memory_stats().peak) / (1 << 20));
+  std::printf(tty ? "   " : "\n");
+  std::fflush(stdout);
+  result_.losses.push_back(mean);
+  log_.append({{"type", "train"}, {"step", s}, {"loss", mean}, {"acc", acc}, {"lr", lr_}, {"seq_per_s", rate},
+               {"elapsed_s", secs}});
+}
+
+void Run::validate(int64_t s) {
+  const Evaluation v = evaluate("val", c_.eval_batches);
+  LRA_CHECK(std::isfinite(v.loss), "the validation loss became ", v.loss, " at step ", s, " (learning rate ", lr_,
+            "); go back to ", go_back_to());
+  const bool best = v.acc > best_acc_;
+  if (best) {
+    best_acc_ = v.acc;
+    best_step_ = s;
+  }
+  const bool reduced = plateau_ && plateau_->observe(plateau_->config().maximize ? v.acc : v.loss);
+  std::printf("%sstep %lld  val loss %.4f  val acc %5.1f%%%s\n", isatty(fileno(stdout)) ? "\n" : "", (long long)s,
+              v.loss, 100 * v.acc, best ? "  (best)" : "");
+  if (reduced)
+    std::printf("plateau: no better validation %s for %lld evaluations; lr scale now %s\n",
+                plateau_->config().maximize ? "accuracy" : "loss", (long long)plateau_->config().patience + 1,
+                fmt(plateau_->scale()).c_str());
+  std::fflush(stdout);
+  nlohmann::json record = {{"type", "val"}, {"step", s}, {"loss", v.loss}, {"acc", v.acc}};
+  if (plateau_) record["lr_scale"] = plateau_->scale();
+  log_.append(record);
+  if (best) save("best.safetensors", s);
+}
+
+Evaluation Run::evaluate(const std::string& split, int64_t max_batches) {
+  EvalOptions o;
+  o.batch = c_.batch;
+  o.max_batches = max_batches;
+  o.seed = c_.seed;
+  return train::evaluate(*model_, feed_, data_, info_, split, o);
+}
+
+void Run::save(const std::string& name, int64_t step) {
+  Generator unused(c_.seed);
+  std::map<std::string, std::string> meta = {
+      {"task", task_.name}, {"best_val_acc", fmt(best_acc_)}, {"best_step", std::to_string(best_step_)}};
+  if (plateau_) meta["plateau"] = plateau_->state();
+  io::save_checkpoint(dir_ + "/" + name, *model_, opt_.get(), step, unused, config_toml(c_, &task_), meta);
+  if (name == "last.safetensors") saved_step_ = step;
+}
+
+TrainResult Run::finish(int64_t s) {
+  result_.steps = s;
+  if (saved_step_ != s) save("last.safetensors", s);
+  if (isatty(fileno(stdout))) std::printf("\n");
+  if (!stop_reason_.empty() && !result_.time_limit) {
+    if (c_.plot) log_.plot();
+    result_.interrupted = true;
+    std::printf("%s: checkpoint %s (step %lld); continue with --resume\n", stop_reason_.c_str(), last_path_.c_str(),
+                (long long)s);
+    return result_;
+  }
+  if (result_.time_limit) std::printf("time limit reached at step %lld\n", (long long)s);
+
+  // The test accuracy of the last and of the best checkpoint.
+  if (best_step_ == 0 || !fs::exists(dir_ + "/best.safetensors")) {
+    best_acc_ = evaluate("val", c_.eval_batches).acc;
+    best_step_ = s;
+    save("best.safetensors", s);
+  }
+  result_.best_val_acc = best_acc_;
+  result_.best_step = best_step_;
+  result_.test_acc_last = evaluate("test", c_.test_batches).acc;
+  io::load_checkpoint(dir_ + "/best.safetensors", *model_, nullptr, nullptr);
+  result_.test_acc_best = evaluate("test", c_.test_batches).acc;
+  log_.append({{"type", "test"}, {"step", s}, {"checkpoint", "last"}, {"acc", result_.test_acc_last}});
+  log_.append({{"type", "test"}, {"step", best_step_}, {"checkpoint", "best"}, {"acc", result_.test_acc_best}});
+  if (c_.plot) log_.plot();
+  std::printf("test accuracy: last (step %lld) %.2f%% | best validation (step %lld, val %.2f%%) %.2f%%\n",
+              (long long)s, 100 * result_.test_acc_last, (long long)best_step_, 100 * best_acc_,
+              100 * result_.test_acc_best);
+  std::printf("run dir %s: metrics.jsonl, config.toml, last.safetensors, best.safetensors%s\n", dir_.c_str(),
+              c_.plot ? ", curves.png" : "");
+  return result_;
+}
+
+}  // namespace
+
+TrainResult train(const tasks::TaskDescriptor& task, const TrainConfig& config, const tasks::Dataset& data) {
+  Run run(task, config, data);
+  return run.go();
+}
+
+}  // namespace lra::train
