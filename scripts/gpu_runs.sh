@@ -114,8 +114,8 @@ case $name in
     bin=lra-image target=0.75 reserve=30 eval_batches=0
     data=(--generate --fashion-mnist "$fm")
     probe_data=("${data[@]}")
-    settings=(--model rotary_transformer --position rotary --width 128 --depth 4 --heads 4 --ffn 256
-              --activation relu --prenorm true --norm layer --pooling mean --dropout 0.1 --attention-dropout 0
+    settings=(--model rotary_transformer --position none --width 128 --depth 4 --mixer heads=4 --ffn 256
+              --activation relu --prenorm true --norm layer --pooling mean --dropout 0.1 --mixer attention_dropout=0
               --batch 64 --lr 0.001 --beta2 0.98 --weight-decay 0.05 --clip 1 --tf32 true) ;;
   pathfinder-s4d)
     # S4's Pathfinder recipe (§4.3; configs/pathfinder/s4d.toml): 6 pre-norm BatchNorm blocks of width
