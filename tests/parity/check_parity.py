@@ -39,8 +39,8 @@ F32_FACTOR = 10.0
 F32_MIN_ATOL = 2e-5
 F32_RTOL = 1e-6       # the float32 rounding of each value itself (ε = 6e-8), with room
 # float64 (dtype=f64): the engine's CPU references run in double, so the only differences left are
-# double rounding (~1e-16 times the conditioning, at most ~1e-13 seen): any difference of definitions,
-# however small, is far above this.
+# double rounding (~1e-16 times the conditioning, at most 3e-13·s seen): any difference of
+# definitions, however small, is far above this.
 F64_ATOL = 1e-9
 F64_RTOL = 1e-9
 SCALE_FLOOR = 1e-3
