@@ -1,0 +1,113 @@
+#!/usr/bin/python3
+"""Checks the parity check: each mutation below changes one convention of the PyTorch oracle (or a
+tolerance) in a temporary copy of this folder, and the cases that depend on it must then FAIL.
+A mutation that passes means the parity test cannot see that convention. Not a CTest test (about a
+minute); run it after changing the oracle, the cases or the tolerances:
+
+  /usr/bin/python3 tests/parity/mutations.py --dump build-cpu/tests/parity/parity_dump
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# (what changes, file, old text, new text, cases that must fail)
+MUTATIONS = [
+    ("GELU tanh approximation instead of erf", "torch_models.py",
+     "return F.gelu(x)  #", "return F.gelu(x, approximate='tanh')  #", ["transformer", "s4d", "gmlp"]),
+    ("backbone LayerNorm eps 1e-5 instead of 1e-6", "torch_models.py",
+     "LAYER_NORM_EPS = 1e-6", "LAYER_NORM_EPS = 1e-5", ["transformer"]),
+    ("gMLP LayerNorm eps 1e-6 instead of 1e-5", "torch_models.py",
+     "GMLP_NORM_EPS = 1e-5", "GMLP_NORM_EPS = 1e-6", ["gmlp"]),
+    ("BatchNorm momentum 0.01", "torch_models.py",
+     "BATCH_NORM_MOMENTUM = 0.1", "BATCH_NORM_MOMENTUM = 0.01", ["s4d_postnorm_batchnorm"]),
+    ("LaS without smoothing", "torch_models.py",
+     "and self.P > 1:", "and self.P > 99:", ["las", "las_chunk"]),
+    ("LaS alphas spaced over 10x instead of 100x", "torch_models.py",
+     "a[c] = B * 100.0 ** (-t)", "a[c] = B * 10.0 ** (-t)", ["las"]),
+    ("LaS decay off", "torch_models.py",
+     "s = s * torch.exp(-self.alpha", "s = s * 0 + s * torch.exp(-0 * self.alpha", ["las_heads2"]),
+    ("anti-causal kernels from lag 0", "torch_models.py",
+     "return F.conv1d(u, w, padding=L - 1, groups=C)",
+     "return F.conv1d(u, torch.cat([w[..., 1:], w[..., :1] * 0], -1), padding=L - 1, groups=C)",
+     ["gmlp", "residual_conv_full"]),
+    ("S4D bidirectional kernel from lag 0", "torch_models.py",
+     "F.pad(self.kernel(self.C_anti, L).flip(-1), (L, 0))",
+     "F.pad(self.kernel(self.C_anti, L).flip(-1), (L - 1, 1))", ["s4d_bidirectional_inv"]),
+    ("S4D Re instead of 2·Re", "torch_models.py",
+     'return 2 * torch.einsum("hn,hnl->hl", Ct, powers).real',
+     'return torch.einsum("hn,hnl->hl", Ct, powers).real', ["s4d"]),
+    ("local: contiguous groups for strided", "torch_models.py",
+     "ok &= (i % n) == (j % n)", "ok &= (i // self.chunk) == (j // self.chunk)", ["local_strided"]),
+    ("rotary half disables the odd planes", "torch_models.py",
+     "theta[0::2] = 0", "theta[1::2] = 0", ["rotary_half"]),
+    ("rotary full applied per head", "torch_models.py",
+     'if self.rotary in ("full", "half"):', 'if self.rotary in ("half",):', ["rotary_full"]),
+    ("rotary base ignored", "torch_models.py",
+     'self.base = cfg.get("rotary_base", 10000.0)', "self.base = 10000.0", ["rotary_head"]),
+    ("q and k swapped in the qkv split", "torch_models.py",
+     "q, k, v = self.qkv(x).split(Q, dim=-1)", "k, q, v = self.qkv(x).split(Q, dim=-1)", ["transformer"]),
+    ("key mask ignored", "torch_models.py",
+     "ok = ok & (mask[:, None, None, :] != 0)", "ok = ok", ["transformer"]),
+    ("masked_mean pools padding too", "torch_models.py",
+     'if p == "masked_mean":', 'if p == "never":', ["transformer"]),
+    ("nli features [u, v, u-v, u*v]", "torch_models.py",
+     "torch.cat([u, v, u * v, u - v], dim=1)", "torch.cat([u, v, u - v, u * v], dim=1)", ["dual_nli_head1"]),
+    ("gMLP kernel row j // (h/groups) instead of j mod groups", "torch_models.py",
+     'self.register_buffer("row", torch.arange(h) % g, persistent=False)',
+     'self.register_buffer("row", torch.arange(h) // (h // g), persistent=False)', ["gmlp"]),
+    ("dense conv taps mirrored", "torch_models.py",
+     "return w.reshape(g, K, Dg, Hg).permute(0, 3, 2, 1).reshape(g * Hg, Dg, K)",
+     "return w.reshape(g, K, Dg, Hg).permute(0, 3, 2, 1).reshape(g * Hg, Dg, K).flip(-1)",
+     ["residual_conv", "residual_conv_dense_groups"]),
+    ("sinusoid halves instead of interleaved", "torch_models.py",
+     "table = torch.where(torch.arange(D) % 2 == 0, torch.sin(angle), torch.cos(angle))",
+     "table = torch.cat([torch.sin(angle[:, 0::2]), torch.cos(angle[:, 0::2])], 1)", ["transformer"]),
+    ("pixel encoder bias negated", "torch_models.py",
+     "x = self.embed[inp] if cfg.vocab_size > 0 else self.encoder(inp)",
+     "x = self.embed[inp] if cfg.vocab_size > 0 else -self.encoder(-inp)", ["pixels"]),
+    ("float64 tolerance 1e6 times tighter", "check_parity.py",
+     "F64_ATOL = 1e-9\nF64_RTOL = 1e-9", "F64_ATOL = 1e-15\nF64_RTOL = 1e-15", ["s4d_pixels_batchnorm"]),
+    ("float32 tolerance 100 times tighter", "check_parity.py",
+     "F32_FACTOR = 10.0\nF32_MIN_ATOL = 2e-5", "F32_FACTOR = 0.1\nF32_MIN_ATOL = 1e-8", ["transformer"]),
+]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--dump", required=True, help="the parity_dump binary")
+    a = ap.parse_args()
+    dump = os.path.abspath(a.dump)
+    survivors = []
+    for what, name, old, new, cases in MUTATIONS:
+        with tempfile.TemporaryDirectory() as tmp:
+            for f in ("torch_models.py", "check_parity.py", "cases.txt"):
+                shutil.copy(os.path.join(HERE, f), tmp)
+            path = os.path.join(tmp, name)
+            text = open(path).read()
+            if text.count(old) != 1:
+                print(f"BROKEN mutation '{what}': the text to change occurs {text.count(old)} times in {name}")
+                survivors.append(what)
+                continue
+            open(path, "w").write(text.replace(old, new))
+            for case in cases:
+                run = subprocess.run([sys.executable, os.path.join(tmp, "check_parity.py"), "--dump", dump,
+                                      "--case", case], capture_output=True, text=True)
+                caught = run.returncode != 0 and "FAIL" in run.stdout + run.stderr
+                first = next((l for l in (run.stderr + run.stdout).splitlines() if l.startswith("FAIL")), "")
+                print(f"{'caught' if caught else 'MISSED'}: {what} -> {case}: {first[:160]}")
+                if not caught:
+                    survivors.append(f"{what} ({case})")
+    if survivors:
+        print(f"{len(survivors)} mutations were not caught: {'; '.join(survivors)}")
+        return 1
+    print(f"all {len(MUTATIONS)} mutations caught")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
