@@ -59,7 +59,7 @@ except ImportError as e:
     fail(f"cannot import PyTorch/numpy in {sys.executable} ({e}). The parity tests need Debian's PyTorch: "
          "install python3-torch (apt-get install python3-torch; scripts/setup.sh installs the build's other Debian "
          "packages, not this one yet) and use /usr/bin/python3, or configure with "
-         "-DLRA_TORCH_PYTHON=<an interpreter that has torch>. "
+         "-DLRA_PYTHON=<an interpreter that has torch>. "
          "These tests fail rather than skip, so a missing oracle is never mistaken for parity.")
 
 sys.path.insert(0, HERE)

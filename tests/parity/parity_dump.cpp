@@ -9,16 +9,20 @@
 //   out/logits, out/loss  the final training-mode forward (batch statistics for BatchNorm)
 //   out/eval_logits       an eval-mode forward at the same parameters (running statistics)
 //   grad/<param name>     d loss / d param of the final forward
-//   __metadata__          every ModelConfig field, the mixer settings as "extra.<key>", the dump settings
+//   __metadata__          every model setting (models/config.h, as the trainer prints them), the task-side
+//                         fields (vocab_size, num_classes, max_len, dual), the mixer's settings as
+//                         "mixer.<key>" with the mixer's declared defaults filled in, the dump settings
 //
 // Usage: parity_dump OUT.safetensors [key=value ...]
-//   keys naming a ModelConfig field set it (model=s4d width=16 prenorm=0 ...); batch, length, steps, lr,
-//   seed and mask (0: no key mask, as the pixel tasks pass none) set the dump; any other key is a mixer
-//   setting (extra), which the mixer's registry entry checks. dtype=f64 runs the model, the batch and
+//   keys naming a model setting set it, parsed by that setting (model=s4d width=16 prenorm=false ...);
+//   vocab_size, num_classes, max_len, dual set the task-side fields; batch, length, steps, lr, seed and
+//   mask (0: no key mask, as the pixel tasks pass none) set the dump; any other key is a mixer setting,
+//   which the mixer reads (an unknown key or a bad value is its error). dtype=f64 runs the model, the batch and
 //   the optimizer in double (the CPU references are templated on the scalar type): then any difference
 //   from the float64 PyTorch reference larger than ~1e-12 is a mismatch of definitions, not rounding.
 //   Dropout is always 0, so a training-mode step is deterministic.
 //        parity_dump --list-mixers     prints every registered mixer, one per line.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -31,6 +35,7 @@
 #include "engine/autograd.h"
 #include "engine/io.h"
 #include "engine/optim.h"
+#include "engine/settings.h"
 #include "models/backbone/backbone.h"
 #include "models/mixer.h"
 #include "ops/elementwise/elementwise.h"
@@ -51,43 +56,18 @@ struct DumpSettings {
 };
 
 int to_int(const std::string& key, const std::string& v) {
-  char* end = nullptr;
-  long x = std::strtol(v.c_str(), &end, 10);
-  LRA_CHECK(!v.empty() && *end == '\0', "parity_dump: ", key, " = '", v, "' is not an integer");
-  return int(x);
+  return int(lra::settings::parse_int("parity_dump: " + key, v));
 }
-double to_double(const std::string& key, const std::string& v) {
-  char* end = nullptr;
-  double x = std::strtod(v.c_str(), &end);
-  LRA_CHECK(!v.empty() && *end == '\0', "parity_dump: ", key, " = '", v, "' is not a number");
-  return x;
-}
-bool to_bool(const std::string& key, const std::string& v) {
-  LRA_CHECK(v == "0" || v == "1" || v == "true" || v == "false", "parity_dump: ", key, " = '", v, "' is not 0 or 1");
-  return v == "1" || v == "true";
-}
+bool to_bool(const std::string& key, const std::string& v) { return lra::settings::parse_bool("parity_dump: " + key, v); }
 
-// One table for parsing and for writing the metadata, so the file always states every field.
-struct Field {
-  std::function<void(ModelConfig&, const std::string&)> set;
-  std::function<std::string(const ModelConfig&)> get;
+// The task-side fields of ModelConfig (not settings: the trainer takes them from the data).
+struct TaskField {
+  const char* name;
+  int ModelConfig::*field;
 };
-#define INT_FIELD(f) {#f, {[](ModelConfig& c, const std::string& v) { c.f = to_int(#f, v); }, \
-                           [](const ModelConfig& c) { return std::to_string(c.f); }}}
-#define BOOL_FIELD(f) {#f, {[](ModelConfig& c, const std::string& v) { c.f = to_bool(#f, v); }, \
-                            [](const ModelConfig& c) { return std::string(c.f ? "1" : "0"); }}}
-#define STRING_FIELD(f) {#f, {[](ModelConfig& c, const std::string& v) { c.f = v; }, \
-                              [](const ModelConfig& c) { return c.f; }}}
-const std::map<std::string, Field>& fields() {
-  static const std::map<std::string, Field> f = {
-      STRING_FIELD(model),  INT_FIELD(vocab_size),    INT_FIELD(num_classes),     INT_FIELD(max_len),
-      INT_FIELD(width),     INT_FIELD(depth),         INT_FIELD(heads),           INT_FIELD(ffn),
-      STRING_FIELD(position), BOOL_FIELD(cls_token),  BOOL_FIELD(prenorm),        STRING_FIELD(norm),
-      STRING_FIELD(activation), STRING_FIELD(pooling), INT_FIELD(mlp_dim),        INT_FIELD(head_layers),
-      BOOL_FIELD(final_norm), BOOL_FIELD(attention_bias), BOOL_FIELD(dual),       STRING_FIELD(interaction),
-  };
-  return f;
-}
+constexpr TaskField kTaskFields[] = {{"vocab_size", &ModelConfig::vocab_size},
+                                     {"num_classes", &ModelConfig::num_classes},
+                                     {"max_len", &ModelConfig::max_len}};
 
 // ids [B, L] in 1..vocab−1 (or pixels [B, L, 1] in [0, 1)), labels [B], and a key mask whose row b
 // has its last pad[b] positions padded (id 0).
@@ -101,7 +81,7 @@ Sequence make_sequence(const ModelConfig& c, const DumpSettings& s, Generator& g
     for (int b = 0; b < B; ++b)
       for (int l = L - std::min(pad[size_t(b) % pad.size()], L - 1); l < L; ++l) mask[size_t(b * L + l)] = 0;
   Sequence out;
-  if (c.vocab_size > 0) {
+  if (c.input == lra::models::Input::Tokens) {
     std::vector<int32_t> ids(size_t(B * L));
     for (size_t i = 0; i < ids.size(); ++i) ids[i] = mask[i] ? 1 + int32_t(g.below(uint32_t(c.vocab_size - 1))) : 0;
     out.input = Tensor::from_vector(ids, {B, L});
@@ -139,28 +119,36 @@ int run(int argc, char** argv) {
   c.max_len = 16;
   c.width = 16;
   c.depth = 2;
-  c.heads = 2;
   c.ffn = 24;
   c.dropout = 0;
-  c.attention_dropout = 0;
   DumpSettings s;
   for (int i = 2; i < argc; ++i) {
     const std::string arg = argv[i];
     const size_t eq = arg.find('=');
     LRA_CHECK(eq != std::string::npos && eq > 0, "parity_dump: argument '", arg, "' is not key=value");
     const std::string key = arg.substr(0, eq), value = arg.substr(eq + 1);
-    if (auto it = fields().find(key); it != fields().end()) it->second.set(c, value);
+    const auto* setting = lra::settings::find(lra::models::model_settings(), key);
+    const auto task_field = std::find_if(std::begin(kTaskFields), std::end(kTaskFields),
+                                         [&](const TaskField& f) { return key == f.name; });
+    if (setting) setting->set(c, value);
+    else if (task_field != std::end(kTaskFields)) c.*(task_field->field) = to_int(key, value);
+    else if (key == "dual") c.dual = to_bool(key, value);
     else if (key == "batch") s.batch = to_int(key, value);
     else if (key == "length") s.length = to_int(key, value);
     else if (key == "steps") s.steps = to_int(key, value);
-    else if (key == "lr") s.lr = to_double(key, value);
+    else if (key == "lr") s.lr = lra::settings::parse_double("parity_dump: lr", value);
     else if (key == "seed") s.seed = uint64_t(to_int(key, value));
     else if (key == "mask") s.mask = to_bool(key, value);
     else if (key == "dtype") {
       LRA_CHECK(value == "f32" || value == "f64", "parity_dump: dtype = '", value, "' is not f32 or f64");
       s.dtype = value == "f64" ? lra::DType::F64 : lra::DType::F32;
     }
-    else c.extra[key] = value;  // a mixer setting: the registry rejects keys the mixer does not take
+    else c.mixer[key] = value;  // a mixer setting: the mixer rejects keys it does not take
+  }
+  // The attention mixers: two heads and no attention dropout unless a case says otherwise.
+  for (const auto& o : lra::models::find_mixer(c.model).options) {
+    if (o.key == "heads" && !c.mixer.count("heads")) c.mixer["heads"] = "2";
+    if (o.key == "attention_dropout" && !c.mixer.count("attention_dropout")) c.mixer["attention_dropout"] = "0";
   }
   LRA_CHECK(s.batch >= 1 && s.length >= 1 && s.steps >= 0, "parity_dump: batch, length must be >= 1, steps >= 0");
 
@@ -214,7 +202,7 @@ int run(int argc, char** argv) {
     file.emplace_back("out/eval_logits", forward().clone());
   }
 
-  const bool ids = c.vocab_size > 0;
+  const bool ids = c.input == lra::models::Input::Tokens;
   file.emplace_back(ids ? "input/ids" : "input/pixels", x1.input);
   if (x1.mask.defined()) file.emplace_back("input/mask", x1.mask);
   if (c.dual) {
@@ -224,8 +212,12 @@ int run(int argc, char** argv) {
   file.emplace_back("input/labels", y);
 
   std::map<std::string, std::string> meta;
-  for (const auto& [name, f] : fields()) meta[name] = f.get(c);
-  for (const auto& [k, v] : c.extra) meta["extra." + k] = v;
+  for (const auto& setting : lra::models::model_settings()) meta[setting.name] = setting.get(c);
+  for (const TaskField& f : kTaskFields) meta[f.name] = std::to_string(c.*(f.field));
+  meta["dual"] = c.dual ? "true" : "false";
+  // The mixer's settings with its declared defaults, so the reference never restates a default.
+  for (const auto& o : lra::models::find_mixer(c.model).options)
+    meta["mixer." + o.key] = c.mixer.count(o.key) ? c.mixer.at(o.key) : o.default_value;
   meta["dump.batch"] = std::to_string(s.batch);
   meta["dump.length"] = std::to_string(s.length);
   meta["dump.steps"] = std::to_string(s.steps);

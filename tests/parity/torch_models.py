@@ -34,25 +34,30 @@ GMLP_NORM_EPS = 1e-5
 
 
 class Config:
-    """The model settings parity_dump wrote into the file's metadata (every ModelConfig field)."""
+    """The model settings parity_dump wrote into the file's metadata: every model setting as the trainer
+    prints it, the task-side fields, and the mixer's settings ("mixer.<key>", its declared defaults filled
+    in)."""
 
-    INTS = ("vocab_size", "num_classes", "max_len", "width", "depth", "heads", "ffn", "mlp_dim", "head_layers")
-    BOOLS = ("cls_token", "prenorm", "final_norm", "attention_bias", "dual")
+    INTS = ("vocab_size", "num_classes", "max_len", "width", "depth", "ffn", "mlp_dim", "head_layers")
+    BOOLS = ("cls_token", "prenorm", "final_norm", "dual")
 
     def __init__(self, metadata):
         for k in self.INTS:
             setattr(self, k, int(metadata[k]))
         for k in self.BOOLS:
-            setattr(self, k, metadata[k] == "1")
-        for k in ("model", "position", "norm", "activation", "pooling", "interaction"):
+            setattr(self, k, metadata[k] == "true")
+        for k in ("model", "input", "position", "norm", "activation", "pooling", "interaction"):
             setattr(self, k, metadata[k])
-        self.extra = {k[len("extra."):]: v for k, v in metadata.items() if k.startswith("extra.")}
+        self.mixer = {k[len("mixer."):]: v for k, v in metadata.items() if k.startswith("mixer.")}
 
     def get(self, key, default):
-        return type(default)(float(self.extra[key])) if key in self.extra else default
+        return type(default)(float(self.mixer[key])) if key in self.mixer else default
+
+    def get_flag(self, key, default=False):
+        return self.mixer[key] in ("true", "1", "on", "yes") if key in self.mixer else default
 
     def get_string(self, key, default):
-        return self.extra.get(key, default)
+        return self.mixer.get(key, default)
 
 
 def gelu(x):
@@ -148,7 +153,7 @@ class LraModel(nn.Module):
         super().__init__()
         self.cfg = cfg
         D = cfg.width
-        if cfg.vocab_size > 0:
+        if cfg.input == "tokens":
             self.embed = nn.Parameter(torch.empty(cfg.vocab_size, D))
         else:
             self.encoder = nn.Linear(1, D)
@@ -159,9 +164,8 @@ class LraModel(nn.Module):
             self.pos = nn.Parameter(torch.empty(rows, D))
         elif cfg.position == "sinusoidal":
             self.register_buffer("sinusoid", sinusoidal_table(rows, D), persistent=False)
-        rotary = {"rotary": "head", "rotary_full": "full", "rotary_half": "half"}.get(cfg.position)
         make = MIXERS[cfg.model]
-        self.blocks = nn.ModuleList([Block(cfg, lambda: make(cfg, rows, rotary)) for _ in range(cfg.depth)])
+        self.blocks = nn.ModuleList([Block(cfg, lambda: make(cfg, rows)) for _ in range(cfg.depth)])
         self.final_norm = Norm(cfg.norm, D) if cfg.prenorm and cfg.final_norm else None
         mlp = cfg.mlp_dim if cfg.mlp_dim > 0 else D
         features = (4 if cfg.interaction == "nli" else 2) * D if cfg.dual else D
@@ -181,7 +185,7 @@ class LraModel(nn.Module):
     def encode(self, inp, mask):
         """inp: ids [B, L] (int64) or pixels [B, L, 1]; mask [B, L] 0/1 or None. Returns (x, full mask)."""
         cfg = self.cfg
-        x = self.embed[inp] if cfg.vocab_size > 0 else self.encoder(inp)
+        x = self.embed[inp] if cfg.input == "tokens" else self.encoder(inp)
         B, L = x.shape[0], x.shape[1]
         full = mask if mask is not None else torch.ones(B, L, dtype=torch.int64)
         if cfg.cls_token:
@@ -254,21 +258,22 @@ class Attention(nn.Module):
     """Multi-head softmax attention with an explicit [L, L] score matrix: full, causal, block-local
     (contiguous or strided groups), LaS (decay + smoothing) and LaS inside chunks."""
 
-    def __init__(self, cfg, max_len, kind, rotary_from_position, default_rotary):
+    def __init__(self, cfg, max_len, kind):
         super().__init__()
-        D, self.H = cfg.width, cfg.heads
-        self.Q = cfg.get("qkv_dim", D)
+        D, self.H = cfg.width, cfg.get("heads", 4)
+        self.Q = cfg.get("qkv_dim", 0) or D
         self.kind = kind
-        self.rotary = rotary_from_position or cfg.get_string("rotary", default_rotary)
+        self.rotary = cfg.get_string("rotary", "none")  # rotary_transformer's default "head" comes with the file
         self.base = cfg.get("rotary_base", 10000.0)
-        self.causal = cfg.get("causal", 0) != 0 or kind in ("las", "las_chunk")
+        self.causal = cfg.get_flag("causal") or kind in ("las", "las_chunk")
         if kind in ("las", "las_chunk"):
             self.alpha = las_alphas(self.H, cfg.get("las_B", 0.1))
             self.P = cfg.get("las_P", 5)
         self.chunk = {"las_chunk": cfg.get("chunk", 64), "local": cfg.get("block", 50)}.get(kind, 0)
         self.strided = kind == "local" and cfg.get_string("grouping", "contiguous") == "strided"
-        self.qkv = nn.Linear(D, 3 * self.Q, bias=cfg.attention_bias)
-        self.out = nn.Linear(self.Q, D, bias=cfg.attention_bias)
+        bias = cfg.get_flag("attention_bias")
+        self.qkv = nn.Linear(D, 3 * self.Q, bias=bias)
+        self.out = nn.Linear(self.Q, D, bias=bias)
 
     def allowed(self, L):
         """[L, L] bool: may query i attend to key j, by structure (the key mask comes on top)."""
@@ -327,7 +332,7 @@ class S4D(nn.Module):
     def __init__(self, cfg, max_len):
         super().__init__()
         H, M = cfg.width, cfg.get("ssm_n", 64) // 2
-        self.bidirectional = cfg.get("bidirectional", 0) == 1
+        self.bidirectional = cfg.get_flag("bidirectional")
         self.log_dt = nn.Parameter(torch.empty(H))
         self.log_A_real = nn.Parameter(torch.empty(H, M))
         self.A_imag = nn.Parameter(torch.empty(H, M))
@@ -367,9 +372,9 @@ class GMLP(nn.Module):
     def __init__(self, cfg, max_len):
         super().__init__()
         D = cfg.width
-        h = cfg.get("hidden", 2 * D)
+        h = cfg.get("hidden", 0) or 2 * D
         g = cfg.get("groups", 2)
-        self.bidirectional = cfg.get("bidirectional", 1) == 1
+        self.bidirectional = cfg.get_flag("bidirectional", True)
         self.in_proj = nn.Linear(D, 2 * h)
         self.kernel_causal = nn.Parameter(torch.empty(g, max_len))
         if self.bidirectional:
@@ -404,7 +409,7 @@ class ResidualConv(nn.Module):
     def __init__(self, cfg, max_len):
         super().__init__()
         D = cfg.width
-        H = cfg.get("hidden", D)
+        H = cfg.get("hidden", 0) or D
         g = cfg.get("groups", 1)
         K = cfg.get("kernel_size", 0)
         self.full = K == 0
@@ -432,14 +437,14 @@ class ResidualConv(nn.Module):
 
 
 MIXERS = {
-    "transformer": lambda cfg, n, r: Attention(cfg, n, "full", r, "none"),
-    "rotary_transformer": lambda cfg, n, r: Attention(cfg, n, "full", r, "head"),
-    "las": lambda cfg, n, r: Attention(cfg, n, "las", r, "none"),
-    "las_chunk": lambda cfg, n, r: Attention(cfg, n, "las_chunk", r, "none"),
-    "local": lambda cfg, n, r: Attention(cfg, n, "local", r, "none"),
-    "s4d": lambda cfg, n, r: S4D(cfg, n),
-    "gmlp": lambda cfg, n, r: GMLP(cfg, n),
-    "residual_conv": lambda cfg, n, r: ResidualConv(cfg, n),
+    "transformer": lambda cfg, n: Attention(cfg, n, "full"),
+    "rotary_transformer": lambda cfg, n: Attention(cfg, n, "full"),
+    "las": lambda cfg, n: Attention(cfg, n, "las"),
+    "las_chunk": lambda cfg, n: Attention(cfg, n, "las_chunk"),
+    "local": lambda cfg, n: Attention(cfg, n, "local"),
+    "s4d": lambda cfg, n: S4D(cfg, n),
+    "gmlp": lambda cfg, n: GMLP(cfg, n),
+    "residual_conv": lambda cfg, n: ResidualConv(cfg, n),
 }
 
 
