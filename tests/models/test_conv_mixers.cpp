@@ -1,4 +1,4 @@
-// The long-convolution mixers (models/mixers/conv.cpp) on their own, through the registry:
+// The long-convolution mixers (models/mixers/s4d.cpp, gmlp.cpp, residual_conv.cpp) on their own, through the registry:
 // shapes, finiteness, gradients into every parameter, parameter groups, the S4D kernel against a
 // double-precision loop, the S4D wiring against the ops it is made of, gMLP's near-identity start and
 // residual_conv's receptive field.
