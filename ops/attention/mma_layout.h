@@ -1,7 +1,7 @@
 // Who holds what in a warp-level tensor-core multiply: the fragment layouts of
 // mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 and of ldmatrix.sync.aligned.m8n8.x4(.trans).b16
 // (PTX ISA, "Matrix fragments for mma.m16n8k16" and "ldmatrix"), and the swizzled shared-memory tile
-// layout of the bfloat16 attention kernels (attention_bf16.cu).
+// layout of the bfloat16 attention kernels (attention_bf16.cu, attention_bf16_backward.cu).
 //
 // Everything here is a constexpr function of the lane (0..31) so that the kernels and a CPU test
 // (tests/ops/attention_test_bf16.cpp, which simulates 32 lanes and checks a simulated warp multiply
