@@ -176,6 +176,9 @@ restore_root() {
   fi
   mkdir -p "$root"
   tar -C "$root" --numeric-owner -xzf "$tarball"
+  # The tarball's ./ has mktemp's mode 0700; as / that would keep apt's _apt user out of every path
+  # (apt then downloads unsandboxed, with a warning a stock Debian never shows).
+  chmod 755 "$root"
   cp /etc/resolv.conf "$root/etc/resolv.conf"
   [[ ! -e $root/usr/local/cuda ]] || die "the fresh root has a CUDA toolkit"
   # A clean clone of HEAD (not the working tree), as a user gets it.
