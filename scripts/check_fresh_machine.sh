@@ -67,6 +67,7 @@ mount_in_root() {  # mount_in_root PATH-IN-ROOT MOUNT-ARGUMENTS...
 # --- stages: each runs with errexit, is logged and timed; the timings are printed however the run ends ---
 stage_names=()
 stage_secs=()
+stage_job=
 t_start=$(date +%s)
 timed() {  # timed NAME LOG COMMAND...
   local name=$1 log=$2 t0 rc
@@ -75,10 +76,16 @@ timed() {  # timed NAME LOG COMMAND...
   echo "=== check_fresh_machine: $name ==="
   t0=$(date +%s)
   # A function called as `f || ...` runs with errexit off, even for a `set -e` inside it; a subshell that
-  # is no operand of || or && keeps it on, so a stage stops at its first failing command.
-  set +e
-  (set -e; "$@") 2>&1 | tee "$log"
-  rc=${PIPESTATUS[0]}
+  # is no operand of || or && keeps it on, so a stage stops at its first failing command. The stage runs
+  # as a job in its own process group (set -m), which the exit trap can stop as a whole: bash runs a trap
+  # only once the foreground command ends, but interrupts `wait` at once.
+  set +e -m
+  { (set -e; "$@") 2>&1 | tee "$log"; } </dev/null &
+  stage_job=$!
+  set +m
+  wait "$stage_job"
+  rc=$?  # pipefail: the stage's status, not tee's
+  stage_job=
   set -e
   stage_names+=("$name")
   stage_secs+=($(($(date +%s) - t0)))
@@ -101,6 +108,10 @@ report() {
 }
 on_exit() {
   local rc=$?
+  if [[ -n $stage_job ]]; then  # interrupted in the middle of a stage: stop everything it started
+    kill -TERM -- "-$stage_job" 2>/dev/null
+    wait "$stage_job" 2>/dev/null
+  fi
   unmount_all
   report
   if ((rc == 0)); then
