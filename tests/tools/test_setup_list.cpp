@@ -1,7 +1,8 @@
 // scripts/setup.sh holds the one list of Debian packages that the build, the main job and the tests use
 // (its `packages=(...)` array), and README.md quotes that array verbatim so that a reader sees what the
 // commands install. These tests fail when the quote and the list drift apart, naming the packages that
-// only one side has. (scripts/check_fresh_machine.sh proves the list itself complete on a bare Debian 12.)
+// only one side has, and when a message or comment of the sources asks for a package the list lacks.
+// (scripts/check_fresh_machine.sh proves the list itself complete on a bare Debian 12.)
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -18,7 +19,7 @@ namespace {
 namespace fs = std::filesystem;
 
 // The repository root. CMake compiles this file by its absolute path, tests/tools/test_setup_list.cpp.
-fs::path source_dir() { return fs::path(__FILE__).parent_path().parent_path().parent_path(); }
+fs::path source_dir() { return fs::absolute(__FILE__).parent_path().parent_path().parent_path(); }
 
 std::string read_text(const fs::path& path) {
   std::ifstream in(path);
@@ -137,7 +138,82 @@ TEST(SetupList, NamesAreDebianPackagesEachOnce) {
     EXPECT_TRUE(seen.count(needed)) << needed << " is read by the tests but missing from scripts/setup.sh";
 }
 
-// The parser itself, on the forms a list may take.
+// Where the sources tell a user to install a Debian package: each `apt-get install NAME...` in a
+// message or comment (flags skipped; the names end at the first word that is not one), and each
+// `lra_missing("...", NAME)` of third_party/dependencies.cmake. Yields "file:line name".
+std::vector<std::pair<std::string, std::string>> packages_asked_for(const fs::path& file, const std::string& shown) {
+  static const std::regex name("[a-z0-9][a-z0-9+.-]+");
+  static const std::regex missing(R"(lra_missing\("[^"]*"\s+([a-z0-9][a-z0-9+.-]+)\))");
+  std::vector<std::pair<std::string, std::string>> asked;
+  std::istringstream in(read_text(file));
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    const std::string where = shown + ":" + std::to_string(n);
+    const std::string hint = "apt-get install ";
+    for (size_t at = line.find(hint); at != std::string::npos; at = line.find(hint, at + 1)) {
+      std::istringstream words(line.substr(at + hint.size()));
+      for (std::string w; words >> w;) {
+        if (w[0] == '-') continue;  // -y, -qq, --no-install-recommends
+        const size_t end = w.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789+.-");
+        const std::string word = w.substr(0, end);
+        if (std::regex_match(word, name)) asked.emplace_back(where, word);
+        if (end != std::string::npos || !std::regex_match(word, name)) break;  // punctuation ends the list
+      }
+    }
+    std::smatch m;
+    if (line.find("lra_missing(") != std::string::npos && std::regex_search(line, m, missing))
+      asked.emplace_back(where, m[1].str());
+  }
+  return asked;
+}
+
+// A package that a message asks for but the list lacks is one that a fresh machine does not get: both
+// fortunes (30 tests failed) and libtomlplusplus-dev (the configure failed) were asked for by the
+// sources' messages while missing from the list.
+TEST(SetupList, ListsEveryPackageTheSourcesAskFor) {
+  Lists lists;
+  if (!read_lists(&lists)) return;
+  const std::vector<std::string> names = package_names(lists.setup);
+  const std::set<std::string> listed(names.begin(), names.end());
+  // The folders of the build, the main job and the tests (scripts/ and docs/ also name host tools and
+  // optional packages, such as debootstrap for the fresh-machine check).
+  const fs::path root = source_dir();
+  std::vector<fs::path> files = {root / "CMakeLists.txt"};
+  for (const char* dir : {"engine", "ops", "models", "tasks", "tools", "tests", "third_party"}) {
+    if (!fs::exists(root / dir)) continue;
+    for (const fs::directory_entry& e : fs::recursive_directory_iterator(root / dir)) {
+      const std::string ext = e.path().extension().string();
+      if (e.is_regular_file() && (ext == ".cpp" || ext == ".h" || ext == ".cu" || ext == ".cuh" || ext == ".py" ||
+                                  ext == ".cmake" || ext == ".sh" || e.path().filename() == "CMakeLists.txt"))
+        files.push_back(e.path());
+    }
+  }
+  int asked = 0;
+  for (const fs::path& f : files) {
+    if (fs::equivalent(f, fs::path(__FILE__))) continue;  // this file's own examples
+    for (const auto& [where, package] : packages_asked_for(f, fs::relative(f, root).string())) {
+      ++asked;
+      EXPECT_TRUE(listed.count(package)) << where << " asks for the Debian package " << package
+                                         << ", which scripts/setup.sh's packages=(...) does not install";
+    }
+  }
+  EXPECT_GT(asked, 5) << "no install hints found: did the sources move?";
+}
+
+// The parsers themselves, on the forms a list or a hint may take.
+TEST(SetupList, ParsesInstallHints) {
+  const fs::path file = fs::temp_directory_path() / "test_setup_list_hints.txt";
+  std::ofstream(file) << "x (apt-get install a-b c+d)\n"
+                      << "sudo apt-get install -y -qq --no-install-recommends ee \"${missing[@]}\"\n"
+                      << "apt-get install ff; scripts/setup.sh gg\n"
+                      << "  lra_missing(\"toml++ (TOML)\" libtomlplusplus-dev)\n"
+                      << "apt-get install ${package}\n";
+  std::vector<std::string> got;
+  for (const auto& [where, package] : packages_asked_for(file, "f")) got.push_back(where + " " + package);
+  fs::remove(file);
+  EXPECT_EQ(got, (std::vector<std::string>{"f:1 a-b", "f:1 c+d", "f:2 ee", "f:3 ff", "f:4 libtomlplusplus-dev"}));
+}
+
 TEST(SetupList, ParsesOneLineAndCommentedArrays) {
   const std::string text = "x=1\npackages=(a b # c d\n  e)  # f )\npackages=(g)\n";
   const std::vector<std::string> arrays = package_arrays(text);
