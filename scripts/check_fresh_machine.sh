@@ -11,9 +11,8 @@
 #
 # Every stage is timed: the minimal root (debootstrapped once, then restored from a cached tarball) and
 # the clone, each README command (setup + build + main job, then the tests), a check that /usr/bin/python3
-# runs PyTorch, NumPy and matplotlib as installed, and the total. The caches
-# lie outside the clone, shared by every clone on the machine (LRA_FRESH_CACHE, by default
-# ~/.cache/lra-engine/fresh-machine):
+# runs PyTorch, NumPy and matplotlib as installed, and the total. The caches lie outside the clone,
+# shared by every clone on the machine (LRA_FRESH_CACHE, by default ~/.cache/lra-engine/fresh-machine):
 #   bookworm-minbase-<recipe>.tar.gz  the debootstrapped root; made again when older than 30 days or
 #                                     when LRA_FRESH_REFRESH=1
 #   apt-archives/                     apt's downloaded .deb files, bind-mounted at /var/cache/apt/archives
