@@ -241,7 +241,8 @@ TEST(ImageIdx, FashionFixtureLoads) {
 TEST(ImageIdx, FashionMnistPackage) {
   const std::string dir = im::kFashionMnistDir;
   if (!fs::exists(dir + "/train-images-idx3-ubyte.gz") && !fs::exists(dir + "/train-images-idx3-ubyte"))
-    GTEST_SKIP() << dir << " not present (apt-get install dataset-fashion-mnist)";
+    FAIL() << dir << " not present: install the Debian package dataset-fashion-mnist (scripts/setup.sh installs "
+           << "every package the tests use)";
   const lra::tasks::Dataset ds = im::load_fashion_mnist(dir);
   EXPECT_EQ(ds.split("train")->size(), 55000);
   EXPECT_EQ(ds.split("val")->size(), 5000);

@@ -88,7 +88,8 @@ TEST(LraData, StandInsSayTheyAreNotTheLraData) {
   EXPECT_TRUE(contains(help.output, "NOT AAN")) << help.output;
   EXPECT_TRUE(contains(help.output, "NOT CIFAR-10")) << help.output;
   // The stand-in's default categories are those of the Debian fortunes package.
-  if (!fs::exists("/usr/share/games/fortunes/computers")) GTEST_SKIP() << "apt-get install fortunes fortunes-min";
+  ASSERT_TRUE(fs::exists("/usr/share/games/fortunes/computers"))
+      << "install the Debian packages fortunes fortunes-min (scripts/setup.sh installs every package the tests use)";
   Result r = lra_data("inspect text-fortunes --examples 0");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_TRUE(contains(r.output, "OFFLINE STAND-IN")) << r.output;
