@@ -212,9 +212,20 @@ Schedule parse_schedule(const std::string& spec, double lr, int64_t total_steps)
   Schedule s;
   s.kind_ = kind->second.first;
   s.lr_ = real("lr", lr);
-  s.warmup_ = integer("warmup", 0);
   s.start_ = real("start", 0.0);
   s.total_ = integer("total", total_steps);
+  // warmup=P% is P percent of the total steps (rounded down), so one spec fits a run of any length.
+  if (auto w = values.find("warmup"); w != values.end() && !w->second.empty() && w->second.back() == '%') {
+    LRA_CHECK(s.total_ > 0, where, ": warmup=", w->second, " needs the total number of training steps");
+    const std::string v = w->second.substr(0, w->second.size() - 1);
+    double percent = -1;
+    auto r = std::from_chars(v.data(), v.data() + v.size(), percent);
+    LRA_CHECK(r.ec == std::errc() && r.ptr == v.data() + v.size() && percent >= 0 && percent < 100, where,
+              ": warmup=", w->second, " must be a percentage in [0%, 100%)");
+    s.warmup_ = int64_t(double(s.total_) * percent / 100.0);
+  } else {
+    s.warmup_ = integer("warmup", 0);
+  }
   s.min_lr_ = real("min", 0.0);
   s.fraction_ = real("fraction", 0.1);
   s.cycle_ = integer("cycle", s.total_ - s.warmup_);

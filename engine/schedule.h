@@ -63,7 +63,8 @@ class Schedule {
 };
 
 // Parses "kind[:key=value,...]", e.g. "rsqrt:warmup=1000", "cosine:warmup=500,min=1e-6", "constant",
-// "last10:fraction=0.1", "lra_cosine:warmup=1000,cycle=50000". `lr` and `total_steps` (0: unknown)
+// "last10:fraction=0.1", "lra_cosine:warmup=1000,cycle=50000", "cosine:warmup=10%" (10% of the total
+// steps, rounded down: one spec for a run of any length). `lr` and `total_steps` (0: unknown)
 // are the defaults for the keys lr and total. Keys: every kind takes lr, warmup, start; cosine takes
 // total, min; lra_cosine takes cycle (default total - warmup); last10 takes total, fraction. Throws
 // lra::Error naming the spec and the bad key or value.

@@ -14,8 +14,8 @@ common=(--generate --model s4d --ffn 0 --position none --prenorm false --norm ba
 if nvidia-smi -L >/dev/null 2>&1; then
   exec ./build/tools/lra-listops "${common[@]}" --device cuda --width 128 --depth 4 --batch 64 \
     --gen-train 50000 --gen-val 1000 --gen-min-length 100 --gen-max-length 1000 --gen-depth 10 --gen-args 10 \
-    --steps 4000 --schedule cosine:warmup=400 --eval-every 500 --time-limit 9m "$@"
+    --steps 4000 --schedule cosine:warmup=10% --eval-every 500 --time-limit 9m "$@"
 fi
 exec ./build/tools/lra-listops "${common[@]}" --device cpu --width 64 --depth 4 --batch 32 \
-  --gen-train 20000 --gen-val 500 --steps 1500 --schedule cosine:warmup=150 --eval-every 250 --log-every 50 \
+  --gen-train 20000 --gen-val 500 --steps 1500 --schedule cosine:warmup=10% --eval-every 250 --log-every 50 \
   --time-limit 9m "$@"

@@ -93,6 +93,10 @@ TEST(Schedule, ParsesSpecStrings) {
   EXPECT_DOUBLE_EQ(parse_schedule("last10:total=200", 1.0, 1000)(190), 0.5) << "total= overrides the default";
   EXPECT_DOUBLE_EQ(parse_schedule("lra_cosine:warmup=100,cycle=1000", 0.1)(600), 0.05);
   EXPECT_DOUBLE_EQ(parse_schedule("lra_cosine:warmup=100", 0.1, 1100)(600), 0.05) << "cycle defaults to total - warmup";
+  // A warmup in percent of the run: 10% of 1500 steps is 150, of 100 steps 10 (one spec, any length).
+  EXPECT_EQ(parse_schedule("cosine:warmup=10%", 0.01, 1500).warmup_steps(), 150);
+  EXPECT_EQ(parse_schedule("cosine:warmup=10%", 0.01, 100).warmup_steps(), 10);
+  EXPECT_EQ(parse_schedule("cosine:warmup=2.5%", 0.01, 1000).warmup_steps(), 25);
 }
 
 TEST(Schedule, PrintsASpecThatParsesBack) {
@@ -113,6 +117,9 @@ TEST(Schedule, ParseErrorsNameTheProblem) {
   expect_error([] { parse_schedule("cosine:warmpu=5", 1.0, 10); },
                {"unknown key 'warmpu'", "cosine takes lr, warmup, start, total, min"});
   expect_error([] { parse_schedule("cosine:warmup=abc", 1.0, 10); }, {"value 'abc' of key 'warmup' is not an integer"});
+  expect_error([] { parse_schedule("cosine:warmup=100%", 1.0, 10); }, {"warmup=100% must be a percentage in [0%, 100%)"});
+  expect_error([] { parse_schedule("cosine:warmup=x%", 1.0, 10); }, {"warmup=x% must be a percentage"});
+  expect_error([] { parse_schedule("rsqrt:warmup=10%", 1.0); }, {"warmup=10% needs the total number of training steps"});
   expect_error([] { parse_schedule("cosine:min=x1", 1.0, 10); }, {"value 'x1' of key 'min' is not a number"});
   expect_error([] { parse_schedule("cosine:warmup=5", 1.0); }, {"needs the total number of training steps"});
   expect_error([] { parse_schedule("rsqrt", 1.0); }, {"schedule 'rsqrt'", "needs warmup > 0"});
