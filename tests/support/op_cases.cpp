@@ -44,7 +44,7 @@ Tensor padding_mask(int64_t B, int64_t L, Generator& gen, int64_t fully_masked) 
   Tensor m = random_ints({B, L}, gen, 0, 3);
   int32_t* p = m.data<int32_t>();
   for (int64_t b = 0; b < B; ++b) {
-    p[b * L] = 1;
+    if (L > 0) p[b * L] = 1;
     if (b == fully_masked)
       for (int64_t j = 0; j < L; ++j) p[b * L + j] = 0;
   }

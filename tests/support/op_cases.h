@@ -6,11 +6,19 @@
 // (op_case_runner.cpp) puts every case through:
 //   * gradcheck: backward with a random upstream gradient against central finite differences, float64;
 //   * CUDA parity: float32 forward and backward on the GPU against the CPU reference (skipped when no
-//     GPU is present), with the tolerances the case states.
+//     GPU is present), with the tolerances the case states;
+//   * guard regions, in both of the above: every input sits inside a larger buffer whose margins hold
+//     0xFF bytes (NaN as a float); after forward and backward the margins and the input must be
+//     unchanged, so an op that writes where it should not is caught, and one that reads past an input
+//     mostly reads NaN into its result.
+// Empty extents are cases like any other (a 0 in any dim an op accepts): finite differences then probe
+// no element of an empty input, gradients of non-empty inputs are still probed (a sum over nothing must
+// give exactly 0), guard regions still surround the empty inputs, and out_shape pins the result's shape.
 // Shapes should include size-1 dims, primes, non-powers of two and one realistic LRA size.
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +38,8 @@ struct OpCase {
   // Finite-difference tolerance in float64.
   double grad_rtol = 1e-5, grad_atol = 1e-7;
   bool gradcheck = true;  // false for ops with no gradient (integer outputs)
+  // When set, the forward must return this shape (empty-extent cases state it: their values check little).
+  std::optional<Shape> out_shape;
 };
 
 using CaseMaker = std::function<std::vector<OpCase>(Generator& gen)>;
