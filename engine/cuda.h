@@ -10,6 +10,8 @@
 
 #include <cstdint>
 
+#include "engine/base.h"
+
 namespace lra::cuda {
 
 // Throws lra::Error: "<statement> failed: <library's message> (file:line)".
@@ -20,10 +22,28 @@ const char* cufft_error_string(cufftResult r);
 cudaStream_t stream();
 const cudaDeviceProp& properties();
 
+// Every launch gets its grid from one of these two, so that an empty extent can never reach a launch
+// as a zero grid dimension (cudaErrorInvalidConfiguration, and only on a machine with a GPU).
+// tests/engine/test_cuda_launches.cpp scans the sources and fails on a launch whose grid comes from
+// anywhere else.
+//
+// blocks_for: the grid of a grid-stride loop over n elements (LRA_GRID_STRIDE). At least one block,
+// so n == 0 launches one block that does nothing: harmless, but callers still return early.
 inline unsigned blocks_for(int64_t n, int threads, int64_t max_blocks = 65535LL * 16) {
   int64_t b = (n + threads - 1) / threads;
   if (b < 1) b = 1;
   return unsigned(b < max_blocks ? b : max_blocks);
+}
+
+// grid_dims: a grid sized by the work itself (a block per row, per tile, per mode, ...). A dimension
+// of 0 means an empty extent got past the glue, which must have returned its empty or zero result
+// before launching; that is a bug, reported here on the host with the kernel's name instead of as an
+// invalid configuration from the driver.
+inline dim3 grid_dims(const char* kernel, int64_t x, int64_t y = 1, int64_t z = 1) {
+  LRA_CHECK(x >= 1 && y >= 1 && z >= 1 && x <= INT32_MAX && y <= 65535 && z <= 65535, "CUDA launch of ", kernel,
+            " with grid [", x, ", ", y, ", ", z, "]: every dimension must be in [1, 2^31 - 1] (x) or [1, 65535] ",
+            "(y, z); a 0 means an empty extent reached the launch instead of returning early");
+  return dim3(unsigned(x), unsigned(y), unsigned(z));
 }
 
 }  // namespace lra::cuda

@@ -90,18 +90,18 @@ inline void launch(const SumMiddleParams& p, int64_t splits) {
   int64_t chunk = (p.n + splits - 1) / splits;
   cudaStream_t st = lra::cuda::stream();
   if (p.inner == 1) {
-    unsigned blocks = unsigned(p.outer * splits);
+    const dim3 grid = lra::cuda::grid_dims("sum_middle rows_kernel", p.outer * splits);
     if (p.mask)
-      rows_kernel<true><<<blocks, kRowThreads, 0, st>>>(p, splits, chunk);
+      rows_kernel<true><<<grid, kRowThreads, 0, st>>>(p, splits, chunk);
     else
-      rows_kernel<false><<<blocks, kRowThreads, 0, st>>>(p, splits, chunk);
+      rows_kernel<false><<<grid, kRowThreads, 0, st>>>(p, splits, chunk);
   } else {
     int64_t tiles = (p.inner + kColX - 1) / kColX;
-    unsigned blocks = unsigned(p.outer * splits * tiles);
+    const dim3 grid = lra::cuda::grid_dims("sum_middle columns_kernel", p.outer * splits * tiles);
     if (p.mask)
-      columns_kernel<true><<<blocks, dim3(kColX, kColY), 0, st>>>(p, splits, chunk, tiles);
+      columns_kernel<true><<<grid, dim3(kColX, kColY), 0, st>>>(p, splits, chunk, tiles);
     else
-      columns_kernel<false><<<blocks, dim3(kColX, kColY), 0, st>>>(p, splits, chunk, tiles);
+      columns_kernel<false><<<grid, dim3(kColX, kColY), 0, st>>>(p, splits, chunk, tiles);
   }
   LRA_KERNEL_CHECK();
 }

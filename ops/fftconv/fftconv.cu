@@ -20,6 +20,8 @@
 // Cost: forward 2·(B·H + C)·2.5·n·log2(n) flops of FFT, 4·B·H·(L + 3P) bytes beyond cuFFT's own passes.
 // Direct path: the CPU loops ported a thread per output (∂k a thread per tap looping over B·H/C·L):
 // the naive version the FFT path is checked and timed against.
+// Empty extents: B·H == 0 returns before any plan or launch (forward writes nothing, backward zero
+// kernel and skip gradients). L >= 1 and C >= 1 always: the glue rejects L = 0 (no tap fits) and C = 0.
 // Version log: v1 cuFFT in-place R2C/C2R, fused spectrum product with D, sum_middle reduction of ∂k.
 #include <cufft.h>
 
@@ -165,8 +167,17 @@ __global__ void channel_dot_kernel(const float* u, const float* g, float* gD, in
 }
 
 void channel_dot(const FFTConvShape& s, const float* u, const float* g, float* gD) {
-  channel_dot_kernel<<<unsigned(s.H), kThreads, 0, stream()>>>(u, g, gD, s.B, s.H, s.L);
+  channel_dot_kernel<<<lra::cuda::grid_dims("channel_dot_kernel", s.H), kThreads, 0, stream()>>>(u, g, gD, s.B, s.H,
+                                                                                                 s.L);
   LRA_KERNEL_CHECK();
+}
+
+// Backward with no rows (B·H == 0): ∂u is empty and every other gradient is a sum over nothing.
+void zero_parameter_grads(const FFTConvShape& s, float* gkc, float* gka, float* gD) {
+  const size_t taps = sizeof(float) * size_t(s.C * s.Lk);
+  if (gkc && taps) LRA_CUDA_CHECK(cudaMemsetAsync(gkc, 0, taps, stream()));
+  if (gka && taps && s.anti != AntiCausal::None) LRA_CUDA_CHECK(cudaMemsetAsync(gka, 0, taps, stream()));
+  if (gD && s.H) LRA_CUDA_CHECK(cudaMemsetAsync(gD, 0, sizeof(float) * size_t(s.H), stream()));
 }
 
 void pad_rows(const float* x, float* buf, int64_t rows, int64_t L, int64_t P) {
@@ -277,7 +288,7 @@ void fftconv_fft_forward(const FFTConvShape& s, const float* u, const float* kc,
 void fftconv_fft_backward(const FFTConvShape& s, const float* u, const float* kc, const float* ka, const float* D,
                           const float* gy, float* gu, float* gkc, float* gka, float* gD, float* scratch) {
   const int64_t n = fft_size(s.L, s.Lk), P = n + 2, F = n / 2 + 1, rows = s.B * s.H;
-  if (rows == 0) return;
+  if (rows == 0) return zero_parameter_grads(s, gkc, gka, gD);
   float* U = scratch;
   float* G = U + aligned(rows * P);
   float* Kb = G + aligned(rows * P);
@@ -328,7 +339,7 @@ void fftconv_direct_backward(const FFTConvShape& s, const float* u, const float*
                              const float* D, const float* gy, float* gu, float* gkc, float* gka, float* gD) {
   const int64_t total = s.B * s.H * s.L;
   const bool anti = s.anti != AntiCausal::None;
-  if (total == 0) return;
+  if (total == 0) return zero_parameter_grads(s, gkc, gka, gD);
   if (gu) {
     direct_grad_u_kernel<<<blocks_for(total, kThreads), kThreads, 0, stream()>>>(s, kc, anti ? ka : nullptr, D, gy,
                                                                                  gu);

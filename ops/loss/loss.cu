@@ -119,12 +119,12 @@ void cross_entropy_forward(const float* logits, const int32_t* labels, float* ls
                            float* count, int64_t N, int64_t C, int ignore_index) {
   if (N > 0 && C > 0) {
     if (C <= kWarpRowsLimit) {
-      unsigned blocks = unsigned((N + kRowsPerWarpBlock - 1) / kRowsPerWarpBlock);
+      const dim3 blocks = lra::cuda::grid_dims("row_lse_kernel", (N + kRowsPerWarpBlock - 1) / kRowsPerWarpBlock);
       row_lse_kernel<true><<<blocks, 32 * kRowsPerWarpBlock, 0, stream()>>>(logits, labels, lse, row_loss, N, C,
                                                                              ignore_index);
     } else {
-      row_lse_kernel<false><<<unsigned(N), kBlockThreads, 0, stream()>>>(logits, labels, lse, row_loss, N, C,
-                                                                         ignore_index);
+      row_lse_kernel<false><<<lra::cuda::grid_dims("row_lse_kernel", N), kBlockThreads, 0, stream()>>>(
+          logits, labels, lse, row_loss, N, C, ignore_index);
     }
     LRA_KERNEL_CHECK();
   }
@@ -143,7 +143,7 @@ void cross_entropy_backward(const float* logits, const int32_t* labels, const fl
 void count_correct(const float* logits, const int32_t* labels, int32_t* correct, int64_t N, int64_t C,
                    int ignore_index) {
   if (N == 0 || C == 0) return;
-  unsigned blocks = unsigned((N + kRowsPerWarpBlock - 1) / kRowsPerWarpBlock);
+  const dim3 blocks = lra::cuda::grid_dims("count_correct_kernel", (N + kRowsPerWarpBlock - 1) / kRowsPerWarpBlock);
   count_correct_kernel<<<blocks, 32 * kRowsPerWarpBlock, 0, stream()>>>(logits, labels, correct, N, C, ignore_index);
   LRA_KERNEL_CHECK();
 }

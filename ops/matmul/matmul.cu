@@ -12,6 +12,8 @@
 //               partial row per chunk. Pass 2 runs the same kernel over the partials with one chunk.
 //               Fixed order everywhere, no atomics: deterministic. Reads 4·rows·cols bytes.
 //   add_bias:   y[i, j] += bias[j], grid-stride (reads 8, writes 4 bytes per element).
+// Empty extents: m, n or batch of 0 write nothing; k = 0 writes C = 0 (beta = 0) without calling
+// cuBLAS; a column sum over 0 rows writes zeros. None of them launches a kernel.
 // Nothing is saved here; the glue (matmul.cpp) keeps the operands for backward.
 // Version log: v1 cuBLAS strided-batched GEMM; two-pass column sum (32x8 blocks, 256-row chunks).
 #include <algorithm>
@@ -71,10 +73,11 @@ __global__ void add_bias_kernel(float* y, const float* bias, int64_t rows, int64
 int64_t chunk_rows_for(int64_t rows) { return std::max(kChunkRows, (rows + 65534) / 65535); }
 int64_t chunks_for(int64_t rows) { return (rows + chunk_rows_for(rows) - 1) / chunk_rows_for(rows); }
 
+// rows >= 1 and cols >= 1: column_sum() handles the empty cases without a launch.
 void launch_column_sum(const float* x, float* out, int64_t rows, int64_t cols, int64_t chunk_rows) {
   const int64_t chunks = (rows + chunk_rows - 1) / chunk_rows;
-  dim3 grid(unsigned((cols + kColTile - 1) / kColTile), unsigned(chunks)), block(kColTile, kRowLanes);
-  column_sum_kernel<<<grid, block, 0, stream()>>>(x, out, rows, cols, chunk_rows);
+  const dim3 grid = lra::cuda::grid_dims("column_sum_kernel", (cols + kColTile - 1) / kColTile, chunks);
+  column_sum_kernel<<<grid, dim3(kColTile, kRowLanes), 0, stream()>>>(x, out, rows, cols, chunk_rows);
   LRA_KERNEL_CHECK();
 }
 
@@ -89,6 +92,14 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
           int64_t stride_a, const float* b, int64_t stride_b, float beta, float* c, int64_t stride_c,
           int64_t batch) {
   if (m == 0 || n == 0 || batch == 0) return;
+  if (k == 0 && beta == 0.0f) {
+    // An empty inner dim: C = 0 (a sum over nothing), written here rather than trusting cuBLAS with
+    // k = 0. Every C_s is m·n contiguous floats, stride_c apart (stride_c >= m·n, or batch == 1).
+    const size_t row = size_t(m * n) * sizeof(float);
+    LRA_CUDA_CHECK(cudaMemset2DAsync(c, batch > 1 ? size_t(stride_c) * sizeof(float) : row, 0, row, size_t(batch),
+                                     stream()));
+    return;
+  }
   // Leading dims of the row-major storage: the length of a stored row, at least 1 as cuBLAS requires.
   const int lda = as_int(std::max<int64_t>(1, trans_a ? m : k), "lda");
   const int ldb = as_int(std::max<int64_t>(1, trans_b ? k : n), "ldb");
@@ -105,9 +116,13 @@ int64_t column_sum_scratch(int64_t rows, int64_t cols) {
 
 void column_sum(const float* x, float* out, int64_t rows, int64_t cols, float* scratch) {
   if (cols == 0) return;
+  if (rows == 0) {  // a sum over no rows: zeros (a launch would have a grid of 0 chunks)
+    LRA_CUDA_CHECK(cudaMemsetAsync(out, 0, size_t(cols) * sizeof(float), stream()));
+    return;
+  }
   const int64_t chunks = chunks_for(rows);
-  if (chunks <= 1) {  // also rows == 0: one chunk of nothing writes zeros
-    launch_column_sum(x, out, rows, cols, std::max<int64_t>(rows, 1));
+  if (chunks == 1) {
+    launch_column_sum(x, out, rows, cols, rows);
     return;
   }
   launch_column_sum(x, scratch, rows, cols, chunk_rows_for(rows));

@@ -118,7 +118,7 @@ __global__ void norm_param_final_kernel(const float* partial, float* dw, float* 
 void norm_forward(const float* x, const float* w, const float* b, float* y, float* mean, float* rstd, int64_t rows,
                   int64_t D, float eps, bool rms) {
   if (rows == 0 || D == 0) return;
-  unsigned blocks = unsigned((rows + kRowsPerBlock - 1) / kRowsPerBlock);
+  const dim3 blocks = lra::cuda::grid_dims("norm_forward_kernel", (rows + kRowsPerBlock - 1) / kRowsPerBlock);
   norm_forward_kernel<<<blocks, 32 * kRowsPerBlock, 0, stream()>>>(x, w, b, y, mean, rstd, rows, D, eps, rms);
   LRA_KERNEL_CHECK();
 }
@@ -127,7 +127,7 @@ void norm_backward(const float* x, const float* w, const float* mean, const floa
                    float* dw, float* db, float* scratch, int64_t rows, int64_t D, bool rms) {
   if (D == 0) return;
   if (rows > 0) {
-    unsigned blocks = unsigned((rows + kRowsPerBlock - 1) / kRowsPerBlock);
+    const dim3 blocks = lra::cuda::grid_dims("norm_backward_dx_kernel", (rows + kRowsPerBlock - 1) / kRowsPerBlock);
     norm_backward_dx_kernel<<<blocks, 32 * kRowsPerBlock, 0, stream()>>>(x, w, mean, rstd, gy, dx, rows, D, rms);
     LRA_KERNEL_CHECK();
   }
@@ -138,7 +138,7 @@ void norm_backward(const float* x, const float* w, const float* mean, const floa
     return;
   }
   int64_t chunks = norm_chunks(rows);
-  dim3 grid(unsigned((D + kColThreads - 1) / kColThreads), unsigned(chunks));
+  const dim3 grid = lra::cuda::grid_dims("norm_param_partial_kernel", (D + kColThreads - 1) / kColThreads, chunks);
   norm_param_partial_kernel<<<grid, kColThreads, 0, stream()>>>(x, mean, rstd, gy, scratch, rows, D, chunks, rms);
   LRA_KERNEL_CHECK();
   norm_param_final_kernel<<<blocks_for(D, 256), 256, 0, stream()>>>(scratch, dw, db, D, chunks);

@@ -19,6 +19,7 @@
 // blocks of (32 channels x 16 rows) each reduce a contiguous range of rows into `partial`, then one
 // thread per channel sums the partials in order. Reads x and a once (8 / 16 bytes per element).
 // Saved for backward (by the glue): lambda and x.
+// Empty extents: batch, L or N of 0 launch nothing; the lambda gradient is then zeros (no steps).
 //
 // Version log: v1 segmented three-phase scan (sequential segments, sequential combine of 16 summaries).
 #include "engine/cuda.h"
@@ -153,7 +154,7 @@ void scan(const float* lambda, const float* b, float* x, int64_t batch, int64_t 
   int64_t chunks = (N + kLanes - 1) / kLanes;
   dim3 block(kLanes, kSegs);
   LRA_CHECK(batch * chunks <= 0x7fffffffLL, "scan: batch ", batch, " x ", chunks, " channel chunks is too many blocks");
-  unsigned grid = unsigned(batch * chunks);
+  const dim3 grid = lra::cuda::grid_dims("scan_kernel", batch * chunks);
   if (complex) scan_kernel<cfloat><<<grid, block, 0, stream()>>>(lambda, b, x, L, N, chunks, reverse, conj_lambda);
   else scan_kernel<float><<<grid, block, 0, stream()>>>(lambda, b, x, L, N, chunks, reverse, conj_lambda);
   LRA_KERNEL_CHECK();
@@ -162,9 +163,15 @@ void scan(const float* lambda, const float* b, float* x, int64_t batch, int64_t 
 void scan_lambda_grad(const float* x, const float* a, float* partial, float* glambda, int64_t batch, int64_t L,
                       int64_t N, bool complex, bool reverse) {
   if (N == 0) return;
+  const int64_t floats = N * (complex ? 2 : 1);
+  if (batch * L == 0) {  // no steps: a sum over nothing
+    LRA_CUDA_CHECK(cudaMemsetAsync(glambda, 0, sizeof(float) * size_t(floats), stream()));
+    return;
+  }
   int64_t rows = batch * L, parts = scan_grad_parts(batch, L), rows_per_part = (rows + parts - 1) / parts;
-  dim3 grid(unsigned((N + kLanes - 1) / kLanes), unsigned(parts)), block(kLanes, kSegs);
-  unsigned final_blocks = unsigned((N + 255) / 256);
+  const dim3 grid = lra::cuda::grid_dims("lambda_grad_partial_kernel", (N + kLanes - 1) / kLanes, parts);
+  const dim3 block(kLanes, kSegs);
+  const dim3 final_blocks = lra::cuda::grid_dims("lambda_grad_final_kernel", (N + 255) / 256);
   if (complex) {
     lambda_grad_partial_kernel<cfloat><<<grid, block, 0, stream()>>>(x, a, partial, rows, rows_per_part, L, N, reverse);
     LRA_KERNEL_CHECK();

@@ -94,7 +94,8 @@ template <template <bool, bool> class Launch, class... Args>
 void launch(int64_t rows, int64_t L, bool log, Args... args) {
   if (rows == 0 || L == 0) return;
   bool warp = L <= kWarpRowsLimit;
-  unsigned blocks = unsigned(warp ? (rows + kRowsPerWarpBlock - 1) / kRowsPerWarpBlock : rows);
+  const dim3 blocks =
+      lra::cuda::grid_dims("softmax", warp ? (rows + kRowsPerWarpBlock - 1) / kRowsPerWarpBlock : rows);
   unsigned threads = warp ? 32 * kRowsPerWarpBlock : kBlockThreads;
   if (warp && log) Launch<true, true>::run(blocks, threads, args...);
   if (warp && !log) Launch<true, false>::run(blocks, threads, args...);
@@ -106,14 +107,14 @@ void launch(int64_t rows, int64_t L, bool log, Args... args) {
 template <bool WARP, bool LOG>
 struct Forward {
   template <class... Args>
-  static void run(unsigned blocks, unsigned threads, Args... args) {
+  static void run(dim3 blocks, unsigned threads, Args... args) {
     softmax_forward_kernel<WARP, LOG><<<blocks, threads, 0, stream()>>>(args...);
   }
 };
 template <bool WARP, bool LOG>
 struct Backward {
   template <class... Args>
-  static void run(unsigned blocks, unsigned threads, Args... args) {
+  static void run(dim3 blocks, unsigned threads, Args... args) {
     softmax_backward_kernel<WARP, LOG><<<blocks, threads, 0, stream()>>>(args...);
   }
 };

@@ -8,6 +8,7 @@
 //            thread 0 applies the per-mode chain rule and writes g_log_A_real, g_A_imag, gC and this mode's
 //            share of g_log_dt into scratch [H, N]; (2) dt_sum_kernel, a thread per h, sums the shares over
 //            n in order (deterministic). Reads G once per mode: 4·H·N·L bytes, mostly L2-served.
+//   Empty extents (H, N or L of 0) launch nothing: forward writes K = 0, backward zero gradients.
 //   Saved for backward: nothing but the inputs. FLOPs: ≈ 20·H·N·L (exp, sincos, 4 FMA) each way.
 // Version log: v1 direct port of ssmkernel_cpu.cpp (thread per output forward, block per mode backward).
 #include "engine/cuda.h"
@@ -85,15 +86,21 @@ __global__ void dt_sum_kernel(SSMKernelShape s, const float* dt_share, float* g_
   g_log_dt[h] = acc;
 }
 
-unsigned blocks(int64_t n) { return unsigned((n + kThreads - 1) / kThreads); }
+// A thread per item, kThreads a block.
+dim3 blocks(const char* kernel, int64_t n) { return lra::cuda::grid_dims(kernel, (n + kThreads - 1) / kThreads); }
 
 }  // namespace
 
 void ssm_kernel_forward(const SSMKernelShape& s, const float* log_dt, const float* log_A_real, const float* A_imag,
                         const float* C, float* K, float* scratch) {
-  modes_kernel<<<blocks(s.H * s.N), kThreads, 0, stream()>>>(s, log_dt, log_A_real, A_imag, C, scratch);
+  if (s.H * s.N * s.L == 0) {  // no modes or no entries: K = 0 (the glue does the same without calling here)
+    if (s.H * s.L > 0) LRA_CUDA_CHECK(cudaMemsetAsync(K, 0, sizeof(float) * size_t(s.H * s.L), stream()));
+    return;
+  }
+  modes_kernel<<<blocks("modes_kernel", s.H * s.N), kThreads, 0, stream()>>>(s, log_dt, log_A_real, A_imag, C,
+                                                                            scratch);
   LRA_KERNEL_CHECK();
-  dim3 grid(blocks(s.L), unsigned(s.H));
+  const dim3 grid = lra::cuda::grid_dims("vandermonde_kernel", (s.L + kThreads - 1) / kThreads, s.H);
   vandermonde_kernel<<<grid, kThreads, 0, stream()>>>(s, scratch, K);
   LRA_KERNEL_CHECK();
 }
@@ -101,11 +108,21 @@ void ssm_kernel_forward(const SSMKernelShape& s, const float* log_dt, const floa
 void ssm_kernel_backward(const SSMKernelShape& s, const float* log_dt, const float* log_A_real, const float* A_imag,
                          const float* C, const float* gK, float* g_log_dt, float* g_log_A_real, float* g_A_imag,
                          float* gC, float* scratch) {
+  if (s.H * s.N * s.L == 0) {  // nothing reaches the parameters: zero gradients
+    const size_t hn = sizeof(float) * size_t(s.H * s.N);
+    if (s.H > 0) LRA_CUDA_CHECK(cudaMemsetAsync(g_log_dt, 0, sizeof(float) * size_t(s.H), stream()));
+    if (hn > 0) {
+      LRA_CUDA_CHECK(cudaMemsetAsync(g_log_A_real, 0, hn, stream()));
+      LRA_CUDA_CHECK(cudaMemsetAsync(g_A_imag, 0, hn, stream()));
+      LRA_CUDA_CHECK(cudaMemsetAsync(gC, 0, 2 * hn, stream()));
+    }
+    return;
+  }
   // A block per mode; 128 threads suit L ≈ 1–16K (8–128 terms per thread).
-  mode_grad_kernel<<<unsigned(s.H * s.N), 128, 0, stream()>>>(s, log_dt, log_A_real, A_imag, C, gK, g_log_A_real,
-                                                               g_A_imag, gC, scratch);
+  mode_grad_kernel<<<lra::cuda::grid_dims("mode_grad_kernel", s.H * s.N), 128, 0, stream()>>>(
+      s, log_dt, log_A_real, A_imag, C, gK, g_log_A_real, g_A_imag, gC, scratch);
   LRA_KERNEL_CHECK();
-  dt_sum_kernel<<<blocks(s.H), kThreads, 0, stream()>>>(s, scratch, g_log_dt);
+  dt_sum_kernel<<<blocks("dt_sum_kernel", s.H), kThreads, 0, stream()>>>(s, scratch, g_log_dt);
   LRA_KERNEL_CHECK();
 }
 
