@@ -116,8 +116,9 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
     }
     if (need_b) {
       // A shared b still left with a batch (transposed a) gets its per-entry gradients in scratch,
-      // summed over the batch afterwards.
-      const bool reduce = shared && gb > 1;
+      // summed over the batch afterwards. An empty batch (gb == 0) goes that way too: its column sum
+      // over no entries is what writes db = 0.
+      const bool reduce = shared && gb != 1;
       Tensor dst = Tensor::empty(reduce ? Shape{gb, K * N} : bs.shape(), bs.dtype(), bs.device());
       if (!trans_b)  // db = op(a)ᵀ · g  [K, N]
         run_gemm("matmul", {!trans_a, false, gb, K, N, gm, gm * K, gm * N, K * N}, as, g, dst);

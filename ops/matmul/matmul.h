@@ -13,6 +13,10 @@
 //   dop(a) = g · op(b)ᵀ,  dop(b) = op(a)ᵀ · g;   linear: dx = g · W, dW = gᵀ · x, db = column sums of g.
 //   When b is shared by the batch, db sums over the batch: for a non-transposed a that is one GEMM over
 //   all batch*M rows; for a transposed a, one batched GEMM into scratch, then a column sum over the batch.
+// Empty extents (any of batch, M, N, K, rows, in, out may be 0): the result has the shape above, and a
+// product over an empty inner dim is zeros: K = 0 gives C = 0; linear on 0 rows gives dW = 0 and
+// db = 0 (sums over no rows), with in = 0 it gives y = bias (or 0). Both devices, from the raw entry
+// points below (gemm with k = 0 writes C = beta·C, column_sum over 0 rows writes zeros).
 // Saved for backward: a and b (x and weight). FLOPs: 2·batch·M·N·K forward, twice that backward.
 // Bytes moved (float32): 4·(|a| + |b| + |C|) forward when the operands stream once.
 #pragma once

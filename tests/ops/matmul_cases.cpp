@@ -97,6 +97,27 @@ std::vector<OpCase> matmul_cases(Generator& gen) {
   cases.push_back(linear_case(gen, {2, 3, 1, 33}, 7, true));
   cases.push_back(linear_case(gen, {7}, 5, true));
   cases.push_back(linear_case(gen, {1, 1}, 1, true));
+  // Empty extents. M, N, K of 0 one at a time; K = 0 makes C a sum over nothing (zeros). An empty batch
+  // with b shared (folded into rows, and with trans_a the batched path whose db is a column sum over
+  // no entries: zeros) and with b batched. Every case states its shape, and the gradients of the
+  // non-empty operand are finite-difference checked against their exact zeros.
+  auto expect = [](OpCase c, const Shape& out) {
+    c.out_shape = out;
+    return c;
+  };
+  cases.push_back(expect(matmul_case(gen, {}, true, 0, 3, 5, false, false), {0, 3}));
+  cases.push_back(expect(matmul_case(gen, {}, true, 4, 3, 0, false, true), {4, 3}));
+  cases.push_back(expect(matmul_case(gen, {}, true, 4, 0, 5, true, false), {4, 0}));
+  cases.push_back(expect(matmul_case(gen, {0}, true, 4, 3, 5, false, false), {0, 4, 3}));
+  cases.push_back(expect(matmul_case(gen, {0}, true, 4, 3, 5, true, false), {0, 4, 3}));
+  cases.push_back(expect(matmul_case(gen, {0, 2}, false, 4, 3, 5, false, true), {0, 2, 4, 3}));
+  cases.push_back(expect(matmul_case(gen, {2}, false, 4, 3, 0, true, true), {2, 4, 3}));
+  // linear on no rows: y [0, out], dW and db are sums over no rows (zeros; db is the column sum that
+  // launched a grid of 0 chunks on CUDA); on in = 0 (y = bias); on out = 0; a 0 in a leading dim.
+  cases.push_back(expect(linear_case(gen, {0, 7}, 4, true), {0, 4}));
+  cases.push_back(expect(linear_case(gen, {3, 0}, 4, true), {3, 4}));
+  cases.push_back(expect(linear_case(gen, {2, 3, 5}, 0, true), {2, 3, 0}));
+  cases.push_back(expect(linear_case(gen, {2, 0, 5}, 6, false), {2, 0, 6}));
   return cases;
 }
 
