@@ -46,8 +46,21 @@ Tensor ssm_kernel(const Tensor& log_dt, const Tensor& log_A_real, const Tensor& 
             " but log_A_real is ", log_A_real.describe());
   LRA_CHECK(C.ndim() == 3 && C.dim(0) == H && C.dim(1) == N && C.dim(2) == 2, "ssm_kernel: C must be [H, N, 2] = [",
             H, ", ", N, ", 2] (complex as (re, im) pairs), got ", C.describe());
-  LRA_CHECK(L >= 1, "ssm_kernel: kernel length L must be at least 1, got ", L);
+  LRA_CHECK(L >= 0, "ssm_kernel: kernel length L must be >= 0, got ", L);
   const SSMKernelShape s{H, N, L};
+  // Empty extents, the same on both devices: with H, N or L of 0 the kernel is a sum over no modes or
+  // has no entries, so K = 0 [H, L], and no gradient reaches any parameter (all zeros). The kernels
+  // below are never launched for them.
+  if (H * N * L == 0) {
+    Tensor K = Tensor::zeros({H, L}, log_dt.dtype(), log_dt.device());
+    const DType dtype = log_dt.dtype();
+    const Device device = log_dt.device();
+    autograd::record(K, "ssm_kernel", {log_dt, log_A_real, A_imag, C}, [=](const Tensor&) {
+      return std::vector<Tensor>{Tensor::zeros({H}, dtype, device), Tensor::zeros({H, N}, dtype, device),
+                                 Tensor::zeros({H, N}, dtype, device), Tensor::zeros({H, N, 2}, dtype, device)};
+    });
+    return K;
+  }
   Tensor K = Tensor::empty({H, L}, log_dt.dtype(), log_dt.device());
   forward_into(s, log_dt, log_A_real, A_imag, C, K);
   autograd::record(K, "ssm_kernel", {log_dt, log_A_real, A_imag, C},

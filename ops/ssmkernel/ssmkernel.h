@@ -7,6 +7,8 @@
 //   K[h,l]   = 2·Re Σ_n w[h,n]·exp(z[h,n]·l),   l = 0..L−1
 //
 //   log_dt [H]; log_A_real, A_imag [H, N]; C [H, N, 2] (complex as interleaved (re, im) pairs); K [H, L].
+//   Any of H, N, L may be 0: K is then 0 [H, L] (a sum over no modes, or no entries) and every gradient
+//   is 0, on both devices.
 //   N counts the complex modes stored (S4D's d_state/2: the conjugate half is the "2·Re").
 //   The [H, N, L] tensor of powers exp(z·l) is never materialised: each output sums its N modes in
 //   registers (exp(z·l) = e^{Re z·l}·(cos(Im z·l), sin(Im z·l)), evaluated directly, not by repeated

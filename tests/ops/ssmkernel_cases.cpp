@@ -2,6 +2,7 @@
 // LRA-length kernel (L = 1024). Inputs are drawn in the ranges the S4D initialisations use: log_dt in
 // [log 1e-3, log 1e-1], Re A = −exp(log_A_real) in about [−1.6, −0.2], Im A up to π·N (S4D-Lin), C of size 1.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <string>
 
@@ -37,6 +38,13 @@ std::vector<OpCase> ssmkernel_cases(Generator& gen) {
   cases.push_back(make_case(5, 2, 97, gen));
   cases.push_back(make_case(4, 1, 255, gen));
   cases.push_back(make_case(2, 8, 1024, gen));  // an LRA length (sCIFAR, Pathfinder); ~0.2 s of gradcheck
+  // Empty extents: no channels, no modes (K = 0: a sum over nothing, and every gradient exactly 0, which
+  // the finite differences confirm), and L = 0 (K [H, 0], zero gradients). None launches a kernel.
+  for (auto [H, N, L] : {std::array<int64_t, 3>{0, 3, 5}, {3, 0, 5}, {2, 3, 0}}) {
+    OpCase c = make_case(H, N, L, gen);
+    c.out_shape = Shape{H, L};
+    cases.push_back(c);
+  }
   return cases;
 }
 

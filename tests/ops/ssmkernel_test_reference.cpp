@@ -45,7 +45,9 @@ TEST(SSMKernel, ErrorsNameTheArgument) {
     EXPECT_NE(std::string(e.what()).find("ssm_kernel: C must be [H, N, 2]"), std::string::npos) << e.what();
   }
   EXPECT_THROW(ops::ssm_kernel(dt, Tensor::zeros({5, 3}, DType::F64), ai, C, 8), std::exception);
-  EXPECT_THROW(ops::ssm_kernel(dt, ar, ai, C, 0), std::exception);
+  EXPECT_THROW(ops::ssm_kernel(dt, ar, ai, C, -1), std::exception);
+  // L = 0 is an empty kernel, not an error (the case table checks its shape and zero gradients).
+  EXPECT_EQ(ops::ssm_kernel(dt, ar, ai, C, 0).shape(), Shape({4, 0}));
 }
 
 }  // namespace
