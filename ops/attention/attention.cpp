@@ -107,6 +107,10 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor
   check_inputs(q, k, v, key_mask, options, bias);
   AttentionParams p = attention_params(q, key_mask, options);
   p.bias_batch_stride = bias.defined() && bias.ndim() == 4 ? p.H * p.L * p.L : 0;
+  // An empty q (B, H, L or D of 0) has nothing to compute on either device: out, gq, gk, gv are empty and
+  // the bias gradient is zeros (as the CPU reference gives). The CUDA kernels are not called, so their
+  // head-dim limit does not apply to D = 0.
+  const bool empty = q.numel() == 0;
 
   Tensor out = Tensor::empty(q.shape(), q.dtype(), q.device());
   Tensor lse;  // CUDA only: the per-row logsumexp the backward recomputes P from
@@ -118,6 +122,7 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor
       });
       break;
     case Device::CUDA:
+      if (empty) break;
       LRA_ON_CUDA(check_cuda_limits(p); lse = Tensor::empty({p.B, p.H, p.L}, DType::F32, q.device());
                   cuda::attention_forward(p, q.data<float>(), k.data<float>(), v.data<float>(), bias_ptr<float>(bias),
                                           out.data<float>(), lse.data<float>()));
@@ -129,7 +134,7 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor
       out, "attention", {q, k, v, bias},
       [p, alpha = options.alpha, mask = key_mask.defined() ? key_mask.detach() : Tensor(), qs = q.detach(),
        ks = k.detach(), vs = v.detach(), bs = bias.defined() ? bias.detach() : Tensor(), os = out.detach(),
-       lse, want_gbias = bias.defined() && autograd::needs_grad({bias})](const Tensor& gout) {
+       lse, empty, want_gbias = bias.defined() && autograd::needs_grad({bias})](const Tensor& gout) {
         AttentionParams pb = p;
         pb.alpha = alpha.empty() ? nullptr : alpha.data();
         pb.key_mask = mask_ptr(mask);
@@ -137,7 +142,11 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor
         Tensor gk = Tensor::empty(qs.shape(), qs.dtype(), qs.device());
         Tensor gv = Tensor::empty(qs.shape(), qs.dtype(), qs.device());
         // The bias gradient is dS for every (b, h, i, j); a shared [H, L, L] bias sums it over b.
-        Tensor gfull = want_gbias ? Tensor::empty({pb.B, pb.H, pb.L, pb.L}, qs.dtype(), qs.device()) : Tensor();
+        Tensor gfull;
+        if (want_gbias) {
+          const Shape full{pb.B, pb.H, pb.L, pb.L};
+          gfull = empty ? Tensor::zeros(full, qs.dtype(), qs.device()) : Tensor::empty(full, qs.dtype(), qs.device());
+        }
         switch (qs.device()) {
           case Device::CPU:
             dispatch_float(qs, "attention", [&](auto t) {
@@ -148,6 +157,7 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor
             });
             break;
           case Device::CUDA: {
+            if (empty) break;
             Tensor delta = Tensor::empty({pb.B, pb.H, pb.L}, DType::F32, qs.device());
             LRA_ON_CUDA(cuda::attention_backward(pb, qs.data<float>(), ks.data<float>(), vs.data<float>(),
                                                  bias_ptr<float>(bs), os.data<float>(), lse.data<float>(),

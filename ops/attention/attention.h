@@ -20,6 +20,9 @@
 //     blocks on each side (causal: only the w previous blocks, and j <= i still holds).
 // A query with no included key (a fully masked batch row, say) outputs exactly 0 and gets zero
 // gradient, never NaN. The gradient reaching excluded positions is exactly 0.
+// Empty extents: any of B, H, L, D may be 0. out and the gradients of q, k, v are then empty, and a
+// bias gets a zero gradient (with D = 0, dP = dout · v is a sum over nothing, so dS = 0), on both
+// devices: the CUDA kernels are skipped, so D = 0 is not subject to their head-dim limit.
 //
 // LaS (Zimerman & Wolf): α_0 = 0 for the first head and fixed, exponentially spaced α in [0, B] for the
 // others; note that multiplying the logits by the decay pulls distant logits toward 0, i.e. toward

@@ -48,6 +48,7 @@ OpCase make_case(const Spec& s, Generator& gen) {
   // cancel to small values; 1e-3 relative / 1e-4 absolute covers that rounding with margin.
   c.rtol = 1e-3;
   c.atol = 1e-4;
+  c.out_shape = s.shape;
   return c;
 }
 
@@ -106,6 +107,13 @@ std::vector<OpCase> attention_cases(Generator& gen) {
        Bias::PerBatch},
       {"dropout 0.3 chunk 7 window 2", {1, 1, 70, 32}, dropped(opts(false, 7, 2), 0.3)},
       {"dropout 0.4 D=64 causal", {1, 1, 64, 64}, dropped(opts(true), 0.4)},
+      // Empty extents: out and the q, k, v gradients are empty; a bias still gets its (zero) gradient,
+      // summed over no batch entries for a shared one. D = 0 skips the CUDA kernels' head-dim limit.
+      {"empty batch, key mask, bias [H, L, L]", {0, 2, 7, 32}, opts(false), Mask::Random, Bias::Shared},
+      {"no heads, causal", {2, 0, 5, 32}, opts(true)},
+      {"empty length, key mask", {2, 1, 0, 32}, opts(false, 16), Mask::Random},
+      {"D=0, key mask, bias [B, H, L, L]", {2, 2, 5, 0}, opts(false), Mask::Random, Bias::PerBatch},
+      {"dropout 0.3 empty batch", {0, 3, 7, 32}, dropped(opts(true), 0.3)},
   };
   std::vector<OpCase> cases;
   for (const Spec& s : specs) cases.push_back(make_case(s, gen));
