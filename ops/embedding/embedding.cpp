@@ -16,6 +16,8 @@ Tensor embedding(const Tensor& ids, const Tensor& table) {
   LRA_CHECK(ids.ndim() < Shape::kMaxDims, "embedding: ids ", ids.shape(), " have ", ids.ndim(),
             " dims; the output adds one and a tensor has at most ", Shape::kMaxDims);
   int64_t n = ids.numel(), V = table.dim(0), D = table.dim(1);
+  LRA_CHECK(V >= 1, "embedding: table ", table.shape(), " has no rows; there is nothing for an id to look up ",
+            "(V must be >= 1)");
   Shape ys = ids.shape();
   ys.push_back(D);
   Tensor y = Tensor::empty(ys, table.dtype(), table.device());

@@ -4,6 +4,9 @@
 //   table: [V, D] float
 //   y:     [..., D]
 //
+// Empty extents: ids may be empty (y [..., D] is empty, dtable is zeros) and D may be 0. A table with no
+// rows (V = 0) is an error on both devices: no id can be in range.
+//
 // Out-of-range ids: on the CPU an error naming the flat position and the value ("embedding: id 12 at
 // position 5 is outside the table's 10 rows"). On CUDA the kernel writes a zero row for such an id
 // and its gradient is dropped: checking would need a host synchronisation in every step.

@@ -22,6 +22,15 @@ TEST(Embedding, OutOfRangeIdNamesPositionAndValue) {
   EXPECT_NE(m.find("embedding: id -1 at position 0"), std::string::npos) << m;
 }
 
+TEST(Embedding, TableWithoutRowsIsAnError) {
+  // No id can be in range of a [0, D] table, so it is refused up front, with or without ids (on CUDA,
+  // which cannot check ids, the same check stands in for the range check).
+  for (const Shape& ids : {Shape{3}, Shape{0}}) {
+    std::string m = error_of([&] { ops::embedding(Tensor::zeros(ids, DType::I32), Tensor::zeros({0, 4})); });
+    EXPECT_NE(m.find("embedding: table [0, 4] has no rows"), std::string::npos) << m;
+  }
+}
+
 TEST(Embedding, BadArgumentsNameTheOp) {
   Tensor table = Tensor::zeros({10, 4});
   std::string m = error_of([&] { ops::embedding(Tensor::zeros({3}), table); });
