@@ -9,7 +9,10 @@
 //
 //   Labels outside [0, C) other than ignore_index: on the CPU an error naming the row and the value; on
 //   CUDA they are treated as ignored (not counted), since checking would need a host sync.
-//   C = 1 is allowed (every counted row has loss 0 and gradient 0).
+//   C = 1 is allowed (every counted row has loss 0 and gradient 0). C = 0 is an error (no class to
+//   predict). N = 0 (logits [0, C] or [B, 0, C]) is "no counted row": loss 0, count 0, an empty
+//   gradient, on both devices. PyTorch's mean reduction gives NaN there; 0 keeps an empty or fully
+//   ignored batch from poisoning a running loss, and no gradient flows from it either way.
 //
 //   Backward: d logits[i, c] = (softmax(logits[i])[c] - [c == labels[i]]) * g / count for counted rows,
 //   0 for ignored rows. Saved for backward: logits, labels, the per-row lse [N] and the count.
@@ -18,7 +21,7 @@
 //   FLOPs ~4NC each way.
 //
 //   count_correct(logits, labels) = number of counted rows whose argmax (first index on ties) equals the
-//   label; labels outside [0, C) are never correct (no error: it is an evaluation helper). Not differentiable; it returns a host integer, so on CUDA it waits for the GPU (one small
+//   label (0 when N = 0); labels outside [0, C) are never correct (no error: it is an evaluation helper). Not differentiable; it returns a host integer, so on CUDA it waits for the GPU (one small
 //   device-to-host copy): call it at evaluation time, not inside a training step you want sync-free.
 #pragma once
 

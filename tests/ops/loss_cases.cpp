@@ -72,6 +72,31 @@ std::vector<OpCase> loss_cases(Generator& gen) {
     c.atol = 0;
     cases.push_back(c);
   }
+  // Empty extents: no rows (rank 2, and a 0 inside rank-3 logits) is "no counted row": a loss of 0 and an
+  // empty gradient on both devices (loss.h). Classes C = 0 are an error (loss_test_properties.cpp).
+  for (const Shape& logits : {Shape{0, 5}, Shape{2, 0, 7}}) {
+    std::vector<int64_t> lead = logits.vec();
+    lead.pop_back();
+    const Shape label_shape(lead);
+    OpCase c;
+    c.name = "cross_entropy " + logits.to_string() + " (no rows)";
+    c.inputs = {random_input(logits, gen, -3, 3), random_ints(label_shape, gen, 0, int32_t(logits.last()))};
+    c.fn = [](const std::vector<Tensor>& in) { return ops::cross_entropy(in[0], in[1]); };
+    c.out_shape = Shape{};
+    cases.push_back(c);
+  }
+  {
+    OpCase c;
+    c.name = "count_correct [0, 10]";
+    c.inputs = {random_input({0, 10}, gen), random_ints({0}, gen, 0, 10)};
+    c.fn = [](const std::vector<Tensor>& in) {
+      return Tensor::scalar(double(ops::count_correct(in[0], in[1])), DType::F32, in[0].device());
+    };
+    c.gradcheck = false;  // integer-valued
+    c.rtol = 0;
+    c.atol = 0;
+    cases.push_back(c);
+  }
   return cases;
 }
 

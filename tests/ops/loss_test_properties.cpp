@@ -42,6 +42,23 @@ TEST(CrossEntropy, AllIgnoredIsZeroNotNaN) {
   for (float v : logits.grad().to_vector<float>()) EXPECT_EQ(v, 0.0f);
 }
 
+TEST(CrossEntropy, NoRowsIsZeroLossAndNoClassesIsAnError) {
+  // N = 0 is "no counted row" (loss.h): 0, where PyTorch's mean over nothing gives NaN.
+  Tensor logits = Tensor::zeros({0, 4});
+  logits.requires_grad_();
+  Tensor loss = ops::cross_entropy(logits, Tensor::zeros({0}, DType::I32));
+  EXPECT_EQ(loss.item(), 0.0);
+  loss.backward();
+  EXPECT_EQ(logits.grad().shape(), Shape({0, 4}));
+  EXPECT_EQ(ops::count_correct(logits, Tensor::zeros({0}, DType::I32)), 0);
+  // C = 0 has no class to predict, even when there are no rows either.
+  for (const Shape& s : {Shape{3, 0}, Shape{0, 0}}) {
+    Tensor labels = Tensor::zeros({s[0]}, DType::I32);
+    std::string m = error_of([&] { ops::cross_entropy(Tensor::zeros(s), labels); });
+    EXPECT_NE(m.find("cross_entropy: logits " + s.to_string() + " have no classes"), std::string::npos) << m;
+  }
+}
+
 TEST(CrossEntropy, StableForHugeLogits) {
   Tensor logits = Tensor::from_vector(std::vector<float>{1000, 1001, -1000, 5000}, {2, 2});
   Tensor labels = Tensor::from_vector(std::vector<int32_t>{0, 1}, {2});
