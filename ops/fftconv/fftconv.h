@@ -11,6 +11,8 @@
 //     AntiCausal::FromLag0  s = 0: ka[c,0] multiplies u[t] too, so lag 0 gets kc[c,0] + ka[c,0] (MEGA).
 //   Channel h uses kernel row h mod C (gMLP's shared kernels): C = H is one kernel per channel, C = 1
 //   one kernel for all.
+//   Empty extents: B or H may be 0 (y is empty, and ∂kc, ∂ka, ∂D are zeros: sums over no rows); L = 0
+//   is an error, since no kernel of 1 ≤ Lk ≤ L taps exists for it.
 //
 // Algorithms (the same result, up to rounding):
 //   Direct  O(B·H·L·Lk) loops: the CPU reference and test oracle; a naive CUDA port sits beside it.

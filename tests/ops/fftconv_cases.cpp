@@ -78,6 +78,22 @@ std::vector<OpCase> fftconv_cases(Generator& gen) {
   // An LRA-sized row (Image/Pathfinder L = 1024 territory): odd lengths, FFT on both devices.
   cases.push_back(make_case({1, 2, 1, 1000, 500, AntiCausal::FromLag1, true}, gen));
   cases.push_back(make_case({1, 2, 2, 1000, 1000, AntiCausal::FromLag0, false}, gen));
+  // Empty extents: no batch and no channels (C = 1 divides H = 0), each through both algorithms on both
+  // devices. y is empty; the kernel and skip gradients are sums over no rows, zeros that the finite
+  // differences confirm. L = 0 is an error (fftconv_test_paths.cpp): no kernel of 1 <= Lk <= L taps.
+  using Algo = ops::FFTConvOptions::Algo;
+  for (Algo algo : {Algo::Direct, Algo::FFT})
+    for (const Geometry& g : {Geometry{0, 3, 3, 7, 4, AntiCausal::FromLag1, true},
+                              Geometry{2, 0, 1, 9, 3, AntiCausal::FromLag0, true}}) {
+      OpCase c = make_case(g, gen);
+      ops::FFTConvOptions opts;
+      opts.anti = g.anti;
+      opts.algo = algo;
+      c.name += algo == Algo::Direct ? " direct" : " fft";
+      c.fn = [opts](const std::vector<Tensor>& in) { return ops::fftconv(in[0], in[1], in[2], in[3], opts); };
+      c.out_shape = Shape{g.B, g.H, g.L};
+      cases.push_back(c);
+    }
   return cases;
 }
 

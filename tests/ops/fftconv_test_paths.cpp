@@ -227,6 +227,13 @@ TEST(FFTConv, ErrorsNameTheArgumentAndShapes) {
             std::string::npos);
   EXPECT_NE(error_of([&] { ops::fftconv(u, ok, Tensor(), Tensor::zeros({5})); }).find("D has shape [5] but must be [6]"),
             std::string::npos);
+  // Empty extents that cannot work: L = 0 leaves no room for a tap, C = 0 has no kernel row.
+  EXPECT_NE(error_of([&] { ops::fftconv(Tensor::zeros({2, 3, 0}), Tensor::zeros({3, 1}), Tensor(), Tensor()); })
+                .find("fftconv: u [2, 3, 0] has an empty length dim"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { ops::fftconv(Tensor::zeros({2, 0, 5}), Tensor::zeros({0, 2}), Tensor(), Tensor()); })
+                .find("fftconv: kc has 0 rows"),
+            std::string::npos);
 }
 
 // ---- CUDA ----------------------------------------------------------------------------------------
