@@ -5,6 +5,7 @@
 //
 // The output has x's shape. dim defaults to -2, the L of [B, H, L, d] (per-head values) or of
 // [B, L, D]; any dim works. P may exceed L (the window then covers zero padding; the divisor stays P).
+// Any dim may be 0, L included: y and gx are then empty.
 //
 // Backward: the filter is symmetric and the padding is zero, so it is self-adjoint: gx = avgpool(gy).
 //

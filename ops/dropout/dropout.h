@@ -13,6 +13,7 @@
 // mask value per (b, d), shared along L. Untied: m is the flat element index, M = numel.
 //
 // Returns x itself (the same tensor, no copy, no generator draw) when !training or p == 0.
+// An empty x (or an empty tied dim) gives an empty y; it still reserves outer * inner mask values.
 // p must be in [0, 1). Kept values are exactly x / (1 - p) (a correctly rounded division on both
 // backends, so the CPU and CUDA outputs are bit-identical too).
 // Backward: dx = gy * keep / (1 - p), the same op applied to gy with the same (seed, base).

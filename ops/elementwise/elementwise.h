@@ -6,6 +6,9 @@
 //   cast:   float32 <-> bfloat16 <-> float64 (float64 on the CPU only); int32 -> float (masks)
 //   binary: add, sub, mul, div with NumPy broadcasting (ops/elementwise/binary.*)
 //
+// Empty tensors (any dim 0) give empty results. A binary op broadcasting a size-1 dim against a 0
+// (a [1, 3] + b [0, 3]) gives [0, 3], and the stretched operand's gradient is zeros (a sum over no rows).
+//
 // Saved for backward: unary ops keep x and y (one read each in backward); glu keeps x; binary mul/div
 // keep both operands. Bytes moved: unary forward reads n and writes n elements, backward reads 3n and
 // writes n. FLOPs are negligible next to the memory traffic.

@@ -6,6 +6,8 @@
 // x has any rank >= 1, viewed as [rows, D] with D = x.dim(-1). weight and bias are [D]; either may be
 // undefined (Tensor()): no scale (w = 1) / no shift (b = 0). var is the biased variance (divide by D).
 // D = 1 is fine: layer_norm gives y = b (x - mean is exactly 0), never NaN.
+// Empty extents: 0 rows give an empty y and dw = db = 0 (sums over no rows); D = 0 gives an empty y,
+// dx, dw and db (no statistics are computed, so nothing divides by D).
 //
 // Backward (xhat = (x - mean) * rstd, mean = 0 for rms_norm; g = gy * w):
 //   layer_norm: dx = rstd * (g - mean_j(g) - xhat * mean_j(g * xhat))

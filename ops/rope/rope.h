@@ -16,6 +16,8 @@
 //     theta_i = base^(-2i/D_model), so head h gets planes h*d/2 .. (h+1)*d/2-1: head 0 the highest
 //     frequencies, the last head the lowest. This is what the locality-bias paper's code does.
 //
+// Any of the leading dims, L or D (even, so 0 too) may be 0: y and gx are then empty.
+//
 // Backward is the inverse rotation (by -a): gx[2i] = g[2i] cos a + g[2i+1] sin a,
 // gx[2i+1] = -g[2i] sin a + g[2i+1] cos a. Nothing but the table is saved for backward.
 //

@@ -9,6 +9,7 @@
 // The interleaved complex layout lets a plain real GEMM produce b (weights [H, 2N]) and consume x
 // (S5's y = 2 Re(C x) is a real GEMM on x viewed as [..., L, 2N] with interleaved (C_re, -C_im)).
 // MEGA's EMA with per-channel, per-dimension lambda [D, N]: view b as [B, L, D*N], lambda as [D*N].
+// Any of batch, L, N may be 0: x is then empty, and so is grad b; grad lambda is zeros (no steps).
 // Stability is the caller's business (|lambda| <= 1 for bounded states); the op does not clamp.
 //
 // Gradients. Complex numbers are treated as pairs of independent real parameters: the gradient of a

@@ -16,7 +16,9 @@
 // permutation; concat -> a slice per input; split -> each piece pads its gradient into place (autograd
 // sums the pieces); slice -> pad with zeros; pad -> slice.
 //
-// Negative dims count from the end (-1 is the last dim).
+// Negative dims count from the end (-1 is the last dim). Empty tensors and empty pieces (a split size,
+// a slice or a pad of 0) are fine and launch nothing; reshape cannot infer a -1 beside a 0 dim (every
+// size would fit) and says so.
 #pragma once
 
 #include <cstddef>

@@ -5,6 +5,7 @@
 //   m_r = max over included j of x[r, j],  s_r = sum over included j of exp(x[r, j] - m_r)
 //
 // x has any rank >= 1; L = x.dim(-1), rows = numel / L. Subtracting the row max keeps exp() in range.
+// Any dim may be 0: y and dx are then empty (L = 0 is rows of nothing, not a division by zero).
 //
 // Mask (optional): int32 [B, L] with B = x.dim(0) (so x needs rank >= 2); row r of x belongs to batch
 // r / (rows / B), and mask[b, j] == 0 excludes position j from every row of batch b: attention scores

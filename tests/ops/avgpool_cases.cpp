@@ -17,6 +17,8 @@ std::vector<OpCase> avgpool_cases(Generator& gen) {
       {{1, 1}, 1, -2},        {{1, 1}, 3, -2},          {{7, 3}, 3, -2},        {{2, 3, 13, 5}, 5, -2},
       {{2, 4, 17}, 7, -2},    {{3, 5}, 9, -2},          {{4, 31}, 5, -1},       {{6, 2, 3}, 3, 0},
       {{2, 129, 33}, 3, 1},   {{1, 2, 300, 2}, 31, -2}, {{1, 4, 1024, 32}, 5, -2},
+      // Empty extents: L = 0, an empty inner dim, an empty outer dim.
+      {{0, 5}, 3, -2},        {{3, 0}, 3, -2},          {{2, 0, 4}, 5, -1},
   };
   for (const Setup& s : setups) {
     OpCase c;
@@ -24,6 +26,7 @@ std::vector<OpCase> avgpool_cases(Generator& gen) {
     c.inputs = {random_input(s.shape, gen, -2, 2)};
     int P = s.P, dim = s.dim;
     c.fn = [P, dim](const std::vector<Tensor>& in) { return ops::avgpool_seq(in[0], P, dim); };
+    c.out_shape = s.shape;
     cases.push_back(c);
   }
   return cases;

@@ -19,6 +19,9 @@ std::vector<OpCase> dropout_cases(Generator& gen) {
       {{2, 17, 33}, 0.3, ops::kNoTie}, {{2, 17, 33}, 0.3, 1},         {{2, 17, 33}, 0.3, -1},
       {{2, 17, 33}, 0.3, 0},          {{5, 1, 3}, 0.5, 1},           {{4, 9}, 0.9, ops::kNoTie},
       {{2, 256, 64}, 0.1, ops::kNoTie}, {{2, 256, 64}, 0.1, -2},
+      // Empty extents: an empty x, untied and tied (along the empty dim, or across it).
+      {{0}, 0.5, ops::kNoTie},        {{2, 0}, 0.3, ops::kNoTie},    {{3, 0, 5}, 0.3, 1},
+      {{0, 4, 3}, 0.3, -1},
   };
   for (const Spec& s : specs) {
     OpCase c;
@@ -31,6 +34,7 @@ std::vector<OpCase> dropout_cases(Generator& gen) {
       Generator g(1234, 56);
       return ops::dropout(in[0], p, g, true, tied);
     };
+    c.out_shape = s.shape;
     cases.push_back(c);
   }
   return cases;

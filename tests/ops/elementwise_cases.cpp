@@ -1,4 +1,6 @@
 // Cases for the unary ops, GLU and casts.
+#include <tuple>
+
 #include "ops/elementwise/elementwise.h"
 #include "tests/support/op_cases.h"
 
@@ -49,6 +51,36 @@ std::vector<OpCase> elementwise_cases(Generator& gen) {
     };
     c.gradcheck = false;  // piecewise constant in float64: finite differences are meaningless
     c.rtol = 1e-2;
+    cases.push_back(c);
+  }
+  // Empty extents: a 0 in the first, last and a middle dim; GLU with a 0 outside the split dim and as
+  // the split dim itself (0 is even: two halves of 0); a cast of nothing.
+  for (auto [name, op, shape] : std::vector<std::tuple<const char*, UnaryOp, Shape>>{
+           {"relu", UnaryOp::Relu, {0}}, {"gelu_erf", UnaryOp::GeluErf, {3, 0}}, {"silu", UnaryOp::Silu, {0, 5}},
+           {"tanh", UnaryOp::Tanh, {2, 0, 7}}}) {
+    OpCase c;
+    c.name = std::string(name) + " " + shape.to_string();
+    c.inputs = {random_input(shape, gen)};
+    c.fn = [op](const std::vector<Tensor>& in) { return ops::unary(op, in[0]); };
+    c.out_shape = shape;
+    cases.push_back(c);
+  }
+  for (auto [shape, dim, out] : std::vector<std::tuple<Shape, int, Shape>>{
+           {{0, 6}, -1, {0, 3}}, {{3, 0}, -1, {3, 0}}, {{2, 4, 0}, 1, {2, 2, 0}}}) {
+    OpCase c;
+    c.name = "glu " + shape.to_string() + " dim " + std::to_string(dim);
+    c.inputs = {random_input(shape, gen)};
+    c.fn = [dim](const std::vector<Tensor>& in) { return ops::glu(in[0], dim); };
+    c.out_shape = out;
+    cases.push_back(c);
+  }
+  {
+    OpCase c;
+    c.name = "cast bf16 round trip [0, 9]";
+    c.inputs = {random_input({0, 9}, gen)};
+    c.fn = [](const std::vector<Tensor>& in) { return ops::cast(ops::cast(in[0], DType::F32), DType::BF16); };
+    c.gradcheck = false;
+    c.out_shape = Shape{0, 9};
     cases.push_back(c);
   }
   return cases;

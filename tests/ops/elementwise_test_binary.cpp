@@ -50,6 +50,25 @@ std::vector<OpCase> binary_cases(Generator& gen) {
       c.atol = std::max(1e-5, 10 * 6e-8 * double(count) / std::sqrt(3.0) * 4);
       cases.push_back(c);
     }
+  // Empty extents: a size-1 dim stretched over a 0 gives a 0, and the stretched operand's gradient is a
+  // sum over nothing (zeros, which the finite differences confirm); both sides empty; a 0 in a middle dim.
+  struct Empty {
+    const Op& op;
+    Shape a, b, out;
+  };
+  const Empty empties[] = {{ops_list[0], {0, 3}, {1, 3}, {0, 3}},
+                           {ops_list[1], {0}, {0}, {0}},
+                           {ops_list[2], {2, 0}, {2, 1}, {2, 0}},
+                           {ops_list[3], {3, 1, 2}, {0, 1}, {3, 0, 2}}};
+  for (const Empty& e : empties) {
+    OpCase c;
+    c.name = std::string(e.op.name) + " " + e.a.to_string() + " " + e.b.to_string();
+    c.inputs = {random_input(e.a, gen, -2, 2), random_input(e.b, gen, 0.5, 2)};
+    auto fn = e.op.fn;
+    c.fn = [fn](const std::vector<Tensor>& in) { return fn(in[0], in[1]); };
+    c.out_shape = e.out;
+    cases.push_back(c);
+  }
   return cases;
 }
 

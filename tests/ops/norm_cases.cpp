@@ -1,4 +1,6 @@
 // Cases for layer_norm and rms_norm over the last dim, with and without weight / bias.
+#include <tuple>
+
 #include "ops/norm/norm.h"
 #include "tests/support/op_cases.h"
 
@@ -44,6 +46,22 @@ std::vector<OpCase> norm_cases(Generator& gen) {
       if (s.numel() / D > 100) c.atol = 1e-4;
       cases.push_back(c);
     }
+  // Empty extents: no rows (dw = db = 0, sums over no rows), a 0 in a leading dim, and D = 0 (nothing
+  // to normalise: empty y, dx, dw, db).
+  for (auto [name, rms, shape] : std::vector<std::tuple<const char*, bool, Shape>>{
+           {"layer_norm", false, {0, 7}}, {"rms_norm", true, {2, 0, 5}}, {"layer_norm", false, {3, 0}},
+           {"rms_norm", true, {0}}}) {
+    const int64_t D = shape.last();
+    OpCase c;
+    c.name = std::string(name) + " " + shape.to_string();
+    c.inputs = {random_input(shape, gen, -2, 2), random_input({D}, gen, 0.5, 1.5)};
+    if (!rms) c.inputs.push_back(random_input({D}, gen, -1, 1));
+    c.fn = [rms](const std::vector<Tensor>& in) {
+      return rms ? ops::rms_norm(in[0], in[1]) : ops::layer_norm(in[0], in[1], in[2]);
+    };
+    c.out_shape = shape;
+    cases.push_back(c);
+  }
   return cases;
 }
 

@@ -23,6 +23,9 @@ std::vector<OpCase> rope_cases(Generator& gen) {
       {{1, 1, 5, 34}, {500, false}},       // other base
       {{2, 1, 31, 64}, {10000, true}},     // tile-ish sizes, per head with disable half
       {{1, 1025, 160}, {10000, true}},     // CIFAR rotary, full width
+      {{0, 4, 6}, {}},                     // empty extents: no rows,
+      {{2, 0, 8}, {}},                     //   L = 0 (an empty table),
+      {{3, 5, 0}, {10000, true}},          //   D = 0 (no planes)
   };
   for (const Setup& s : setups) {
     OpCase c;
@@ -31,6 +34,7 @@ std::vector<OpCase> rope_cases(Generator& gen) {
     c.inputs = {random_input(s.shape, gen, -2, 2)};
     ops::RopeOptions opts = s.opts;
     c.fn = [opts](const std::vector<Tensor>& in) { return ops::rope(in[0], opts); };
+    c.out_shape = s.shape;
     cases.push_back(c);
   }
   // Fused Q/K: q [2, 4, 11, 8] and k [3, 11, 8] (leading dims may differ). A case has one output, so
@@ -44,6 +48,16 @@ std::vector<OpCase> rope_cases(Generator& gen) {
       auto [q, k] = ops::rope_qk(in[0], in[1], {10000, true});
       return which == 0 ? q : k;
     };
+    cases.push_back(c);
+  }
+  // Fused Q/K with an empty q: the launch covers k's pairs only.
+  {
+    OpCase c;
+    c.name = "rope_qk k out [0, 11, 8] / [3, 11, 8]";
+    c.inputs = {random_input({0, 11, 8}, gen), random_input({3, 11, 8}, gen)};
+    c.differentiable = {false, true};
+    c.fn = [](const std::vector<Tensor>& in) { return ops::rope_qk(in[0], in[1]).second; };
+    c.out_shape = Shape{3, 11, 8};
     cases.push_back(c);
   }
   return cases;

@@ -39,6 +39,9 @@ std::vector<OpCase> scan_cases(Generator& gen) {
       {{2, 13, 3}, true, 0.3, 0.95},   {{2, 2, 17, 33}, false, 0.5, 0.99}, {{19, 33}, true, 0.8, 0.99},
       {{1, 4096, 4}, false, 0.9, 0.995},  // MEGA EMA-like: lambda = 1 - p*alpha close to 1
       {{1, 16384, 2}, true, 0.9, 0.995},  // S5 on Path-X length
+      // Empty extents: no batch, L = 0 and N = 0; grad lambda is a sum over no steps (zeros).
+      {{0, 5, 3}, false, 0.5, 0.9},    {{2, 0, 3}, true, 0.5, 0.9},     {{4, 0}, false, 0.5, 0.9},
+      {{3, 0}, true, 0.5, 0.9},
   };
   for (const Setup& s : setups)
     for (bool reverse : {false, true}) {
@@ -53,6 +56,7 @@ std::vector<OpCase> scan_cases(Generator& gen) {
       c.fn = [complex, reverse](const std::vector<Tensor>& in) {
         return complex ? ops::scan_complex(in[0], in[1], reverse) : ops::scan_real(in[0], in[1], reverse);
       };
+      c.out_shape = bshape;
       if (bshape[bshape.ndim() - 2 - complex] >= 4096) {
         // Long scans, in two cases so each gradient gets a tolerance that fits it. States and grad b are
         // sums of ~1/(1-|lambda|) <= 200 terms (|x| up to ~25); a float32 emulation of the kernel's

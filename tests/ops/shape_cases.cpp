@@ -136,6 +136,54 @@ std::vector<OpCase> shape_cases(Generator& gen) {
     c.gradcheck = false;  // integer tensors are never differentiated
     cases.push_back(std::move(c));
   }
+
+  // --- empty extents: empty inputs through every op, and empty pieces of non-empty inputs (an empty
+  // slice or split piece gives a zero gradient, which the finite differences confirm) ---
+  auto expect = [](OpCase c, const Shape& out) {
+    c.out_shape = out;
+    return c;
+  };
+  cases.push_back(expect(one("reshape [0, 3] to (-1,3)", {random_input({0, 3}, gen)},
+                             [](const std::vector<Tensor>& in) { return ops::reshape(in[0], {-1, 3}); }),
+                         {0, 3}));
+  cases.push_back(expect(one("transpose [0, 4] 0,1", {random_input({0, 4}, gen)},
+                             [](const std::vector<Tensor>& in) { return ops::transpose(in[0], 0, 1); }),
+                         {4, 0}));
+  cases.push_back(expect(one("permute [2, 0, 3] (2,0,1)", {random_input({2, 0, 3}, gen)},
+                             [](const std::vector<Tensor>& in) { return ops::permute(in[0], {2, 0, 1}); }),
+                         {3, 2, 0}));
+  cases.push_back(expect(one("concat [2, 0] [2, 3] [2, 0] dim 1",
+                             {random_input({2, 0}, gen), random_input({2, 3}, gen), random_input({2, 0}, gen)},
+                             [](const std::vector<Tensor>& xs) { return ops::concat(xs, 1); }),
+                         {2, 3}));
+  cases.push_back(expect(one("concat [0, 3] [0, 3] dim 0", {random_input({0, 3}, gen), random_input({0, 3}, gen)},
+                             [](const std::vector<Tensor>& xs) { return ops::concat(xs, 0); }),
+                         {0, 3}));
+  cases.push_back(expect(one("split [4, 0] into (1,3) dim 0", {random_input({4, 0}, gen)},
+                             [](const std::vector<Tensor>& in) {
+                               std::vector<Tensor> p = ops::split(in[0], {1, 3}, 0);
+                               return ops::concat({p[1], p[0]}, 0);
+                             }),
+                         {4, 0}));
+  cases.push_back(expect(one("split [5, 3] into (0,5) dim 0, empty piece", {random_input({5, 3}, gen)},
+                             [](const std::vector<Tensor>& in) { return ops::split(in[0], {0, 5}, 0)[0]; }),
+                         {0, 3}));
+  cases.push_back(expect(one("slice [5, 3] dim 0 [2, 2)", {random_input({5, 3}, gen)},
+                             [](const std::vector<Tensor>& in) { return ops::slice(in[0], 0, 2, 2); }),
+                         {0, 3}));
+  cases.push_back(expect(one("pad [0, 3] dim 0 2+1", {random_input({0, 3}, gen)},
+                             [](const std::vector<Tensor>& in) { return ops::pad(in[0], 0, 2, 1, -2.5); }),
+                         {3, 3}));
+  cases.push_back(expect(one("pad [3, 0] dim 0 1+1", {random_input({3, 0}, gen)},
+                             [](const std::vector<Tensor>& in) { return ops::pad(in[0], 0, 1, 1, 4.0); }),
+                         {5, 0}));
+  {
+    OpCase c = expect(one("int32 transpose [0, 5]", {ints({0, 5})},
+                          [](const std::vector<Tensor>& in) { return ops::transpose(in[0], 0, 1); }),
+                      {5, 0});
+    c.gradcheck = false;
+    cases.push_back(std::move(c));
+  }
   return cases;
 }
 

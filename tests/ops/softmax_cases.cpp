@@ -1,4 +1,6 @@
 // Cases for softmax and log_softmax over the last dim, with and without a key-padding mask.
+#include <tuple>
+
 #include "ops/softmax/softmax.h"
 #include "tests/support/op_cases.h"
 
@@ -55,6 +57,22 @@ std::vector<OpCase> softmax_cases(Generator& gen) {
     c.name = "softmax large logits [4, 9]";
     c.inputs = {random_input({4, 9}, gen, 800, 900)};
     c.fn = [](const std::vector<Tensor>& in) { return ops::softmax(in[0]); };
+    cases.push_back(c);
+  }
+  // Empty extents: no rows, rows of length 0 (L = 0: no division by it), and masked with an empty
+  // batch and with an empty middle dim (a [2, 5] mask over x [2, 0, 5]).
+  for (auto [log, shape, masked] : std::vector<std::tuple<bool, Shape, bool>>{
+           {false, {0, 5}, false}, {true, {3, 0}, false}, {false, {2, 0, 4}, false}, {true, {0, 4}, true},
+           {false, {2, 0, 5}, true}}) {
+    OpCase c;
+    c.name = std::string(log ? "log_softmax" : "softmax") + (masked ? " masked " : " ") + shape.to_string();
+    c.inputs = {random_input(shape, gen, -4, 4)};
+    if (masked) c.inputs.push_back(padding_mask(shape[0], shape.last(), gen));
+    c.fn = [log](const std::vector<Tensor>& in) {
+      Tensor mask = in.size() > 1 ? in[1] : Tensor();
+      return log ? ops::log_softmax(in[0], mask) : ops::softmax(in[0], mask);
+    };
+    c.out_shape = shape;
     cases.push_back(c);
   }
   return cases;
