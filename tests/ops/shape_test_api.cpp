@@ -107,6 +107,9 @@ TEST(Shape, ErrorMessagesNameOpArgumentAndShapes) {
   EXPECT_EQ(error_of([&] { ops::reshape(a, {5, -1}); }),
             "reshape: cannot infer the -1 in [5, -1] for x of shape [3, 4] (12 elements)");
   EXPECT_EQ(error_of([&] { ops::reshape(a, {-1, -1}); }), "reshape: shape [-1, -1] has more than one -1");
+  // Beside a 0 any size fits the -1, so it is refused rather than guessed.
+  EXPECT_EQ(error_of([&] { ops::reshape(Tensor::zeros({0, 3}), {0, -1}); }),
+            "reshape: cannot infer the -1 in [0, -1] for x of shape [0, 3] (0 elements)");
   EXPECT_EQ(error_of([&] { ops::reshape(a, {5, 2}); }),
             "reshape: cannot reshape x of shape [3, 4] (12 elements) to [5, 2] (10 elements)");
   EXPECT_EQ(error_of([&] { ops::permute(a, {0, 0}); }),
