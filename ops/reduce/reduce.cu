@@ -19,7 +19,8 @@
 // Version log: v1 block/warp reductions above (ports of reduce_cpu.cpp with parallel row and column sums).
 //   v1.1 max propagates NaN like the CPU reference: the row kernel reduced with fmaxf, which drops NaN,
 //   so an all-NaN row kept argmax INT_MAX (and its backward wrote far out of bounds) and a row with a
-//   NaN first gave the largest number while the CPU and the column kernel gave NaN.
+//   NaN first gave the largest number while the CPU and the column kernel gave NaN. Empty extents are
+//   handled in the glue; the entry points below also return early on them.
 #include <climits>
 
 #include "engine/cuda.h"

@@ -10,6 +10,12 @@
 // a slice holding a NaN gives NaN, its argmax is the first NaN, and the gradient goes there. Sums
 // propagate NaN by arithmetic.
 //
+// Empty extents (handled in the glue, identically on both devices, no kernel launched): an empty result
+// (outer or inner is 0) is an empty tensor; a sum over an empty dim is 0; masked_mean with L = 0 is all
+// zeros. mean over an empty dim and mean_all of an empty tensor are errors when the result has elements
+// (a mean of nothing; PyTorch would give NaN), and max over an empty dim is always an error, as in
+// PyTorch (there is no argmax).
+//
 // Layout: a reduction over dim views x as [outer, n, inner] (outer = product of the dims before dim,
 // n = x.dim(dim), inner = product of the dims after it), so y is [outer, inner]: y[o, i] = f_j x[o, j, i].
 // sum_all is the case outer = inner = 1; masked_mean is outer = B, n = L, inner = D with mask weights.

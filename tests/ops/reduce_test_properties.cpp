@@ -1,6 +1,6 @@
 // Targeted reduction tests: output shapes, exact values, the first-argmax rule, NaN in max, empty mask
-// rows and the error messages. The NaN tests live here rather than in the case table because its
-// comparisons count NaN as a mismatch and its gradcheck needs finite values.
+// rows, empty extents and the error messages. The NaN tests live here rather than in the case table
+// because its comparisons count NaN as a mismatch and its gradcheck needs finite values.
 #include <gtest/gtest.h>
 
 #include "tests/support/compare.h"
@@ -159,6 +159,32 @@ TEST(Reduce, MaxNanCudaMatchesCpu) {
     yg.backward(gy.to(Device::CUDA));
     EXPECT_EQ(xg.grad().to_vector<double>(), xc.grad().to_vector<double>()) << x.describe() << " dim " << dim;
   }
+}
+
+TEST(Reduce, EmptyExtents) {
+  // A sum over an empty dim is 0; an empty result is empty; both pass back an empty gradient.
+  Tensor x = Tensor::zeros({2, 0, 3}, DType::F64);
+  x.requires_grad_();
+  Tensor s = ops::sum(x, 1);
+  EXPECT_EQ(s.shape(), Shape({2, 3}));
+  EXPECT_EQ(s.to_vector<double>(), std::vector<double>(6, 0.0));
+  s.backward(Tensor::ones({2, 3}, DType::F64));
+  EXPECT_EQ(x.grad().shape(), Shape({2, 0, 3}));
+  EXPECT_EQ(ops::sum_all(Tensor::zeros({0})).item(), 0.0);
+  EXPECT_EQ(ops::max(Tensor::zeros({0, 5}), 1).shape(), Shape({0}));
+  EXPECT_EQ(ops::max(Tensor::zeros({4, 0}), 0, true).shape(), Shape({1, 0}));
+  EXPECT_EQ(ops::mean(Tensor::zeros({0, 0}), 1).shape(), Shape({0}));
+  Tensor mm = ops::masked_mean(Tensor::zeros({2, 0, 3}), Tensor::zeros({2, 0}, DType::I32));
+  EXPECT_EQ(mm.to_vector<double>(), std::vector<double>(6, 0.0)) << "no kept position: zeros, as for an empty mask row";
+  // A max or a mean of nothing is an error naming the op and the tensor.
+  std::string e = error_of([] { ops::max(Tensor::zeros({3, 0, 2}), 1); });
+  EXPECT_NE(e.find("max: dim 1 of float32[3, 0, 2] on cpu is empty"), std::string::npos) << e;
+  e = error_of([] { ops::max(Tensor::zeros({0, 0}), 1); });
+  EXPECT_NE(e.find("max: dim 1 of float32[0, 0] on cpu is empty"), std::string::npos) << e;
+  e = error_of([] { ops::mean(Tensor::zeros({2, 0}), 1); });
+  EXPECT_NE(e.find("mean: dim 1 of float32[2, 0] on cpu is empty"), std::string::npos) << e;
+  e = error_of([] { ops::mean_all(Tensor::zeros({0, 3})); });
+  EXPECT_NE(e.find("mean_all: float32[0, 3] on cpu is empty"), std::string::npos) << e;
 }
 
 TEST(Reduce, MaskedMeanEmptyRowIsZeroWithZeroGradient) {
