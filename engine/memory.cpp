@@ -23,6 +23,37 @@ size_t cuda_size_class(size_t bytes) {
   return (bytes + step - 1) / step * step;
 }
 
+#if LRA_WITH_CUDA
+std::string cuda_malloc_error_message(int error, size_t bytes, const MemoryStats& stats) {
+  const cudaError_t e = cudaError_t(error);
+  if (e == cudaErrorMemoryAllocation)
+    return str("GPU out of memory: could not allocate ", bytes, " bytes (", stats.current,
+               " bytes in use by tensors, peak ", stats.peak, "): ", cudaGetErrorString(e));
+  const std::string failed = str("cudaMalloc of ", bytes, " bytes failed with ", cudaGetErrorName(e), " (",
+                                 cudaGetErrorString(e), ")");
+  switch (e) {
+    // Faults of a running kernel. Kernels run asynchronously, so CUDA reports the fault at some later
+    // call, here an allocation, and every call after it returns the same error.
+    case cudaErrorIllegalAddress:
+    case cudaErrorLaunchFailure:
+    case cudaErrorAssert:
+    case cudaErrorIllegalInstruction:
+    case cudaErrorMisalignedAddress:
+    case cudaErrorInvalidAddressSpace:
+    case cudaErrorInvalidPc:
+    case cudaErrorHardwareStackError:
+    case cudaErrorLaunchTimeout:
+      return str(failed, ": this is not a lack of memory but an earlier kernel that failed; CUDA reports "
+                 "a kernel's fault at a later call. To find the kernel, rerun with CUDA_LAUNCH_BLOCKING=1 (each "
+                 "launch then waits, and the failing launch's check names it) or under compute-sanitizer "
+                 "(compute-sanitizer --tool memcheck <command> names the kernel and the faulting access)");
+    default:
+      return str(failed, ": not a lack of memory. If an earlier kernel failed, CUDA_LAUNCH_BLOCKING=1 or "
+                 "compute-sanitizer finds it");
+  }
+}
+#endif
+
 namespace {
 
 #if LRA_WITH_CUDA
@@ -45,9 +76,8 @@ class CudaCache {
         e = cudaMalloc(&p, cls);
       }
       if (e != cudaSuccess) {
-        (void)cudaGetLastError();
-        fail(str("GPU out of memory: could not allocate ", cls, " bytes (", stats_.current,
-                 " bytes in use by tensors, peak ", stats_.peak, "): ", cudaGetErrorString(e)));
+        (void)cudaGetLastError();  // clears a non-sticky error; a kernel fault stays with the context
+        fail(cuda_malloc_error_message(e, cls, stats_));
       }
       ++stats_.device_mallocs;
       sizes_[p] = cls;

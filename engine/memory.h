@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <string>
 
 #include "engine/device.h"
 
@@ -36,5 +37,13 @@ void reset_cuda_peak_memory();
 void empty_cuda_cache();
 // The size class a request of `bytes` is served from (exposed for tests).
 size_t cuda_size_class(size_t bytes);
+
+#if LRA_WITH_CUDA
+// The message of the error the allocator throws when cudaMalloc of `bytes` returns `error` (a
+// cudaError_t; an int here so this header needs no CUDA include). cudaErrorMemoryAllocation is a true
+// out-of-memory; anything else is not, and is usually an earlier kernel's asynchronous fault that the
+// context keeps returning, so the message says how to find that kernel. Exposed for tests.
+std::string cuda_malloc_error_message(int error, size_t bytes, const MemoryStats& stats);
+#endif
 
 }  // namespace lra

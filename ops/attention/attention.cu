@@ -25,9 +25,12 @@
 //     dbias_ij = dS_ij), M_ij the dropout multiplier (1 without dropout);
 //   dq kernel: a block per (b, h, 32 queries) streams key tiles: dq_i += dS_ij f_ij k_j.
 //   A separate dq pass (not atomicAdd) keeps the backward deterministic.
-// Dropout (options.dropout = p > 0): keep_scale() recomputes the multiplier M_ij = Z_ij/(1 − p) from
-// Philox wherever a weight is formed (the forward and both backward kernels), so nothing about the mask
-// is stored; delta = dout·out needs no change, since out already holds the dropped weights.
+// Dropout (options.dropout = p > 0): the multiplier M_ij = Z_ij/(1 − p) is recomputed from Philox
+// wherever a weight is formed (the forward and both backward kernels), so nothing about the mask is
+// stored; delta = dout·out needs no change, since out already holds the dropped weights. Each Philox
+// block serves the 4 weights it holds (attention_dropout.h): in the forward and dq kernels a warp draws
+// its tile's blocks once per tile (2 passes, 3 when L % 4 != 0) and each row takes its flags with a
+// shuffle (row_keep_scale); in the dk/dv kernel each lane draws the blocks of its 8 consecutive keys.
 // Saved for backward: q, k, v, out and lse (and the scalars p, seed, offset).
 // FLOPs: forward 4·L·L_eff·D per (b, h) (L_eff = keys in range per query); backward 10·L·L_eff·D (two
 // recomputations of QKᵀ, dO·Vᵀ twice, three accumulations). Bytes: q and out once, k and v once per
@@ -36,11 +39,21 @@
 // Version log: v1 readable float32 kernels (4 warps × 8 rows, streamed 32-row tiles, separate dq pass).
 //   v1 + dropout: one Philox4x32-10 per weight (lane j uses one word of its own block: 3 of the 4
 //   words go unused). Not yet measured; if it shows, the next step is one block per 4 weights.
+//   v1.1 one Philox block per 4 weights (attention_dropout.h), the same mask bit for bit: per tile and
+//   warp 8 Philox passes become 2 (3 when L % 4 != 0) in every kernel, and the word is picked with a
+//   shift instead of .v[e % 4], whose runtime index kept the block in a 16-byte stack frame (4 local
+//   stores and a load per row). ptxas -v, sm_90, CUDA 13: stack frame 16 → 0 bytes and ld/st.local
+//   40 → 0 in all 9 kernels; registers (forward / dk,dv / dq) D = 32: 96/95/96 → 128/126/126,
+//   D = 64: 126/127/126 → 128/126/126, D = 128: 128/165/128 → 128/168/128. At D = 32 that is 4
+//   blocks an SM instead of 5 (by registers); v1 with dropout compiled out already took 112/96/126
+//   there, so the count follows ptxas's scheduling more than the draw. Timing needs a GPU: not
+//   measured yet.
 #include <cmath>
 
 #include "engine/cuda.h"
 #include "engine/base.h"
 #include "ops/attention/attention.h"
+#include "ops/attention/attention_dropout.h"
 #include "ops/cuda_reduce.cuh"
 
 namespace lra::ops::cuda {
@@ -55,6 +68,7 @@ constexpr int kRowsPerWarp = 8;
 constexpr int kOwnRows = kWarps * kRowsPerWarp;  // rows a block owns (queries, or keys in dk/dv)
 constexpr int kStreamRows = 32;                  // rows per streamed tile: one per lane
 constexpr unsigned kFull = 0xffffffffu;
+static_assert(kRowsPerWarp == kAttentionDropRows, "attention_drop_share draws for a warp's rows");
 
 // The kernels' copy of AttentionParams: float scale and α by value (α is a host array in the API).
 struct Params {
@@ -97,12 +111,24 @@ Params make_params(const AttentionParams& p, const float* bias) {
   return k;
 }
 
-// The dropout multiplier M_ij of weight (bh = b·H + h, i, j): 0 if dropped, 1/(1 − p) if kept, 1
-// without dropout. Evaluated for rows or keys past L too (their weight is 0 anyway).
-__device__ __forceinline__ float keep_scale(const Params& p, int64_t bh, int64_t i, int64_t j) {
+// The dropout flags a warp of the forward or dq kernel draws for one tile (attention_dropout.h): its 8
+// query rows from i_w, keys j0 ... j0 + 31; weight (i, j) is e = ((b·H + h)·L + i)·L + j. Rows or keys
+// past L get flags too (their weight is 0 anyway). 0 without dropout.
+__device__ __forceinline__ uint64_t drop_row0(const Params& p, int64_t bh, int64_t i_w, int64_t j0) {
+  return uint64_t((bh * p.L + i_w) * p.L + j0);
+}
+__device__ __forceinline__ uint32_t draw_row_flags(const Params& p, uint64_t row0, int lane) {
+  return p.dropout ? attention_drop_share(p.drop_seed, p.drop_offset, p.drop_threshold, row0, uint64_t(p.L), lane)
+                   : 0u;
+}
+
+// The dropout multiplier M_ij of this lane's weight in row r of the warp's tile: 0 if dropped, 1/(1 − p)
+// if kept, 1 without dropout. A shuffle: every lane of the warp calls it.
+__device__ __forceinline__ float row_keep_scale(const Params& p, uint32_t share, uint64_t row0, int r, int lane) {
   if (!p.dropout) return 1.0f;
-  const uint64_t e = uint64_t((bh * p.L + i) * p.L + j);
-  return attention_dropped(p.drop_seed, p.drop_offset, e, p.drop_threshold) ? 0.0f : p.inv_keep;
+  int src, bit;
+  attention_drop_locate(int(row0 % 4), int(p.L % 4), r, lane, &src, &bit);
+  return (__shfl_sync(kFull, share, src) >> bit) & 1u ? 0.0f : p.inv_keep;
 }
 
 // The logit s_ij given qk = q_i · k_j (−inf when (i, j) is excluded or j >= L), and in *f the factor
@@ -162,6 +188,8 @@ __global__ void __launch_bounds__(kThreads)
     stage_rows<D>(sv, D, v + base, j0, kStreamRows, p.L);
     __syncthreads();
     const int64_t j = j0 + lane;
+    const uint64_t row0 = drop_row0(p, bh, i0 + warp * kRowsPerWarp, j0);
+    const uint32_t drop = draw_row_flags(p, row0, lane);
 #pragma unroll
     for (int r = 0; r < kRowsPerWarp; ++r) {
       const int row = warp * kRowsPerWarp + r;
@@ -178,7 +206,7 @@ __global__ void __launch_bounds__(kThreads)
       const float pj = expf(s - m_new);             // 0 for excluded keys
       l[r] = l[r] * correction + warp_reduce(pj, Sum{});  // the normaliser: undropped weights
       m[r] = m_new;
-      const float pz = pj * keep_scale(p, bh, i, j);     // what reaches P·V: the dropped weight
+      const float pz = pj * row_keep_scale(p, drop, row0, r, lane);  // what reaches P·V: the dropped weight
 #pragma unroll
       for (int c = 0; c < DL; ++c) o[r][c] *= correction;
       for (int jj = 0; jj < kStreamRows; ++jj) {
@@ -253,6 +281,11 @@ __global__ void __launch_bounds__(kThreads)
     }
     __syncthreads();
     const int64_t i = t0 + lane;
+    // Dropout flags of this lane's 8 consecutive weights (i, j0 + 8·warp + r): bit r (attention_dropout.h).
+    const uint32_t drop = p.dropout ? attention_drop_run8(p.drop_seed, p.drop_offset,
+                                                          uint64_t((bh * p.L + i) * p.L + j0 + warp * kRowsPerWarp),
+                                                          p.drop_threshold)
+                                    : 0u;
 #pragma unroll
     for (int r = 0; r < kRowsPerWarp; ++r) {
       const int row = warp * kRowsPerWarp + r;
@@ -267,7 +300,7 @@ __global__ void __launch_bounds__(kThreads)
       float f;
       const float s = logit(p, b, h, i, j, qk, &f);
       const float pij = s == -INFINITY ? 0.0f : expf(s - slse[lane]);
-      const float z = keep_scale(p, bh, i, j);
+      const float z = !p.dropout ? 1.0f : (drop >> r) & 1u ? 0.0f : p.inv_keep;
       const float ds = pij * (z * dp - sdelta[lane]);
       if (gbias && i < p.L) gbias[(bh * p.L + i) * p.L + j] = ds;
       const float dsf = ds * f, pz = pij * z;
@@ -330,6 +363,8 @@ __global__ void __launch_bounds__(kThreads)
     stage_rows<D>(sv, D + 1, v + base, j0, kStreamRows, p.L);
     __syncthreads();
     const int64_t j = j0 + lane;
+    const uint64_t row0 = drop_row0(p, bh, i0 + warp * kRowsPerWarp, j0);
+    const uint32_t drop = draw_row_flags(p, row0, lane);
 #pragma unroll
     for (int r = 0; r < kRowsPerWarp; ++r) {
       const int row = warp * kRowsPerWarp + r;
@@ -344,7 +379,7 @@ __global__ void __launch_bounds__(kThreads)
       float f;
       const float s = logit(p, b, h, i, j, qk, &f);
       const float pij = s == -INFINITY ? 0.0f : expf(s - row_lse[r]);
-      const float dsf = pij * (keep_scale(p, bh, i, j) * dp - row_delta[r]) * f;
+      const float dsf = pij * (row_keep_scale(p, drop, row0, r, lane) * dp - row_delta[r]) * f;
       for (int jj = 0; jj < kStreamRows; ++jj) {
         const float w = __shfl_sync(kFull, dsf, jj);
 #pragma unroll

@@ -27,8 +27,19 @@ Geometry geometry(const Tensor& x, int dim, bool keepdim, const char* op) {
   return g;
 }
 
+// The result of a reduction of an x with no elements, on either device and with no kernel: zeros of
+// shape `out` (a sum over an empty dim, or an empty result), recorded; x's gradient has no elements.
+Tensor reduce_nothing(const Tensor& x, const Shape& out, const char* op) {
+  Tensor y = Tensor::zeros(out, x.dtype(), x.device());
+  autograd::record(y, op, {x}, [x_shape = x.shape()](const Tensor& gy) {
+    return std::vector<Tensor>{Tensor::zeros(x_shape, gy.dtype(), gy.device())};
+  });
+  return y;
+}
+
 // y = scale * (sum over the middle of [outer, n, inner]), recorded; `out` is y's shape.
 Tensor sum_impl(const Tensor& x, const Geometry& g, double scale, const char* op) {
+  if (x.numel() == 0) return reduce_nothing(x, g.out, op);
   Tensor y = Tensor::empty(g.out, x.dtype(), x.device());
   switch (x.device()) {
     case Device::CPU:
@@ -76,7 +87,8 @@ Tensor sum(const Tensor& x, int dim, bool keepdim) {
 Tensor mean(const Tensor& x, int dim, bool keepdim) {
   check_float(x, "mean", "x");
   Geometry g = geometry(x, dim, keepdim, "mean");
-  LRA_CHECK(g.n > 0, "mean: dim ", dim, " of ", x.describe(), " is empty");
+  LRA_CHECK(g.n > 0 || g.outer * g.inner == 0, "mean: dim ", dim, " of ", x.describe(),
+            " is empty (a mean of nothing)");
   return sum_impl(x, g, 1.0 / double(g.n), "mean");
 }
 
@@ -87,15 +99,16 @@ Tensor sum_all(const Tensor& x) {
 
 Tensor mean_all(const Tensor& x) {
   check_float(x, "mean_all", "x");
-  LRA_CHECK(x.numel() > 0, "mean_all: ", x.describe(), " is empty");
+  LRA_CHECK(x.numel() > 0, "mean_all: ", x.describe(), " is empty (a mean of nothing)");
   return sum_impl(x, all_geometry(x), 1.0 / double(x.numel()), "mean_all");
 }
 
 Tensor max(const Tensor& x, int dim, bool keepdim) {
   check_float(x, "max", "x");
   Geometry g = geometry(x, dim, keepdim, "max");
-  LRA_CHECK(g.n > 0, "max: dim ", dim, " of ", x.describe(), " is empty");
+  LRA_CHECK(g.n > 0, "max: dim ", dim, " of ", x.describe(), " is empty, so it has no maximum");
   LRA_CHECK(g.n <= INT32_MAX, "max: dim ", dim, " of ", x.describe(), " is too long for an int32 argmax");
+  if (x.numel() == 0) return reduce_nothing(x, g.out, "max");  // n > 0: the result is empty
   Tensor y = Tensor::empty(g.out, x.dtype(), x.device());
   Tensor argmax = Tensor::empty(Shape{g.outer * g.inner}, DType::I32, x.device());
   switch (x.device()) {
@@ -137,6 +150,7 @@ Tensor masked_mean(const Tensor& x, const Tensor& mask) {
             " but x is ", x.shape(), " (expected [", x.dim(0), ", ", x.dim(1), "])");
   check_same(x, mask, "masked_mean", "mask");
   int64_t B = x.dim(0), L = x.dim(1), D = x.dim(2);
+  if (x.numel() == 0) return reduce_nothing(x, {B, D}, "masked_mean");  // L = 0: every row is empty
   Tensor y = Tensor::empty({B, D}, x.dtype(), x.device());
   Tensor inv_count = Tensor::empty({B}, x.dtype(), x.device());
   switch (x.device()) {

@@ -8,7 +8,8 @@
 //     A grid under ~2 waves (sum_all, or a few long columns) splits n and sums the partials in a second
 //     pass: never a single thread, no atomics, deterministic.
 //   * max: inner == 1 a block per row (block max, then the smallest j attaining it = the first argmax);
-//     inner > 1 a thread per (o, i) looping over j, coalesced across i.
+//     inner > 1 a thread per (o, i) looping over j, coalesced across i. NaN is the largest value
+//     (max_beats in reduce.h), so a NaN anywhere gives NaN and the first NaN's index.
 //   * masked_mean: a block per batch row counts the mask and writes 1 / count (0 for an empty row), then
 //     the masked sum scales each row by it.
 //   * backward: one grid-stride pass over gx (max: a zero fill, then a scatter of outer * inner values).
@@ -16,6 +17,10 @@
 // element of x read in forward, 4 per element of gx written in backward (+ gy reads from cache).
 //
 // Version log: v1 block/warp reductions above (ports of reduce_cpu.cpp with parallel row and column sums).
+//   v1.1 max propagates NaN like the CPU reference: the row kernel reduced with fmaxf, which drops NaN,
+//   so an all-NaN row kept argmax INT_MAX (and its backward wrote far out of bounds) and a row with a
+//   NaN first gave the largest number while the CPU and the column kernel gave NaN. Empty extents are
+//   handled in the glue; the entry points below also return early on them.
 #include <climits>
 
 #include "engine/cuda.h"
@@ -43,22 +48,32 @@ __global__ void sum_backward_kernel(const float* gy, float* gx, int64_t outer, i
   }
 }
 
-// inner == 1: a block per row.
+// max_beats as a reduction: the NaN-propagating max (the shared Max of cuda_reduce.cuh is fmaxf, which
+// drops NaN: right for softmax's shift, wrong for the op max). Which of two equal values it returns
+// does not matter: the value written is x at the argmax.
+struct MaxNan {
+  __device__ float operator()(float a, float b) const { return max_beats(b, a) ? b : a; }
+};
+
+// inner == 1: a block per row. Each thread keeps the first of its elements that the row max would pick
+// (max_beats, j increasing); the block reduces their values to the row max m (NaN if any is NaN), then
+// takes the smallest j among the threads whose best equals m (NaN counting as equal to NaN).
 __global__ void max_rows_kernel(const float* x, float* y, int32_t* argmax, int64_t n) {
   __shared__ float fpart[32];
   __shared__ int ipart[32];
   const float* xr = x + blockIdx.x * n;
   float best = -INFINITY;
-  int best_j = INT_MAX;
-  for (int64_t j = threadIdx.x; j < n; j += blockDim.x)  // j grows: strict > keeps this thread's first
-    if (xr[j] > best || best_j == INT_MAX) {
+  int best_j = INT_MAX;  // INT_MAX: this thread has no element (n < blockDim.x)
+  for (int64_t j = threadIdx.x; j < n; j += blockDim.x)
+    if (best_j == INT_MAX || max_beats(xr[j], best)) {
       best = xr[j];
       best_j = int(j);
     }
-  float m = group_reduce<false>(best, Max{}, -INFINITY, fpart);
-  int first = group_reduce<false>(best == m ? best_j : INT_MAX, MinInt{}, INT_MAX, ipart);
-  if (threadIdx.x == 0) {
-    y[blockIdx.x] = m;
+  const float m = group_reduce<false>(best, MaxNan{}, -INFINITY, fpart);
+  const bool attains = best_j != INT_MAX && (best == m || (isnan(best) && isnan(m)));
+  const int first = group_reduce<false>(attains ? best_j : INT_MAX, MinInt{}, INT_MAX, ipart);
+  if (threadIdx.x == 0) {  // n > 0, so some thread attains m and first < n
+    y[blockIdx.x] = xr[first];
     argmax[blockIdx.x] = first;
   }
 }
@@ -72,7 +87,7 @@ __global__ void max_columns_kernel(const float* x, float* y, int32_t* argmax, in
     float best = xc[0];
     int64_t best_j = 0;
     for (int64_t j = 1; j < n; ++j)
-      if (xc[j * inner] > best) {
+      if (max_beats(xc[j * inner], best)) {
         best = xc[j * inner];
         best_j = j;
       }

@@ -6,13 +6,23 @@
 //       y[b, d] = sum_l mask[b, l] x[b, l, d] / count_b,  count_b = #{l : mask[b, l] != 0};
 //       a row with count_b = 0 gives zeros (not NaN) and passes no gradient.
 //
+// NaN: max treats NaN as larger than every number, so it propagates as in PyTorch's torch.max(x, dim):
+// a slice holding a NaN gives NaN, its argmax is the first NaN, and the gradient goes there. Sums
+// propagate NaN by arithmetic.
+//
+// Empty extents (handled in the glue, identically on both devices, no kernel launched): an empty result
+// (outer or inner is 0) is an empty tensor; a sum over an empty dim is 0; masked_mean with L = 0 is all
+// zeros. mean over an empty dim and mean_all of an empty tensor are errors when the result has elements
+// (a mean of nothing; PyTorch would give NaN), and max over an empty dim is always an error, as in
+// PyTorch (there is no argmax).
+//
 // Layout: a reduction over dim views x as [outer, n, inner] (outer = product of the dims before dim,
 // n = x.dim(dim), inner = product of the dims after it), so y is [outer, inner]: y[o, i] = f_j x[o, j, i].
 // sum_all is the case outer = inner = 1; masked_mean is outer = B, n = L, inner = D with mask weights.
 //
 // Backward:
 //   sum:  gx[o, j, i] = gy[o, i];    mean: gy[o, i] / n;    masked_mean: mask[b, l] * gy[b, d] / count_b
-//   max:  gy[o, i] goes to the first j where x[o, j, i] attains the max, 0 elsewhere.
+//   max:  gy[o, i] goes to the first j where x[o, j, i] attains the max (the first NaN if any), 0 elsewhere.
 // Saved for backward: nothing for sum and mean; the argmax (int32 [outer, inner]) for max; the mask and
 // 1 / count_b (or 0) for masked_mean. Bytes moved: forward reads x once (4 bytes/element) and writes
 // outer * inner; backward writes gx once (max: a zero fill, then a scatter of outer * inner values).
@@ -21,9 +31,18 @@
 
 #include <cstdint>
 
+#include "engine/rng.h"  // LRA_HD
 #include "engine/tensor.h"
 
 namespace lra::ops {
+
+// The order of max and its argmax, shared by the CPU reference and the kernels: a beats b when a > b,
+// or when a is NaN and b is not. Scanning j upwards and taking x[j] only when it beats the best so far
+// keeps the first NaN, or, without NaN, the first element attaining the max.
+template <class T>
+LRA_HD bool max_beats(T a, T b) {
+  return a > b || (a != a && b == b);
+}
 
 Tensor sum(const Tensor& x, int dim, bool keepdim = false);
 Tensor mean(const Tensor& x, int dim, bool keepdim = false);

@@ -25,8 +25,8 @@ void max_forward(const T* x, T* y, int32_t* argmax, int64_t outer, int64_t n, in
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t i = 0; i < inner; ++i) {
       int64_t best = 0;
-      for (int64_t j = 1; j < n; ++j)  // strict >: ties keep the first
-        if (x[(o * n + j) * inner + i] > x[(o * n + best) * inner + i]) best = j;
+      for (int64_t j = 1; j < n; ++j)  // ties keep the first; the first NaN beats everything after it
+        if (max_beats(x[(o * n + j) * inner + i], x[(o * n + best) * inner + i])) best = j;
       y[o * inner + i] = x[(o * n + best) * inner + i];
       argmax[o * inner + i] = int32_t(best);
     }

@@ -5,6 +5,10 @@
 #include "engine/tensor.h"
 #include "tests/support/compare.h"
 
+#if LRA_WITH_CUDA
+#include <cuda_runtime_api.h>
+#endif
+
 namespace lra {
 namespace {
 
@@ -41,6 +45,38 @@ TEST(Memory, CudaCacheReusesFreedBlocksAndTracksPeak) {
   empty_cuda_cache();
   EXPECT_EQ(cuda_memory_stats().cached, 0u);
 }
+
+#if LRA_WITH_CUDA
+// The allocator's message for each kind of cudaMalloc failure; needs the CUDA headers, not a GPU.
+TEST(Memory, CudaMallocErrorSaysWhetherItIsOutOfMemory) {
+  MemoryStats stats;
+  stats.current = 1000;
+  stats.peak = 3000;
+  std::string oom = cuda_malloc_error_message(cudaErrorMemoryAllocation, 4096, stats);
+  EXPECT_NE(oom.find("GPU out of memory: could not allocate 4096 bytes (1000 bytes in use by tensors, peak 3000)"),
+            std::string::npos)
+      << oom;
+  EXPECT_EQ(oom.find("CUDA_LAUNCH_BLOCKING"), std::string::npos) << oom;
+  // A kernel's fault that the next cudaMalloc returns is not an out-of-memory: say so, name the error and
+  // how to find the kernel.
+  for (cudaError_t fault : {cudaErrorIllegalAddress, cudaErrorLaunchFailure, cudaErrorMisalignedAddress,
+                            cudaErrorAssert}) {
+    std::string m = cuda_malloc_error_message(fault, 512, stats);
+    EXPECT_EQ(m.find("out of memory"), std::string::npos) << m;
+    EXPECT_NE(m.find(std::string("cudaMalloc of 512 bytes failed with ") + cudaGetErrorName(fault)),
+              std::string::npos)
+        << m;
+    EXPECT_NE(m.find("an earlier kernel that failed"), std::string::npos) << m;
+    EXPECT_NE(m.find("CUDA_LAUNCH_BLOCKING=1"), std::string::npos) << m;
+    EXPECT_NE(m.find("compute-sanitizer"), std::string::npos) << m;
+  }
+  // Any other error: not an out-of-memory either, and no claim that a kernel failed.
+  std::string other = cuda_malloc_error_message(cudaErrorInvalidValue, 512, stats);
+  EXPECT_EQ(other.find("out of memory"), std::string::npos) << other;
+  EXPECT_NE(other.find("cudaErrorInvalidValue"), std::string::npos) << other;
+  EXPECT_EQ(other.find("an earlier kernel that failed"), std::string::npos) << other;
+}
+#endif
 
 TEST(Device, ParseDeviceNamesTheProblem) {
   EXPECT_EQ(parse_device("cpu"), Device::CPU);

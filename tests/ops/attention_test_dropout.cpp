@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "ops/attention/attention.h"
+#include "ops/attention/attention_dropout.h"
 #include "tests/support/compare.h"
 #include "tests/support/op_cases.h"
 
@@ -152,6 +153,45 @@ TEST(AttentionDropout, AverageOverMasksIsTheUndroppedOpForwardAndBackward) {
     far_from_scaled += std::fabs((1 - p) * want[e] - want[e]) > 3 * tol;
   }
   EXPECT_GT(far_from_scaled, int(want.size()) / 2) << "the test could not tell a missing 1/(1 - p)";
+}
+
+// The float32 kernels draw one Philox block per 4 weights (attention_dropout.h). Here their two layouts
+// run on the host, a warp emulated as 32 lanes and a shuffle as reading another lane's word, over odd
+// and even L, tiles that start on and off a multiple of 4, and counters that cross 2^32: every flag must
+// be attention_dropped's, the mask the CPU reference draws and the kernels drew one weight at a time.
+TEST(AttentionDropout, KernelDrawLayoutsGiveTheSameMask) {
+  const uint64_t seed = 0x5EEDF00Dull;
+  const uint32_t threshold = ops::attention_dropout_threshold(0.5);
+  for (uint64_t offset : {uint64_t(0), uint64_t(12345), (uint64_t(1) << 32) - 300})
+    for (int64_t L : {1, 3, 5, 31, 32, 33, 64, 102, 1023, 1024})
+      for (int64_t bh : {0, 1, 7})
+        for (int64_t j0 : {0, 32, 6}) {  // 6: a chunked tile's first key
+          // Forward / dq: a warp's 8 query rows from i_w, lane l is key j0 + l.
+          for (int64_t i_w : {int64_t(0), int64_t(8), L - 1}) {
+            const uint64_t row0 = uint64_t((bh * L + i_w) * L + j0);
+            uint32_t share[32];
+            for (int lane = 0; lane < 32; ++lane)
+              share[lane] = ops::attention_drop_share(seed, offset, threshold, row0, uint64_t(L), lane);
+            for (int r = 0; r < ops::kAttentionDropRows; ++r)
+              for (int lane = 0; lane < 32; ++lane) {
+                int src, bit;
+                ops::attention_drop_locate(int(row0 % 4), int(L % 4), r, lane, &src, &bit);
+                const uint64_t e = row0 + uint64_t(r * L + lane);
+                ASSERT_EQ((share[src] >> bit) & 1u, uint32_t(ops::attention_dropped(seed, offset, e, threshold)))
+                    << "row layout: L " << L << " bh " << bh << " rows from " << i_w << " keys from " << j0
+                    << " row " << r << " lane " << lane << " offset " << offset;
+              }
+          }
+          // dk/dv: lane l is query i, its 8 keys from j0 + 8·warp.
+          for (int64_t i : {int64_t(0), int64_t(5), L - 1})
+            for (int warp = 0; warp < 4; ++warp) {
+              const uint64_t e0 = uint64_t((bh * L + i) * L + j0 + 8 * warp);
+              const uint32_t run = ops::attention_drop_run8(seed, offset, e0, threshold);
+              for (int r = 0; r < ops::kAttentionDropRows; ++r)
+                ASSERT_EQ((run >> r) & 1u, uint32_t(ops::attention_dropped(seed, offset, e0 + uint64_t(r), threshold)))
+                    << "run layout: L " << L << " weight " << e0 + uint64_t(r) << " offset " << offset;
+            }
+        }
 }
 
 TEST(AttentionDropout, MaskIsFixedBySeedAndOffsetAndChangesWithEither) {

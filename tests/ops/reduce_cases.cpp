@@ -102,6 +102,51 @@ std::vector<OpCase> reduce_cases(Generator& gen) {
     c.fn = [](const std::vector<Tensor>& in) { return ops::masked_mean(in[0], in[1]); };
     cases.push_back(c);
   }
+  // Empty extents: n = 0 (a sum of nothing is 0), outer = 0 and inner = 0 (empty results), an empty
+  // sum_all (0) and masked_mean with B, L or D = 0 (L = 0: every row is empty, so zeros). The glue
+  // answers these on both devices without a kernel. max and mean over an empty dim are errors
+  // (reduce_test_properties.cpp), so only their empty results appear here.
+  struct Empty {
+    const char* op;
+    Shape shape;
+    int dim;
+    bool keepdim;
+  };
+  const std::vector<Empty> empties = {{"sum", {2, 0, 3}, 1, false}, {"sum", {2, 0, 3}, 1, true},
+                                      {"sum", {0}, 0, false},       {"sum", {0, 4}, 1, false},
+                                      {"sum", {3, 0}, 0, false},    {"mean", {0, 5}, 1, false},
+                                      {"mean", {4, 0}, 0, true},    {"mean", {0, 0}, 0, false},
+                                      {"max", {0, 5}, 1, false},    {"max", {4, 0}, 0, false},
+                                      {"max", {2, 3, 0}, 1, true}};
+  for (const Empty& e : empties) {
+    OpCase c;
+    c.name = std::string(e.op) + " empty " + e.shape.to_string() + " dim " + std::to_string(e.dim) +
+             (e.keepdim ? " keepdim" : "");
+    c.inputs = {random_input(e.shape, gen)};
+    const std::string op = e.op;
+    const int dim = e.dim;
+    const bool keepdim = e.keepdim;
+    c.fn = [op, dim, keepdim](const std::vector<Tensor>& in) {
+      if (op == "sum") return ops::sum(in[0], dim, keepdim);
+      if (op == "mean") return ops::mean(in[0], dim, keepdim);
+      return ops::max(in[0], dim, keepdim);
+    };
+    cases.push_back(c);
+  }
+  for (Shape s : std::vector<Shape>{{0}, {3, 0, 2}}) {
+    OpCase c;
+    c.name = "sum_all empty " + s.to_string();
+    c.inputs = {random_input(s, gen)};
+    c.fn = [](const std::vector<Tensor>& in) { return ops::sum_all(in[0]); };
+    cases.push_back(c);
+  }
+  for (Shape s : std::vector<Shape>{{0, 4, 3}, {2, 0, 3}, {2, 4, 0}}) {
+    OpCase c;
+    c.name = "masked_mean empty " + s.to_string();
+    c.inputs = {random_input(s, gen), random_ints({s[0], s[1]}, gen, 0, 2)};
+    c.fn = [](const std::vector<Tensor>& in) { return ops::masked_mean(in[0], in[1]); };
+    cases.push_back(c);
+  }
   return cases;
 }
 
