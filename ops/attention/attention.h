@@ -55,8 +55,8 @@
 // Saved for backward: q, k, v, out (and on CUDA the per-row logsumexp [B, H, L], +inf for a query with
 // no included key); for dropout only (p, seed, offset). Memory grows linearly in L (without a bias).
 // FLOPs: 4·B·H·L·L_eff·D forward (L_eff: keys per query in range), about 2.5 times that backward.
-// Dropout adds one Philox4x32-10 evaluation (~100 integer ops) per in-range weight in the forward and
-// in each of the two backward passes over the weights.
+// Dropout adds one Philox4x32-10 evaluation (~100 integer ops) per 4 in-range weights (attention_dropout.h)
+// in the forward and in each of the two backward passes over the weights.
 // Bytes moved (CUDA, float32): forward reads q once and k, v once per query tile of 32 rows:
 // 4·B·H·L·D·(1 + 2·L_eff/32) and writes out and the logsumexp.
 //
