@@ -14,6 +14,21 @@ Tensor labels_for(const Shape& shape, int64_t C, Generator& gen, int ignore_ever
   return t;
 }
 
+// count_correct as an op: its integer result wrapped in a scalar so the parity check compares the CUDA
+// and CPU counts exactly.
+OpCase count_correct_case(std::string name, std::vector<Tensor> inputs) {
+  OpCase c;
+  c.name = std::move(name);
+  c.inputs = std::move(inputs);
+  c.fn = [](const std::vector<Tensor>& in) {
+    return Tensor::scalar(double(ops::count_correct(in[0], in[1])), DType::F32, in[0].device());
+  };
+  c.gradcheck = false;  // integer-valued
+  c.rtol = 0;
+  c.atol = 0;
+  return c;
+}
+
 std::vector<OpCase> loss_cases(Generator& gen) {
   std::vector<OpCase> cases;
   struct Ce {
@@ -47,11 +62,9 @@ std::vector<OpCase> loss_cases(Generator& gen) {
     cases.push_back(c);
   }
   {
-    // count_correct as an op: its integer result wrapped in a scalar so the parity check compares the
-    // CUDA and CPU counts. Logits are spread so that float32 rounding cannot flip an argmax.
-    OpCase c;
-    c.name = "count_correct [64, 10] every 3 ignored";
-    c.inputs = {random_input({64, 10}, gen, -20, 20), labels_for({64}, 10, gen, 3)};
+    // Logits are spread so that float32 rounding cannot flip an argmax.
+    OpCase c = count_correct_case("count_correct [64, 10] every 3 ignored",
+                                  {random_input({64, 10}, gen, -20, 20), labels_for({64}, 10, gen, 3)});
     // Make about half the rows correct: put the label on the row's argmax.
     {
       std::vector<double> x = c.inputs[0].to_vector<double>();
@@ -64,12 +77,6 @@ std::vector<OpCase> loss_cases(Generator& gen) {
         lab[i] = best;
       }
     }
-    c.fn = [](const std::vector<Tensor>& in) {
-      return Tensor::scalar(double(ops::count_correct(in[0], in[1])), DType::F32, in[0].device());
-    };
-    c.gradcheck = false;  // integer-valued
-    c.rtol = 0;
-    c.atol = 0;
     cases.push_back(c);
   }
   // Empty extents: no rows (rank 2, and a 0 inside rank-3 logits) is "no counted row": a loss of 0 and an
@@ -85,18 +92,7 @@ std::vector<OpCase> loss_cases(Generator& gen) {
     c.out_shape = Shape{};
     cases.push_back(c);
   }
-  {
-    OpCase c;
-    c.name = "count_correct [0, 10]";
-    c.inputs = {random_input({0, 10}, gen), random_ints({0}, gen, 0, 10)};
-    c.fn = [](const std::vector<Tensor>& in) {
-      return Tensor::scalar(double(ops::count_correct(in[0], in[1])), DType::F32, in[0].device());
-    };
-    c.gradcheck = false;  // integer-valued
-    c.rtol = 0;
-    c.atol = 0;
-    cases.push_back(c);
-  }
+  cases.push_back(count_correct_case("count_correct [0, 10]", {random_input({0, 10}, gen), random_ints({0}, gen, 0, 10)}));
   return cases;
 }
 
