@@ -21,6 +21,17 @@
 // is the caching allocator's peak of live bytes (engine/memory.h, rounded to its size classes) since a
 // reset right after the warm-up, as torch's max_memory_allocated after reset_peak_memory_stats().
 //
+// lra_text, the generic row: the LRA text shape scaled to the 2-core CPU (vocab 257, width 128, depth 2,
+// FFN 256, batch 2, length 1024 unless overridden) for any registered mixer (--model NAME, --mixer k=v):
+// the declared `heads` is set to 4 and every declared *dropout key to 0; the PyTorch side is the parity
+// oracle's model of the same settings (tools/bench/torch_cpu_model.py), and tools/bench/cpu_models.py
+// runs both, interleaved, into the CPU table of docs/benchmarks.md.
+//
+// Memory: peak_gpu_MB is the caching allocator's peak on the GPU; peak_host_MB (every device) is the
+// resident set's peak (VmHWM, reset through /proc/self/clear_refs) above the resident set right after the
+// model is built: the optimizer state, activations, gradients and workspace of the warm-up and timed
+// steps, as the operating system sees them, measured the same way for PyTorch by torch_cpu_model.py.
+//
 // --profile FILE (markdown, "-" for stdout): after the timed steps, --profile-steps more steps with marks
 // (CUDA events / clock readings) between the phases (zero_grad, forward + loss, backward, AdamW), and
 // around every tape node's backward function, so the backward is broken down by op. The engine has no
@@ -30,6 +41,7 @@
 //
 //   bench_train --device cuda --tf32 --config s4d_listops --steps 20 > lra.jsonl
 //   bench_train --device cpu --config s4d_listops --batch 2 --length 64 --depth 1 --steps 2   (a smoke test)
+//   bench_train --device cpu --model local --mixer block=64 --length 2048 --steps 3
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -66,7 +78,7 @@ namespace {
 // One row of torch_reference.py's CONFIGS table, same names and numbers.
 struct BenchConfig {
   const char* name;
-  const char* model;  // rotary_transformer | s4d
+  const char* model;  // rotary_transformer | s4d | "" (any registered mixer, named by --model)
   int vocab, width, depth, heads, ffn, batch, length, classes;
 };
 
@@ -77,6 +89,9 @@ constexpr BenchConfig kConfigs[] = {
     {"s4d_text4k", "s4d", 257, 256, 6, 0, 0, 16, 4096, 2},
     {"rotary_transformer_pathfinder", "rotary_transformer", 256, 128, 6, 4, 256, 128, 1024, 2},
     {"s4d_pathx", "s4d", 256, 256, 6, 0, 0, 16, 16384, 2},
+    // The LRA text shape scaled to the 2-core CPU, for every mixer (--model), beside the parity oracle's
+    // PyTorch model of the same settings (tools/bench/torch_cpu_model.py, driven by cpu_models.py).
+    {"lra_text", "", 257, 128, 2, 4, 256, 2, 1024, 2},
 };
 constexpr double kLr = 1e-4, kWeightDecay = 0.05;  // torch_reference.py's AdamW
 constexpr int kSsmN = 64;                            // its S4DBlock(d, N=64)
@@ -97,7 +112,8 @@ struct Overrides {
 
 // What still differs from torch_reference.py's model once the head is one Linear (head_layers 0) and
 // the attention projections have biases (attention_bias), as model_config() sets them.
-std::string differences_from_torch(const models::ModelConfig& c) {
+std::string differences_from_torch(const BenchConfig& b, const models::ModelConfig& c) {
+  if (*b.model == '\0') return "";  // the PyTorch side is the parity oracle built from these very settings
   std::string d = "LayerNorm eps 1e-6 (torch 1e-5)";
   if (c.head_layers != 0) d += "; head Linear-ReLU-Linear (torch one Linear)";
   auto bias = c.mixer.find("attention_bias");
@@ -107,11 +123,21 @@ std::string differences_from_torch(const models::ModelConfig& c) {
 
 // The model settings of a configuration, through the same settings the trainer reads (models/config.h):
 // what a user would write in a config file.
-models::ModelConfig model_config(const BenchConfig& b, const Overrides& o) {
-  const bool attention = std::string(b.model) == "rotary_transformer";
+//
+// The generic configuration (model "") takes the mixer from --model, sets its declared `heads` to the
+// row's heads and every declared key ending in "dropout" to 0, then applies --mixer key=value.
+models::ModelConfig model_config(const BenchConfig& b, const Overrides& o, const std::string& model_name,
+                                 const std::vector<std::string>& mixer_settings) {
+  const bool generic = *b.model == '\0';
+  LRA_CHECK(!generic || !model_name.empty(), "bench_train: --config ", b.name, " needs --model NAME (--list-models)");
+  LRA_CHECK(generic || model_name.empty(), "bench_train: --model is for the generic configuration lra_text; ",
+            b.name, " is a fixed ", b.model, " model");
+  LRA_CHECK(generic || mixer_settings.empty(), "bench_train: --mixer is for the generic configuration lra_text");
+  const std::string name = generic ? model_name : std::string(b.model);
+  const bool attention = name == "rotary_transformer";
   models::ModelConfig c;
   const std::vector<std::string> assignments = {
-      str("model=", b.model), str("width=", o.width > 0 ? o.width : b.width),
+      str("model=", name), str("width=", o.width > 0 ? o.width : b.width),
       str("depth=", o.depth > 0 ? o.depth : b.depth),
       str("ffn=", b.ffn),  // 0 for s4d: the block is norm → mixer → residual
       "position=none", "cls_token=false", "prenorm=true", "norm=layer", "activation=relu", "dropout=0",
@@ -124,7 +150,19 @@ models::ModelConfig model_config(const BenchConfig& b, const Overrides& o) {
     LRA_CHECK(s != nullptr, "bench_train: no model setting ", a);
     s->set(c, a.substr(eq + 1));
   }
-  if (attention) {
+  if (generic) {
+    for (const models::OptionInfo& info : models::find_mixer(name).options) {
+      if (info.key == "heads") c.mixer[info.key] = std::to_string(b.heads);
+      const std::string tail = "dropout";
+      if (info.key.size() >= tail.size() && info.key.compare(info.key.size() - tail.size(), tail.size(), tail) == 0)
+        c.mixer[info.key] = "0";
+    }
+    for (const std::string& a : mixer_settings) {
+      const size_t eq = a.find('=');
+      LRA_CHECK(eq != std::string::npos && eq > 0, "bench_train: --mixer takes key=value, got '", a, "'");
+      c.mixer[a.substr(0, eq)] = a.substr(eq + 1);
+    }
+  } else if (attention) {
     // rotary per head, base 10000, and biased projections as torch_reference's attention has them
     c.mixer = {{"heads", std::to_string(b.heads)}, {"rotary", "head"}, {"attention_dropout", "0"},
                {"attention_bias", "true"}};
@@ -231,7 +269,30 @@ double round_to(double v, int digits) {
   return std::round(v * f) / f;
 }
 
+// Resident memory of this process from /proc/self/status, in KiB: field "VmRSS:" (now) or "VmHWM:" (the
+// peak). 0 where /proc is missing.
+int64_t proc_status_kib(const char* field) {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  const std::string key = field;
+  while (std::getline(f, line))
+    if (line.compare(0, key.size(), key) == 0) return std::stoll(line.substr(key.size()));
+  return 0;
+}
+
+// Makes VmHWM start again from the current resident set (Linux: "5" to /proc/self/clear_refs), so the
+// peak read later is the peak since now. Returns false where the kernel refuses; the peak then counts
+// from the process start, which for this tool is at most the model build, below the baseline anyway.
+bool reset_peak_rss() {
+  std::ofstream f("/proc/self/clear_refs");
+  f << "5";
+  f.flush();
+  return f.good();
+}
+
 struct Options {
+  std::string model;                        // the mixer of the generic configuration
+  std::vector<std::string> mixer_settings;  // key=value for it
   std::vector<std::string> configs;
   std::string device = "auto";
   int steps = 10, warmup = 3;
@@ -244,13 +305,18 @@ struct Options {
 
 // Benchmarks one configuration; returns its JSON line and appends its profile to `profile` when asked.
 nlohmann::ordered_json run_config(const BenchConfig& b, const Options& opt, Device device, std::string& profile) {
-  const models::ModelConfig mc = model_config(b, opt.shrink);
+  const models::ModelConfig mc = model_config(b, opt.shrink, opt.model, opt.mixer_settings);
   const int64_t B = opt.shrink.batch > 0 ? opt.shrink.batch : b.batch, L = mc.max_len;
   const bool gpu = device == Device::CUDA;
 
   Generator init(opt.seed);
   models::LraModel model(mc, init);
   model.to(device);
+  // Host memory of the steps: the resident set's peak above what the model alone holds, measured from
+  // here (before the optimizer's state, as torch_cpu_model.py measures PyTorch's, whose AdamW state
+  // appears at its first step), through the warm-up and the timed steps.
+  const int64_t rss_base_kib = proc_status_kib("VmRSS:");
+  const bool peak_reset = reset_peak_rss();
   optim::AdamWConfig oc;
   oc.lr = kLr;
   oc.weight_decay = kWeightDecay;
@@ -278,25 +344,30 @@ nlohmann::ordered_json run_config(const BenchConfig& b, const Options& opt, Devi
   if (gpu) reset_cuda_peak_memory();  // the CUDA calls only when on the GPU: a CUDA build may run on a GPU-less host
   const bench::Timing t = bench::time(device, step, 0, opt.steps);
   const double peak_mb = gpu ? double(cuda_memory_stats().peak) / double(1 << 20) : 0.0;
+  const double host_peak_mb = double(proc_status_kib("VmHWM:") - rss_base_kib) / 1024.0;
 
   nlohmann::ordered_json j;
   j["impl"] = "lra-engine";
   j["config"] = b.name;
+  j["model"] = mc.model;
   j["precision"] = allow_tf32() ? "tf32" : "fp32";
   j["batch"] = B;
   j["length"] = L;
   j["ms_per_step"] = round_to(t.median_ms, 3);
   j["seq_per_s"] = round_to(double(B) / t.median_ms * 1e3, 1);
   j["peak_gpu_MB"] = gpu ? nlohmann::ordered_json(round_to(peak_mb, 1)) : nlohmann::ordered_json(nullptr);
+  j["peak_host_MB"] = round_to(host_peak_mb, 1);
+  if (!peak_reset) j["peak_host_note"] = "clear_refs refused: peak since process start";
   j["params"] = model.num_parameters();
-  j["differs"] = differences_from_torch(mc);
+  j["mixer"] = mc.mixer;  // the resolved mixer settings, which torch_cpu_model.py builds its model from
+  j["differs"] = differences_from_torch(b, mc);
   j["gpu"] = gpu ? cuda_device_name() : std::string("none (cpu)");
   j["device"] = device_name(device);
   j["steps"] = opt.steps;
   j["min_ms"] = round_to(t.min_ms, 3);
   j["max_ms"] = round_to(t.max_ms, 3);
   const bool shrunk = opt.shrink.batch > 0 || opt.shrink.length > 0 || opt.shrink.width > 0 || opt.shrink.depth > 0;
-  if (shrunk) j["shrunk"] = str("width ", mc.width, ", depth ", mc.depth, " (not the table's shape)");
+  if (shrunk && *b.model) j["shrunk"] = str("width ", mc.width, ", depth ", mc.depth, " (not the table's shape)");
 
   if (!opt.profile.empty()) {
     // Phase marks per step: 0 start, 1 after zero_grad, 2 after forward + loss, [instrumenting: host
@@ -366,6 +437,9 @@ int run(const Options& opt) {
   if (names.empty())
     for (const BenchConfig& c : kConfigs) names.push_back(c.name);
   for (const std::string& n : names) find_config(n);  // every name checked before the first run
+  if (opt.configs.empty() && !opt.model.empty()) names = {"lra_text"};  // --model alone: the generic row
+  if (opt.configs.empty() && opt.model.empty())
+    names.erase(std::remove(names.begin(), names.end(), std::string("lra_text")), names.end());
 
   int status = 0;
   std::string profile;
@@ -379,6 +453,7 @@ int run(const Options& opt) {
       j = nlohmann::ordered_json();
       j["impl"] = "lra-engine";
       j["config"] = b.name;
+      if (!opt.model.empty()) j["model"] = opt.model;
       j["precision"] = opt.tf32 ? "tf32" : "fp32";
       j["error"] = what.substr(0, what.find('\n')).substr(0, 300);
       status = 1;
@@ -406,7 +481,10 @@ int main(int argc, char** argv) {
                "torch_reference.py's configurations; one JSON line each (tools/bench/compare_train.py)"};
   Options opt;
   bool list = false;
-  app.add_option("--config", opt.configs, "configuration name (repeatable; default: all), as in torch_reference.py");
+  app.add_option("--config", opt.configs,
+                 "configuration name (repeatable; default: all of torch_reference.py's, or lra_text with --model)");
+  app.add_option("--model", opt.model, "the mixer of the generic configuration lra_text (any of --list-models)");
+  app.add_option("--mixer", opt.mixer_settings, "key=value mixer setting for --model (repeatable)");
   app.add_option("--steps", opt.steps, "timed steps (median reported)")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--warmup", opt.warmup, "untimed steps first")->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_flag("--tf32", opt.tf32, "allow TF32 tensor-core matmuls (precision tf32)");
@@ -426,7 +504,7 @@ int main(int argc, char** argv) {
     if (list) {
       for (const BenchConfig& c : kConfigs)
         std::printf("%-30s %-18s vocab %3d width %d depth %d heads %d ffn %d batch %d length %d classes %d\n", c.name,
-                    c.model, c.vocab, c.width, c.depth, c.heads, c.ffn, c.batch, c.length, c.classes);
+                    *c.model ? c.model : "(--model)", c.vocab, c.width, c.depth, c.heads, c.ffn, c.batch, c.length, c.classes);
       return 0;
     }
     return run(opt);
