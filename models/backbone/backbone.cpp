@@ -122,9 +122,8 @@ LraModel::LraModel(const ModelConfig& config, Generator& init) : config_(config)
   if (c.denoise_vocab > 0) denoise_ = register_module("denoise", std::make_shared<Linear>(c.width, c.denoise_vocab, init));
 }
 
-Tensor LraModel::full_mask(const Tensor& input, const Tensor& mask) const {
-  const int64_t B = input.dim(0), L = input.dim(1);
-  Tensor m = mask.defined() ? mask : Tensor::ones({B, L}, DType::I32, input.device());
+Tensor LraModel::full_mask(int64_t B, int64_t L, Device device, const Tensor& mask) const {
+  Tensor m = mask.defined() ? mask : Tensor::ones({B, L}, DType::I32, device);
   if (!config_.cls_token) return m;
   return ops::concat({ops::slice(m, 1, 0, 1), m}, 1);  // the cls token copies token 0's mask
 }
@@ -159,7 +158,7 @@ Tensor LraModel::encode(const Tensor& input, const Tensor& mask, Generator& gen)
   }
   x = ops::dropout(x, c.dropout, gen, training(), c.tied_dropout ? -2 : ops::kNoTie);
   // No caller mask and no CLS row: nothing is padding, so the mixers get no mask and skip masking.
-  Tensor m = mask.defined() || c.cls_token ? full_mask(input, mask) : Tensor();
+  Tensor m = mask.defined() || c.cls_token ? full_mask(B, L, x.device(), mask) : Tensor();
   for (auto& block : blocks_) x = block->forward(x, m, gen);
   if (final_norm_) x = final_norm_->forward(x);
   return x;
@@ -177,16 +176,37 @@ Tensor LraModel::pool(const Tensor& encoded, const Tensor& m) const {
 
 Tensor LraModel::forward(const Tensor& input, const Tensor& mask, Generator& gen) {
   LRA_CHECK(!config_.dual, "model: a dual (two-tower) model takes forward_pair(), not forward()");
-  Tensor pooled = pool(encode(input, mask, gen), full_mask(input, mask));
-  if (!head_hidden_) return head_out_->forward(pooled);
-  return head_out_->forward(ops::relu(head_hidden_->forward(pooled)));
+  return classify(encode(input, mask, gen), mask);
 }
 
 Tensor LraModel::forward_pair(const Tensor& in1, const Tensor& mask1, const Tensor& in2, const Tensor& mask2,
                               Generator& gen) {
   LRA_CHECK(config_.dual, "model: forward_pair() needs a dual model (config.dual = true)");
-  Tensor u = pool(encode(in1, mask1, gen), full_mask(in1, mask1));
-  Tensor v = pool(encode(in2, mask2, gen), full_mask(in2, mask2));
+  Tensor e1 = encode(in1, mask1, gen);
+  Tensor e2 = encode(in2, mask2, gen);
+  return classify_pair(e1, mask1, e2, mask2);
+}
+
+Tensor LraModel::pooled(const Tensor& encoded, const Tensor& mask) const {
+  LRA_CHECK(encoded.ndim() == 3 && encoded.dim(2) == config_.width && encoded.dim(1) > (config_.cls_token ? 1 : 0),
+            "model: the classifier takes encode()'s [B, L", config_.cls_token ? " + 1" : "", ", ", config_.width,
+            "] output, got ", encoded.describe());
+  const int64_t B = encoded.dim(0), L = encoded.dim(1) - (config_.cls_token ? 1 : 0);
+  return pool(encoded, full_mask(B, L, encoded.device(), mask));
+}
+
+Tensor LraModel::classify(const Tensor& encoded, const Tensor& mask) {
+  LRA_CHECK(!config_.dual, "model: a dual (two-tower) model takes classify_pair(), not classify()");
+  Tensor p = pooled(encoded, mask);
+  if (!head_hidden_) return head_out_->forward(p);
+  return head_out_->forward(ops::relu(head_hidden_->forward(p)));
+}
+
+Tensor LraModel::classify_pair(const Tensor& encoded1, const Tensor& mask1, const Tensor& encoded2,
+                               const Tensor& mask2) {
+  LRA_CHECK(config_.dual, "model: classify_pair() needs a dual model (config.dual = true)");
+  Tensor u = pooled(encoded1, mask1);
+  Tensor v = pooled(encoded2, mask2);
   Tensor features = config_.interaction == Interaction::Nli ? ops::concat({u, v, ops::mul(u, v), ops::sub(u, v)}, 1)
                                                  : ops::concat({u, v}, 1);
   if (!head_hidden_) return head_out_->forward(features);

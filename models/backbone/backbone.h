@@ -65,13 +65,19 @@ class LraModel : public nn::Module {
   Tensor encode(const Tensor& input, const Tensor& mask, Generator& gen);   // [B, L(+1 with cls), D], final norm applied
   Tensor forward(const Tensor& input, const Tensor& mask, Generator& gen);  // logits [B, num_classes]
   Tensor forward_pair(const Tensor& in1, const Tensor& mask1, const Tensor& in2, const Tensor& mask2, Generator& gen);
+  // The pooling and head on encode()'s output (mask: the one encode() was given): forward() is
+  // classify(encode()), forward_pair() is classify_pair() of the two encodings. For a caller that needs the
+  // encoded sequences too (single-pass denoising: one pass gives the class logits and the reconstruction).
+  Tensor classify(const Tensor& encoded, const Tensor& mask);
+  Tensor classify_pair(const Tensor& encoded1, const Tensor& mask1, const Tensor& encoded2, const Tensor& mask2);
   Tensor denoise_logits(const Tensor& encoded);  // [B, L, denoise_vocab] from encode()'s output (cls row dropped)
   const ModelConfig& config() const { return config_; }
 
  private:
   // The mask encode() ran with: [B, L(+1)] (ones when the caller gave none, the cls column prepended).
-  Tensor full_mask(const Tensor& input, const Tensor& mask) const;
+  Tensor full_mask(int64_t B, int64_t L, Device device, const Tensor& mask) const;
   Tensor pool(const Tensor& encoded, const Tensor& full_mask) const;  // [B, D]
+  Tensor pooled(const Tensor& encoded, const Tensor& mask) const;     // pool() with the full mask of `mask`
 
   ModelConfig config_;
   Tensor embed_, cls_, pos_;

@@ -30,8 +30,9 @@ int64_t corrupt_row(const int32_t* ids, int64_t L, Generator& gen, const Denoise
     LRA_CHECK(ids[t] >= 0 && ids[t] < o.mask_id, "denoise: id ", ids[t], " at position ", t, " is outside [0, ",
               o.mask_id, ") (already corrupted?)");
     out_ids[t] = ids[t];
-    targets[t] = kDenoiseIgnore;
-    if (ids[t] != o.pad_id) real.push_back(t);
+    const bool pad = ids[t] == o.pad_id;
+    targets[t] = !pad && o.targets == DenoiseTargets::All ? ids[t] : kDenoiseIgnore;
+    if (!pad) real.push_back(t);
   }
   const int64_t n = int64_t(real.size());
   const int64_t k = std::llround(o.rate * double(n));

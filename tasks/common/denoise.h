@@ -1,6 +1,8 @@
 // Masked-token denoising: the auxiliary objective for the byte-level tasks (text, retrieval). A batch's
-// ids are corrupted and the model predicts the original byte at the corrupted positions, with
-// cross_entropy(logits [B*L, kDenoiseVocabSize], targets [B*L]) (ops/loss: -100 is its ignore index).
+// ids are corrupted and the model predicts the original byte, with cross_entropy(logits [B*L,
+// kDenoiseVocabSize], targets [B*L]) (ops/loss: -100 is its ignore index), at the corrupted positions only
+// (targets = corrupted) or at every non-pad position (targets = all: the locality-bias predecessor,
+// long-transformers src/trainers/text_classification_trainer.py:110-115, scores the uncorrupted ones too).
 //
 // Which positions. Per sequence, exactly k = round(rate * n) of its n non-pad positions (round half away
 // from zero; 30% by default), chosen uniformly among the k-subsets (a partial Fisher-Yates shuffle). An
@@ -8,7 +10,7 @@
 // proportional to its length and makes the proportions testable exactly. Of the k, exactly
 // round(random_fraction * k) (a third by default, chosen uniformly too) become a uniformly random byte id
 // in [random_low, random_high] = [1, 256] (which may happen to equal the original, as in BERT); the rest
-// become kMaskId. Pad positions (id == pad_id) are never touched.
+// become kMaskId. Pad positions (id == pad_id) are never touched and never targets.
 //
 // So a model trained with this objective needs an input vocabulary of kDenoiseVocabSize = 258
 // (257 byte/pad ids + MASK); its output head predicts the same 258 ids (only 1..256 ever appear as targets).
@@ -28,17 +30,22 @@ constexpr int32_t kMaskId = 257;           // one past the 257 ids of the byte v
 constexpr int kDenoiseVocabSize = 258;     // byte vocab (257) + MASK
 constexpr int32_t kDenoiseIgnore = -100;   // target at positions that are not predicted
 
+// Which positions the reconstruction scores: the corrupted ones, or every non-pad one. The draws (which
+// positions, which ids) are the same either way.
+enum class DenoiseTargets { Corrupted, All };
+
 struct DenoiseOptions {
   double rate = 0.3;                   // fraction of non-pad positions corrupted
   double random_fraction = 1.0 / 3.0;  // of those, the fraction given a random id (the rest get mask_id)
   int32_t mask_id = kMaskId;
   int32_t random_low = 1, random_high = 256;  // random ids are uniform in [low, high]
   int32_t pad_id = 0;
+  DenoiseTargets targets = DenoiseTargets::Corrupted;
 };
 
 struct Denoised {
   Tensor ids;      // [B, L] int32, corrupted copy of the input
-  Tensor targets;  // [B, L] int32, the original id where corrupted, kDenoiseIgnore elsewhere
+  Tensor targets;  // [B, L] int32, the original id where scored (see targets), kDenoiseIgnore elsewhere
 };
 
 // ids: a host int32 tensor [B, L] with values in [0, mask_id) (a second corruption is refused). The input

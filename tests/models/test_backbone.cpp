@@ -499,6 +499,36 @@ TEST(Backbone, DualHeadBothInteractions) {
   EXPECT_EQ(nli_in, 4 * 16);
 }
 
+// classify(encode()) is forward(), and classify_pair() of two encodings is forward_pair(), with or without a
+// cls row, for each pooling (single-pass denoising reads the class logits and the reconstruction from one
+// encode()).
+TEST(Backbone, ClassifyOnEncodedIsForward) {
+  for (bool cls : {false, true})
+    for (Pooling pooling : {Pooling::MaskedMean, Pooling::Cls, Pooling::Mean}) {
+      ModelConfig c = tiny("transformer");
+      c.cls_token = cls;
+      c.pooling = pooling;
+      Generator init(1), gen(2);
+      Batch b1 = tiny_batch(2, 10, 7, 3, 1), b2 = tiny_batch(2, 10, 7, 3, 2);
+      LraModel single(c, init);
+      single.eval();
+      EXPECT_EQ(single.classify(single.encode(b1.ids, b1.mask, gen), b1.mask).to_vector<float>(),
+                single.forward(b1.ids, b1.mask, gen).to_vector<float>())
+          << "cls " << cls;
+      EXPECT_THROW(single.classify_pair(single.encode(b1.ids, b1.mask, gen), b1.mask,
+                                        single.encode(b2.ids, b2.mask, gen), b2.mask),
+                   Error);
+      c.dual = true;
+      LraModel dual(c, init);
+      dual.eval();
+      Tensor e1 = dual.encode(b1.ids, b1.mask, gen), e2 = dual.encode(b2.ids, b2.mask, gen);
+      EXPECT_EQ(dual.classify_pair(e1, b1.mask, e2, b2.mask).to_vector<float>(),
+                dual.forward_pair(b1.ids, b1.mask, b2.ids, b2.mask, gen).to_vector<float>())
+          << "cls " << cls;
+      EXPECT_THROW(dual.classify(e1, b1.mask), Error);
+    }
+}
+
 TEST(Backbone, DenoiseHeadShape) {
   for (bool cls : {false, true}) {
     ModelConfig c = tiny("transformer");

@@ -1,5 +1,6 @@
-// Masked-token denoising: exact corruption counts, pads untouched, targets only where corrupted, the
-// random/MASK split, uniformity of the chosen positions, determinism in the generator, and errors.
+// Masked-token denoising: exact corruption counts, pads untouched, targets only where corrupted (or, with
+// targets = all, at every non-pad position from the same draws), the random/MASK split, uniformity of the
+// chosen positions, determinism in the generator, and errors.
 #include <gtest/gtest.h>
 
 #include "tests/support/compare.h"
@@ -119,6 +120,26 @@ TEST(Denoise, DeterministicInTheGeneratorState) {
   EXPECT_GT(a.offset(), 1000u);
   lt::Denoised again = lt::corrupt(ids, a);
   EXPECT_NE(again.targets.to_vector<int32_t>(), x.targets.to_vector<int32_t>());
+}
+
+// targets = all (the predecessor's reconstruction of every non-pad position): the same corrupted ids from
+// the same generator state, and the original id as the target at every non-pad position, corrupted or not.
+TEST(Denoise, TargetsAllScoresEveryNonPadPosition) {
+  lra::Tensor ids = batch(5, 64, 4);
+  lt::DenoiseOptions all;
+  all.targets = lt::DenoiseTargets::All;
+  lra::Generator a(9, 77), b(9, 77);
+  lt::Denoised corrupted = lt::corrupt(ids, a), every = lt::corrupt(ids, b, all);
+  EXPECT_EQ(every.ids.to_vector<int32_t>(), corrupted.ids.to_vector<int32_t>());
+  EXPECT_EQ(a.offset(), b.offset());
+  const std::vector<int32_t> in = ids.to_vector<int32_t>(), tg = every.targets.to_vector<int32_t>(),
+                             out = every.ids.to_vector<int32_t>();
+  int64_t kept = 0;
+  for (size_t i = 0; i < in.size(); ++i) {
+    EXPECT_EQ(tg[i], in[i] == 0 ? lt::kDenoiseIgnore : in[i]) << "position " << i;
+    kept += in[i] != 0 && out[i] == in[i];
+  }
+  EXPECT_GT(kept, 0) << "uncorrupted positions are targets too";
 }
 
 TEST(Denoise, OptionsAndEdgeCases) {

@@ -356,12 +356,21 @@ TEST(TrainerSettings, ParsesAndRejects) {
   EXPECT_TRUE(defaults.decay_embeddings);
   EXPECT_TRUE(defaults.model.final_norm);
   EXPECT_EQ(defaults.plateau, "none");
+  EXPECT_EQ(defaults.denoise_mode, lra::train::DenoiseMode::Separate);
+  EXPECT_EQ(defaults.denoise_targets, lra::tasks::DenoiseTargets::Corrupted);
   EXPECT_EQ(c.model.width, 64);
   EXPECT_DOUBLE_EQ(c.weight_decay, 0.5);
   EXPECT_TRUE(c.model.cls_token);
   EXPECT_EQ(c.model.mixer.at("state"), "16");
   EXPECT_THROW(lra::train::apply_setting(c, "width=abc"), lra::Error);
   EXPECT_THROW(lra::train::apply_setting(c, "norm=group"), lra::Error);
+  try {
+    lra::train::apply_setting(c, "denoise_mode=one_pass");
+    ADD_FAILURE() << "denoise_mode=one_pass accepted";
+  } catch (const lra::Error& e) {
+    EXPECT_TRUE(contains(e.what(), "setting denoise_mode must be one of separate, single_pass")) << e.what();
+  }
+  EXPECT_THROW(lra::train::apply_setting(c, "denoise_targets=masked"), lra::Error);
   EXPECT_THROW(lra::train::apply_setting(c, "nokey"), lra::Error);
   EXPECT_DOUBLE_EQ(lra::train::parse_duration("5m"), 300.0);
   EXPECT_DOUBLE_EQ(lra::train::parse_duration("1.5h"), 5400.0);
@@ -437,13 +446,14 @@ TEST(TrainerSettings, TomlRoundTrip) {
   for (const char* a : {"model=local", "width=48", "prenorm=false", "pooling=masked_mean", "lr=3e-4",
                         "eps=1e-9", "schedule=cosine:warmup=10", "seed=77", "size=64", "difficulty=easy",
                         "mixer.heads=3", "mixer.grouping=strided", "mixer.attention_dropout=0.25",
-                        "mixer.causal=1", "out=runs/x y"})
+                        "mixer.causal=1", "out=runs/x y", "denoise-mode=single_pass", "denoise_targets=all"})
     lra::train::apply_setting(c, a, &task);
   const std::string toml = lra::train::config_toml(c, &task);
   for (const char* line : {"\nwidth = 48\n", "\nprenorm = false\n", "\npooling = \"masked_mean\"\n",
                            "\nlr = 0.0003\n", "\neps = 1e-9\n", "\nepochs = 0.0\n", "\n[data]\nsize = 64\n",
                            "\n[mixer]\n", "\nheads = 3\n", "\ncausal = true\n", "\ngrouping = \"strided\"\n",
-                           "\nattention_dropout = 0.25\n"})
+                           "\nattention_dropout = 0.25\n", "\ndenoise_mode = \"single_pass\"\n",
+                           "\ndenoise_targets = \"all\"\n"})
     EXPECT_TRUE(contains(toml, line)) << line << " not in\n" << toml;
   lra::train::TrainConfig back;
   lra::train::apply_toml(back, toml, "config.toml", &task);
@@ -451,6 +461,8 @@ TEST(TrainerSettings, TomlRoundTrip) {
   EXPECT_EQ(back.model.width, 48);
   EXPECT_EQ(back.data.size, 64);
   EXPECT_EQ(back.model.mixer.at("causal"), "true");
+  EXPECT_EQ(back.denoise_mode, lra::train::DenoiseMode::SinglePass);
+  EXPECT_EQ(back.denoise_targets, lra::tasks::DenoiseTargets::All);
 }
 
 TEST(TrainerSettings, TomlErrorsNameFileLineAndKey) {

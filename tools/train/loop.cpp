@@ -15,10 +15,8 @@
 #include "engine/memory.h"
 #include "engine/schedule.h"
 #include "models/backbone/backbone.h"
-#include "ops/elementwise/elementwise.h"
 #include "ops/loss/loss.h"
-#include "ops/shape/shape_ops.h"
-#include "tasks/common/denoise.h"
+#include "tools/train/objective.h"
 #include "tools/train/run_log.h"
 #include "tools/train/trainer.h"
 
@@ -88,7 +86,6 @@ class Run {
   RunLog log_;
   Device device_ = Device::CPU;
   Feed feed_;
-  bool denoise_ = false;
   std::unique_ptr<models::LraModel> model_;
   std::unique_ptr<optim::AdamW> opt_;
   std::optional<optim::ReduceOnPlateau> plateau_;  // the plateau setting; saved in checkpoint metadata
@@ -113,7 +110,6 @@ void Run::setup() {
   LRA_CHECK(c_.batch > 0, "batch must be positive, got ", c_.batch);
   LRA_CHECK(c_.eval_every > 0 && c_.log_every > 0, "eval_every and log_every must be positive");
   LRA_CHECK(c_.steps > 0 || c_.epochs > 0, "give --steps or --epochs");
-  denoise_ = c_.denoise > 0;
   const models::ModelConfig mc = model_config(task_, c_, &info_);
   feed_ = make_feed(task_, c_, info_, device_);
 
@@ -189,6 +185,12 @@ void Run::announce() const {
     std::printf("weight decay %s on %lld parameters, none on %lld%s\n", fmt(c_.weight_decay).c_str(),
                 (long long)decayed, (long long)undecayed, spared.empty() ? "" : (" (" + spared + ")").c_str());
   }
+  if (c_.denoise > 0)
+    std::printf("denoising: weight %s, rate %s of every sequence%s, %s, reconstructing the %s positions\n",
+                fmt(c_.denoise).c_str(), fmt(c_.denoise_rate).c_str(), info_.pair ? " (both documents)" : "",
+                c_.denoise_mode == DenoiseMode::SinglePass ? "one pass on the corrupted input"
+                                                           : "classifying the clean input",
+                c_.denoise_targets == tasks::DenoiseTargets::All ? "non-pad" : "corrupted");
   if (plateau_)
     std::printf("plateau: lr x %s after %lld evaluations in a row without a better validation %s (scale now %s)\n",
                 fmt(plateau_->config().factor).c_str(), (long long)plateau_->config().patience + 1,
@@ -202,19 +204,9 @@ bool Run::step(int64_t s) {
   // Dropout and denoising draw from generators keyed by (seed, step): resuming needs no RNG state.
   Generator dropout(c_.seed + 2, uint64_t(s) << 32), corrupt(c_.seed + 3, uint64_t(s) << 32);
   opt_->zero_grad();
-  Tensor lg = feed_.logits(*model_, *b, dropout);
+  StepLoss sl = training_loss(*model_, feed_, *b, c_, dropout, corrupt);
+  Tensor lg = sl.logits, loss = sl.loss;
   Tensor labels = b->labels.to(device_);
-  Tensor loss = ops::cross_entropy(lg, labels);
-  if (denoise_) {
-    tasks::DenoiseOptions dopt;
-    dopt.rate = c_.denoise_rate;
-    tasks::Denoised d = tasks::corrupt(b->ids, corrupt, dopt);
-    Tensor enc = model_->encode(d.ids.to(device_), b->mask.to(device_), dropout);
-    Tensor dl = model_->denoise_logits(enc);
-    Tensor dloss = ops::cross_entropy(ops::reshape(dl, {-1, int64_t(tasks::kDenoiseVocabSize)}),
-                                      ops::reshape(d.targets.to(device_), {-1}), tasks::kDenoiseIgnore);
-    loss = ops::add(loss, ops::scale(dloss, c_.denoise));
-  }
   loss.backward();
   if (c_.clip > 0) optim::clip_grad_norm(*opt_, c_.clip);
   lr_ = plateau_ ? plateau_->apply((*schedule_)(s)) : (*schedule_)(s);

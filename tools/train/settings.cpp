@@ -15,6 +15,11 @@ namespace {
 
 using settings::Kind;
 
+const settings::Names<DenoiseMode> kDenoiseModeNames = {{DenoiseMode::Separate, "separate"},
+                                                        {DenoiseMode::SinglePass, "single_pass"}};
+const settings::Names<tasks::DenoiseTargets> kDenoiseTargetNames = {{tasks::DenoiseTargets::Corrupted, "corrupted"},
+                                                                   {tasks::DenoiseTargets::All, "all"}};
+
 std::vector<Setting> loop_settings() {
   using C = TrainConfig;
   using namespace settings;
@@ -49,6 +54,11 @@ std::vector<Setting> loop_settings() {
       flag("augment", &C::augment, "the task's training augmentation"),
       number("denoise", &C::denoise, "weight of the masked-token denoising loss (0: off; byte tasks)"),
       number("denoise_rate", &C::denoise_rate, "fraction of tokens corrupted for denoising"),
+      choice("denoise_mode", &C::denoise_mode, kDenoiseModeNames,
+             "separate: classify the clean batch, reconstruct from a second, corrupted pass; single_pass: one "
+             "pass on the corrupted batch gives both (the locality-bias predecessor)"),
+      choice("denoise_targets", &C::denoise_targets, kDenoiseTargetNames,
+             "positions the reconstruction scores: corrupted, or all non-pad positions (the predecessor)"),
       integer("eval_every", &C::eval_every, "steps between validation evaluations"),
       integer("eval_batches", &C::eval_batches, "validation batches per evaluation (0: the whole split)"),
       integer("test_batches", &C::test_batches,

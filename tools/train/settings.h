@@ -33,9 +33,14 @@
 #include "engine/schedule.h"
 #include "engine/settings.h"
 #include "models/config.h"
+#include "tasks/common/denoise.h"
 #include "tasks/registry.h"
 
 namespace lra::train {
+
+// Masked-token denoising (tools/train/objective.h): separate = the class logits of the clean batch, the
+// reconstruction from a second, corrupted pass; single_pass = both from one pass on the corrupted batch.
+enum class DenoiseMode { Separate, SinglePass };
 
 struct TrainConfig {
   models::ModelConfig model;  // the model's settings (models/config.h)
@@ -58,6 +63,8 @@ struct TrainConfig {
   bool augment = false;    // the task's training augmentation
   double denoise = 0;      // > 0: weight of the masked-token denoising loss (byte tasks)
   double denoise_rate = 0.3;
+  DenoiseMode denoise_mode = DenoiseMode::Separate;
+  tasks::DenoiseTargets denoise_targets = tasks::DenoiseTargets::Corrupted;  // all: every non-pad position
 
   // evaluation and logging
   int64_t eval_every = 200;

@@ -5,14 +5,16 @@
 //   settings.h  every setting (flags, --config TOML, --set), the resolved config.toml, the optimizer
 //   run_log.h   metrics.jsonl and curves.png
 //   loop.cpp    the loop: setup, resume, step, evaluate, finish
+//   objective.h the loss of one step: classification, plus optional masked-token denoising
 //   evaluate.h  evaluation on a split, --eval CHECKPOINT and --predict FILE
 //   main.cpp    the command line
 //
 //   loop      AdamW with parameter groups ("ssm": its own lr, no weight decay; by default no decay on
 //             biases and norms either, see decay_all and decay_embeddings), gradient clipping, a schedule
 //             (engine/schedule.h spec string) times an optional ReduceLROnPlateau factor driven by the
-//             validation accuracy (setting plateau), optional masked-token denoising, evaluation on the
-//             validation split every eval_every steps.
+//             validation accuracy (setting plateau), optional masked-token denoising (objective.h: both
+//             documents of a retrieval pair; denoise_mode separate | single_pass, denoise_targets corrupted |
+//             all), evaluation on the validation split (clean input) every eval_every steps.
 //   run dir   config.toml (the resolved settings, readable again with --config), metrics.jsonl,
 //             last.safetensors, best.safetensors (best validation accuracy; both hold config.toml's text and
 //             the task's name, so --eval can rebuild the model), curves.png.
