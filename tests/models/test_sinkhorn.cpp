@@ -60,7 +60,12 @@ TEST_P(SinkhornVariants, TrainsWithAGradientForEveryParameterAtLengthsTheBlockDo
         ASSERT_TRUE(std::isfinite(v)) << GetParam() << ": " << p.name;
         m = std::max(m, double(std::fabs(v)));
       }
-      EXPECT_GT(m, 0.0) << GetParam() << " L " << L << ": zero gradient for " << p.name;
+      // One block (L = 3): the 1 x 1 Sinkhorn permutation is exactly 1, so the sort network has no effect.
+      const bool single_block_sort = L <= 4 && p.name.find("mixer.sort.") != std::string::npos;
+      if (single_block_sort)
+        EXPECT_EQ(m, 0.0) << p.name;
+      else
+        EXPECT_GT(m, 0.0) << GetParam() << " L " << L << ": zero gradient for " << p.name;
     }
   }
 }
