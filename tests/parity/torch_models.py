@@ -436,6 +436,85 @@ class ResidualConv(nn.Module):
         return self.out(F.relu(y))
 
 
+# --- Sparse Sinkhorn attention ---------------------------------------------------------------------
+
+
+class Sinkhorn(nn.Module):
+    """Sparse Sinkhorn attention (Tay et al. 2020). Written from LRA's
+    lra_benchmarks/models/sinkhorn_transformer/sinkhorn_attention.py in its own layout (blocks as
+    [B, block, n_blocks, H, d], attention over axis 1) for variant "lra", and from the paper for "paper".
+    Conventions the engine documents (models/mixers/sinkhorn.cpp): L padded to a multiple of the block
+    with padding rows; a masked logit is replaced by -1e10 (what LRA's additive -1e10 gives in float32);
+    LRA's sorting network multiplies the sorted keys by sum(softmax) = 1 and is left out."""
+
+    def __init__(self, cfg, max_len):
+        super().__init__()
+        D, self.H = cfg.width, cfg.get("heads", 4)
+        self.Q = cfg.get("qkv_dim", 0) or D
+        self.C = cfg.get("block", 50)
+        self.paper = cfg.get_string("variant", "lra") == "paper"
+        self.iters = cfg.get("sinkhorn_iters", 1)
+        self.temperature = cfg.get("temperature", 1.0)
+        self.query = nn.Linear(D, self.Q, bias=False)
+        self.key = nn.Linear(D, self.Q, bias=False)
+        self.value = nn.Linear(D, self.Q, bias=False)
+        if self.paper:
+            self.sort = nn.Linear(self.Q // self.H, cfg.get("max_num_blocks", 25), bias=False)
+        self.out = nn.Linear(self.Q, D, bias=False)
+
+    @staticmethod
+    def attend(q, k, v, ok):
+        """q [B, Cq, n, H, d], k and v [B, Ck, n, H, d] (attention over axis 1 for each of the n blocks),
+        ok broadcastable to [B, n, H, Cq, Ck]."""
+        s = torch.einsum("bsnhd,btnhd->bnhst", q / math.sqrt(q.shape[-1]), k)
+        s = s.masked_fill(~ok, -1e10)
+        return torch.einsum("bnhst,btnhd->bsnhd", torch.softmax(s, dim=-1), v)
+
+    def forward(self, x, mask):
+        B, L, _ = x.shape
+        H, C = self.H, self.C
+        d = self.Q // H
+        n = -(-L // C)
+        Lp = n * C
+        m = mask if mask is not None else torch.ones(B, L, dtype=torch.int64)
+        m = F.pad(m, (0, Lp - L))  # the padded tail is padding
+        xp = F.pad(x, (0, 0, 0, Lp - L))
+        q, k, v = (f(xp).reshape(B, Lp, H, d) for f in (self.query, self.key, self.value))
+        if not self.paper:
+            # LRA: jnp.reshape(query, (bs, block_size, num_blocks, H, d)), i.e. strided groups.
+            bq, bk, bv = (t.reshape(B, C, n, H, d) for t in (q, k, v))
+            # sorted_key = einsum('bskhd,bnhl->bsnhd', block_key, permutation): the sum over the blocks
+            # times the permutation's row sums (1).
+            sk = bk.sum(2, keepdim=True).expand_as(bk)
+            sv = bv.sum(2, keepdim=True).expand_as(bv)
+            # The padding mask reshaped contiguously to (bs * num_blocks, block) and made a query x key mask.
+            pm = m.reshape(B, n, C)
+            local = (pm[:, :, :, None] * pm[:, :, None, :]) > 0  # [B, n, C, C]
+            # einsum('bksj,bnhl->bnsj', padding_mask, permutation) > 0: some block admits the pair.
+            sorted_ok = local.any(1)  # [B, C, C]
+            y = self.attend(bq, bk, bv, local[:, :, None]) + self.attend(bq, sk, sv, sorted_ok[:, None, None])
+            y = y.reshape(B, Lp, self.Q)
+        else:
+            keep = m[:, :, None, None].to(x.dtype)
+            k, v = k * keep, v * keep
+            bq, bk, bv = (t.reshape(B, n, C, H, d) for t in (q, k, v))  # contiguous blocks
+            R = self.sort(bk.sum(2))[..., :n].permute(0, 2, 1, 3) / self.temperature  # [B, H, target, source]
+            for _ in range(self.iters):
+                R = R - torch.logsumexp(R, dim=-1, keepdim=True)
+                R = R - torch.logsumexp(R, dim=-2, keepdim=True)
+            P = R.exp()
+            sk = torch.einsum("bhij,bjchd->bichd", P, bk)
+            sv = torch.einsum("bhij,bjchd->bichd", P, bv)
+            keys = torch.cat([sk, bk], dim=2).permute(0, 2, 1, 3, 4)  # [B, 2C, n, H, d]
+            values = torch.cat([sv, bv], dim=2).permute(0, 2, 1, 3, 4)
+            rows = m.reshape(B, n, C) > 0
+            slots = rows.any(1, keepdim=True).expand(B, n, C)  # a sorted slot mixes every block's slot
+            ok = torch.cat([slots, rows], dim=2)[:, :, None, None, :]  # [B, n, 1, 1, 2C]
+            y = self.attend(bq.permute(0, 2, 1, 3, 4), keys, values, ok)  # [B, C, n, H, d]
+            y = y.permute(0, 2, 1, 3, 4).reshape(B, Lp, self.Q)
+        return self.out(y[:, :L])
+
+
 MIXERS = {
     "transformer": lambda cfg, n: Attention(cfg, n, "full"),
     "rotary_transformer": lambda cfg, n: Attention(cfg, n, "full"),
@@ -445,6 +524,7 @@ MIXERS = {
     "s4d": lambda cfg, n: S4D(cfg, n),
     "gmlp": lambda cfg, n: GMLP(cfg, n),
     "residual_conv": lambda cfg, n: ResidualConv(cfg, n),
+    "sinkhorn": lambda cfg, n: Sinkhorn(cfg, n),
 }
 
 
