@@ -840,7 +840,9 @@ TEST(Registry, EveryMixerDeclaresExactlyTheKeysItReads) {
       {"bidirectional", "true"}, {"ssm_bc", "true"},     {"hidden", "16"},    {"groups", "2"},
       {"kernel_size", "3"},      {"qkv_dim", "8"},       {"heads", "2"},      {"attention_dropout", "0.2"},
       {"attention_bias", "true"},
-      {"variant", "paper"},      {"max_num_blocks", "4"}, {"sinkhorn_iters", "2"}, {"temperature", "0.5"}};
+      {"variant", "paper"},      {"max_num_blocks", "4"}, {"sinkhorn_iters", "2"}, {"temperature", "0.5"},
+      {"k", "4"},                {"mask_padding", "true"}, {"mode", "dense+factorized_random"},
+      {"dot_product", "false"},  {"dense_layout", "transpose"}};
   // Keys that are only valid next to another one.
   const std::map<std::string, std::map<std::string, std::string>> companions = {
       {"residual_conv groups", {{"kernel_size", "3"}}}};  // groups needs a bounded kernel

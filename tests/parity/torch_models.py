@@ -320,6 +320,96 @@ class Attention(nn.Module):
         return self.out(out)
 
 
+class Linformer(nn.Module):
+    """LRA's Linformer (lra_benchmarks/models/linformer/linformer_attention.py): q, k, v from bias-free
+    dense layers; ONE learned length projection E [max_len, k] per layer, shared by keys and values and
+    by every head, its first L rows used; softmax(q K'^T / sqrt(d)) V' with K' = E^T K, V' = E^T V. No mask
+    (LRA ignores the padding mask here); mask_padding (the engine's option) zeroes padded k and v rows."""
+
+    def __init__(self, cfg, max_len):
+        super().__init__()
+        D, self.H = cfg.width, cfg.get("heads", 4)
+        self.Q = cfg.get("qkv_dim", 0) or D
+        self.mask_padding = cfg.get_flag("mask_padding")
+        self.query = nn.Linear(D, self.Q, bias=False)
+        self.key = nn.Linear(D, self.Q, bias=False)
+        self.value = nn.Linear(D, self.Q, bias=False)
+        self.out = nn.Linear(self.Q, D, bias=False)
+        self.proj = nn.Parameter(torch.empty(max_len, cfg.get("k", 16)))
+
+    def forward(self, x, mask):
+        B, L, _ = x.shape
+        H, d = self.H, self.Q // self.H
+        q, k, v = (f(x).reshape(B, L, H, d) for f in (self.query, self.key, self.value))
+        if self.mask_padding and mask is not None:
+            keep = mask[:, :, None, None].to(x.dtype)
+            k, v = k * keep, v * keep
+        E = self.proj[:L]
+        k = torch.einsum("blhd,lr->brhd", k, E)
+        v = torch.einsum("blhd,lr->brhd", v, E)
+        s = torch.einsum("blhd,brhd->bhlr", q / math.sqrt(d), k)
+        out = torch.einsum("bhlr,brhd->blhd", torch.softmax(s, dim=-1), v)
+        return self.out(out.reshape(B, L, self.Q))
+
+
+class Synthesizer(nn.Module):
+    """LRA's Synthesizer (lra_benchmarks/models/synthesizer/synthesizer_attention.py), with the explicit
+    [B, H, L, L] logits: the sum of q k^T / sqrt(d) (dot_product), R[:, :L, :L] (random), R1[:, :L] R2[:, :, :L]
+    (factorized_random) and relu(x W1) W2 (dense: a Dense(d -> max_len) on each head's features, then
+    LRA's reshape of [B, L, H, M] to [B, H, L, M], or a transpose), sliced to L keys. Padded keys are
+    masked only with the dot product (LRA applies no mask otherwise)."""
+
+    ENGINE_NAMES = {"dense_syn2": ("dense_syn2.weight", None)}
+
+    def __init__(self, cfg, max_len):
+        super().__init__()
+        D, self.H = cfg.width, cfg.get("heads", 4)
+        self.Q = cfg.get("qkv_dim", 0) or D
+        d = self.Q // self.H
+        self.mode = cfg.get_string("mode", "random")
+        self.dot = cfg.get_flag("dot_product", True)
+        self.reshape = cfg.get_string("dense_layout", "reshape") == "reshape"
+        k = cfg.get("k", 32)
+        if self.dot:
+            self.query = nn.Linear(D, self.Q, bias=False)
+            self.key = nn.Linear(D, self.Q, bias=False)
+        self.value = nn.Linear(D, self.Q, bias=False)
+        if "factorized_random" in self.mode:
+            self.random1 = nn.Parameter(torch.empty(self.H, max_len, k))
+            self.random2 = nn.Parameter(torch.empty(self.H, k, max_len))
+        elif "random" in self.mode:
+            self.random = nn.Parameter(torch.empty(self.H, max_len, max_len))
+        if "dense" in self.mode:
+            self.dense_syn = nn.Linear(D, self.Q, bias=False)
+            self.dense_syn2 = nn.Linear(d, max_len, bias=False)
+        self.out = nn.Linear(self.Q, D, bias=False)
+
+    def forward(self, x, mask):
+        B, L, _ = x.shape
+        H, d = self.H, self.Q // self.H
+        s = x.new_zeros(B, H, L, L)
+        if self.dot:
+            q = self.query(x).reshape(B, L, H, d) / math.sqrt(d)
+            s = s + torch.einsum("blhd,bmhd->bhlm", q, self.key(x).reshape(B, L, H, d))
+        if "factorized_random" in self.mode:
+            s = s + (self.random1[:, :L] @ self.random2[:, :, :L])[None]
+        elif "random" in self.mode:
+            s = s + self.random[None, :, :L, :L]
+        if "dense" in self.mode:
+            w = self.dense_syn2(F.relu(self.dense_syn(x)).reshape(B, L, H, d))  # [B, L, H, M]
+            w = w.reshape(B, H, L, -1) if self.reshape else w.transpose(1, 2)
+            s = s + w[..., :L]
+        if self.dot and mask is not None:
+            ok = (mask[:, None, None, :] != 0).expand(B, H, L, L)
+            any_key = ok.any(-1, keepdim=True)
+            s = s.masked_fill(~ok, float("-inf")).masked_fill(~any_key, 0.0)
+            p = torch.softmax(s, dim=-1) * ok
+        else:
+            p = torch.softmax(s, dim=-1)
+        out = torch.einsum("bhlm,bmhd->blhd", p, self.value(x).reshape(B, L, H, d))
+        return self.out(out.reshape(B, L, self.Q))
+
+
 # --- convolution mixers ----------------------------------------------------------------------------
 
 
@@ -525,6 +615,8 @@ MIXERS = {
     "gmlp": lambda cfg, n: GMLP(cfg, n),
     "residual_conv": lambda cfg, n: ResidualConv(cfg, n),
     "sinkhorn": lambda cfg, n: Sinkhorn(cfg, n),
+    "linformer": lambda cfg, n: Linformer(cfg, n),
+    "synthesizer": lambda cfg, n: Synthesizer(cfg, n),
 }
 
 
