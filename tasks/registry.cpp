@@ -77,6 +77,7 @@ const std::vector<settings::Setting<DataOptions>>& data_settings() {
               "--generate: longest expression, also the model length (LRA: 2000)"),
       integer("gen_depth", &D::gen_depth, "--generate: maximum tree depth (LRA: 10)"),
       integer("gen_args", &D::gen_args, "--generate: maximum operands per operator (LRA: 10)"),
+      flag("eos", &D::eos, "an <eos> token (id 16, vocabulary 17) after every sequence, as S4's ListOps pipeline"),
       integer("text_len", &D::text_len, "bytes kept per document (LRA: 1000 to 4000)"),
       text("fortunes", &D::fortunes, "--generate: the Debian fortune folder (the offline stand-in)"),
       text("fashion_mnist", &D::fashion_mnist, "--generate: the Fashion-MNIST IDX folder (the offline stand-in)"),
