@@ -22,12 +22,15 @@ namespace lra::tasks {
 struct DataOptions {
   int64_t gen_train = 2000, gen_val = 200;  // --generate: training examples; validation and test each
   int gen_min_length = 20, gen_max_length = 200, gen_depth = 6, gen_args = 5;  // ListOps generator
+  bool eos = false;                         // ListOps: an end token after every sequence (S4's pipeline)
   int text_len = 4000;                      // bytes kept per document (text, retrieval)
   std::string fortunes = "/usr/share/games/fortunes";              // the text/retrieval stand-in
   std::string fashion_mnist = "/usr/share/datasets/fashion-mnist"; // the image stand-in
   int size = 32;                      // Pathfinder image side (128: Path-X)
-  std::string difficulty = "hard";    // Pathfinder: easy | intermediate | hard (or the folder name)
-  int64_t gen_count = 2000;           // Pathfinder --generate: images (80/10/10)
+  // Pathfinder: easy | intermediate | hard, one or several, easiest first (the setting's text is a comma
+  // list, "easy,intermediate,hard", checked when it is parsed: tasks/pathfinder/pathfinder.h).
+  std::vector<std::string> difficulty = {"hard"};
+  int64_t gen_count = 2000;           // Pathfinder --generate: images per difficulty (80/10/10)
 };
 
 // How lra-data prints an example.

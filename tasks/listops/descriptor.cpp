@@ -10,7 +10,11 @@ TaskDescriptor listops_task() {
   t.title = "ListOps: the value of a nested MIN/MAX/MED/SM expression (10 classes, chance 10%)";
   t.render = Render::Listops;
   t.release = {"listops", true, "the listops-1000 folder (basic_{train,val,test}.tsv)", "",
-               [](const std::string& dir, const DataOptions&) { return listops::load(dir); }};
+               [](const std::string& dir, const DataOptions& d) {
+                 Dataset data = listops::load(dir);
+                 if (d.eos) listops::append_eos(data);
+                 return data;
+               }};
   t.generate_help = "generate ListOps with LRA's generator (sizes and lengths from --gen-*)";
   t.generate = [](const DataOptions& d, const std::string&, uint64_t seed) {
     listops::GenerateOptions o;
@@ -28,11 +32,12 @@ TaskDescriptor listops_task() {
     data.splits["train"] = std::make_shared<MemorySplit>(std::move(g.train));
     data.splits["val"] = std::make_shared<MemorySplit>(std::move(g.val));
     data.splits["test"] = std::make_shared<MemorySplit>(std::move(g.test));
+    if (d.eos) listops::append_eos(data);
     return data;
   };
   t.augment = [](const TaskInfo&) { return listops::operand_permutation(); };
   t.augment_name = "operand permutation";
-  t.settings = {"gen_train", "gen_val", "gen_min_length", "gen_max_length", "gen_depth", "gen_args"};
+  t.settings = {"eos", "gen_train", "gen_val", "gen_min_length", "gen_max_length", "gen_depth", "gen_args"};
   return t;
 }
 

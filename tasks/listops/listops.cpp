@@ -143,6 +143,7 @@ std::string token_word(int32_t id) {
   if (is_digit(id)) return std::string(1, char('0' + id - kDigit0));
   if (is_operator(id)) return kOperatorWords[id - kMin];
   if (id == kClose) return "]";
+  if (id == kEos) return "<eos>";
   fail(str("listops: id ", id, " is not a ListOps token"));
 }
 
@@ -288,6 +289,33 @@ Dataset load(const std::string& dir, const LoadOptions& options) {
   return d;
 }
 
+namespace {
+
+// A split whose examples end in kEos.
+class EosSplit : public Split {
+ public:
+  explicit EosSplit(std::shared_ptr<const Split> inner) : inner_(std::move(inner)) { set_skipped(inner_->skipped()); }
+  int64_t size() const override { return inner_->size(); }
+  Example get(int64_t index) const override {
+    Example e = inner_->get(index);
+    e.tokens.push_back(kEos);
+    return e;
+  }
+
+ private:
+  std::shared_ptr<const Split> inner_;
+};
+
+}  // namespace
+
+void append_eos(Dataset& data) {
+  LRA_CHECK(data.info.vocab_size == kVocabSize, "listops: append_eos on a set of vocabulary ", data.info.vocab_size,
+            " (expected ListOps' ", kVocabSize, "; applied twice?)");
+  for (auto& [name, split] : data.splits) split = std::make_shared<EosSplit>(split);
+  data.info.vocab_size = kEos + 1;
+  data.info.max_len += 1;
+}
+
 // --- generating -----------------------------------------------------------------------------------
 
 Generated generate(const GenerateOptions& o) {
@@ -400,7 +428,12 @@ void permute_operands(std::vector<int32_t>& tokens, Generator& gen) {
 }
 
 Augment operand_permutation() {
-  return [](Example& e, Generator& gen) { permute_operands(e.tokens, gen); };
+  return [](Example& e, Generator& gen) {
+    const bool eos = !e.tokens.empty() && e.tokens.back() == kEos;
+    if (eos) e.tokens.pop_back();
+    permute_operands(e.tokens, gen);
+    if (eos) e.tokens.push_back(kEos);
+  };
 }
 
 }  // namespace lra::tasks::listops

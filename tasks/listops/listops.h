@@ -10,6 +10,8 @@
 // Vocabulary (fixed, unlike LRA's set-order mapping; LRA has 17 ids with an unused OOV id, we have 16
 // and reject unknown tokens as malformed input):
 //   0 pad | 1..10 digits 0..9 | 11 [MIN | 12 [MAX | 13 [MED | 14 [SM | 15 ]
+// and, with the data setting eos (S4's pipeline: state-spaces/s4 src/dataloaders/lra.py ListOps,
+// append_eos True), 16 <eos> after the last token of every sequence (vocab 17, max_len 2001).
 //
 // Augmentation (from the locality-bias paper): permuting each operator's operands keeps every label,
 // since all four operators are symmetric in their arguments.
@@ -32,6 +34,7 @@ constexpr int kNumClasses = 10;
 constexpr int32_t kPad = 0;
 constexpr int32_t kDigit0 = 1;  // digit d has id kDigit0 + d
 constexpr int32_t kMin = 11, kMax = 12, kMed = 13, kSum = 14, kClose = 15;
+constexpr int32_t kEos = 16;  // only with append_eos(): one past the 16 ids above
 
 TaskInfo info();  // {"listops", 16, 2000, 10, pair = false}
 
@@ -64,6 +67,12 @@ std::vector<Example> load_file(const std::string& path, const LoadOptions& optio
 // `dir` is the listops-1000 directory; gives splits "train", "val" and "test".
 Dataset load(const std::string& dir, const LoadOptions& options = {});
 
+// S4's end-of-sequence token (src/dataloaders/lra.py ListOps: `vocab([...tokens] + ["<eos>"])` with
+// append_eos True, tokens cut to l_max − 1 first so the limit counts it, padding after it): every example
+// of every split gets kEos appended when read (the splits are wrapped, not copied), vocab_size becomes 17
+// and max_len grows by one, so no expression is cut.
+void append_eos(Dataset& data);
+
 // --- generating a new set (LRA data/listops.py) ----------------------------------------------------
 // A tree: with depth < max_depth a node is a leaf (uniform digit) with probability 0.75, else an
 // operator (uniform over the four) with 2..max_args (uniform) children at depth + 1; at max_depth it is
@@ -95,7 +104,8 @@ Generated generate_files(const std::string& dir, const GenerateOptions& options)
 // --- augmentation ----------------------------------------------------------------------------------
 // Shuffles the operands of every operator, recursively (the label does not change).
 void permute_operands(std::vector<int32_t>& tokens, Generator& gen);
-// permute_operands as a BatchLoader augmentation; pass it in LoaderOptions::augment to switch it on.
+// permute_operands as a BatchLoader augmentation; pass it in LoaderOptions::augment to switch it on. A
+// trailing kEos (append_eos) stays last.
 Augment operand_permutation();
 
 }  // namespace lra::tasks::listops

@@ -122,23 +122,21 @@ Dataset load_pathfinder(const std::string& root, const PathfinderOptions& option
   fs::path base = fs::path(root) / str("pathfinder", options.resolution);
   LRA_CHECK(fs::is_directory(base), "pathfinder: no folder ", base.string(),
             " (point the root at the unpacked lra_release folder that holds pathfinder32, pathfinder128, ...)");
-  std::vector<std::string> difficulties;
-  if (options.all_difficulties)
-    difficulties.assign(std::begin(kPathfinderDifficulties), std::end(kPathfinderDifficulties));
-  else
-    difficulties.push_back(options.difficulty);
+  LRA_CHECK(!options.difficulties.empty(), "pathfinder: no difficulty to read");
 
   const char* names[3] = {"train", "val", "test"};
   std::vector<std::string> paths[3];
   std::vector<int32_t> labels[3];
   int64_t skipped = 0;
-  for (const std::string& difficulty : difficulties) {
-    Listing l = list_difficulty(base / difficulty);
+  for (size_t k = 0; k < options.difficulties.size(); ++k) {
+    Listing l = list_difficulty(base / options.difficulties[k]);
     skipped += l.skipped;
-    // TFDS slices [:80%], [80%:90%], [90%:], boundaries rounded to the nearest example.
+    // TFDS slices [:80%], [80%:90%], [90%:], boundaries rounded to the nearest example. Every difficulty
+    // trains; only the last (hardest) listed gives val and test.
+    const bool last = k + 1 == options.difficulties.size();
     int64_t n = int64_t(l.paths.size());
     int64_t cut[4] = {0, (n * 80 + 50) / 100, (n * 90 + 50) / 100, n};
-    for (int s = 0; s < 3; ++s) {
+    for (int s = 0; s < (last ? 3 : 1); ++s) {
       paths[s].insert(paths[s].end(), l.paths.begin() + cut[s], l.paths.begin() + cut[s + 1]);
       labels[s].insert(labels[s].end(), l.labels.begin() + cut[s], l.labels.begin() + cut[s + 1]);
     }

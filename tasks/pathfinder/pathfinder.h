@@ -31,18 +31,22 @@ inline constexpr const char* kPathfinderDifficulties[3] = {"curv_baseline", "cur
                                                            "curv_contour_length_14"};
 
 struct PathfinderOptions {
-  int resolution = 32;                                  // 32, 64, 128 or 256 (the pathfinderXX folder)
-  std::string difficulty = "curv_contour_length_14";    // LRA's "hard" set
-  bool all_difficulties = false;                        // the three difficulties together
+  int resolution = 32;  // 32, 64, 128 or 256 (the pathfinderXX folder)
+  // The difficulty folders to read, easiest first (pathfinder_difficulties() gives them from the
+  // setting's text); LRA uses the hard set alone.
+  std::vector<std::string> difficulties = {"curv_contour_length_14"};
 };
 
-// Reads <root>/pathfinder<resolution>/<difficulty>. Metadata files are taken in numeric batch order and
-// their lines in file order; the first 80% are "train", the next 10% "val", the rest "test" (LRA's TFDS
-// slices [:80%], [80%:90%], [90%:]). With all_difficulties each difficulty is split on its own and the
-// three splits are concatenated, so every split holds all three. Zero-byte PNGs (the release has one)
-// are dropped and counted in Split::skipped() of every split. Throws lra::Error naming the file and line
-// for a missing folder, a malformed metadata line (fewer than 4 fields, label not 0/1) or a listed
-// image that does not exist; Split::get throws naming the PNG when it cannot be decoded or is not S×S.
+// Reads <root>/pathfinder<resolution>/<difficulty> for each listed difficulty. Metadata files are taken in
+// numeric batch order and their lines in file order; each difficulty is cut by position into its first 80%
+// ("train"), the next 10% ("val") and the rest ("test"), LRA's TFDS slices [:80%], [80%:90%], [90%:].
+// "train" concatenates the training slices of every listed difficulty, in the listed order; "val" and
+// "test" are the slices of the last (hardest) one only, as the locality-bias paper trains on the three
+// sets and validates and tests on the hard one. With one difficulty that is LRA's split of it. Zero-byte
+// PNGs (the release has one) are dropped and counted in Split::skipped() of every split. Throws
+// lra::Error naming the file and line for a missing folder, a malformed metadata line (fewer than 4
+// fields, label not 0/1) or a listed image that does not exist; Split::get throws naming the PNG when it
+// cannot be decoded or is not S×S.
 Dataset load_pathfinder(const std::string& root, const PathfinderOptions& options = {});
 
 // TaskInfo for a resolution: name "pathfinder<S>", vocab 256, max_len S·S, 2 classes.
@@ -83,6 +87,13 @@ std::string pathfinder_difficulty_dir(int contour_length);
 // sets are the contour lengths 6, 9 and 14); the contour length in *contour_length when given. An error
 // names the accepted values.
 std::string pathfinder_difficulty_folder(const std::string& difficulty, int* contour_length = nullptr);
+// The difficulty setting: one or several comma-separated difficulties ("easy,intermediate,hard", names or
+// folder names, spaces allowed around the commas) as their folders, easiest first. An error names the
+// entry at fault ("unknown pathfinder difficulty 'hrad' in 'easy,hrad' ..."), and refuses an empty entry
+// or a difficulty listed twice.
+std::vector<std::string> pathfinder_difficulties(const std::string& text);
+// The setting's short name of a folder: curv_contour_length_9 -> intermediate.
+std::string pathfinder_difficulty_name(const std::string& folder);
 
 // One generated image, with what the tests and the debug renderings need.
 struct PathfinderStimulus {

@@ -74,8 +74,9 @@ INSTANTIATE_TEST_SUITE_P(
     All, ConvMixers,
     ::testing::Values(Setting{"s4d", {{"ssm_n", "8"}}}, Setting{"s4d", {{"ssm_n", "6"}, {"bidirectional", "1"}}},
                       Setting{"s4d", {{"ssm_n", "4"}, {"init", "inv"}, {"ssm_bc", "1"}}},
-                      Setting{"gmlp", {}}, Setting{"gmlp", {{"bidirectional", "0"}, {"groups", "1"}}},
+                      Setting{"gmlp", {}}, Setting{"gmlp", {{"bidirectional", "0"}, {"groups", "2"}}},
                       Setting{"gmlp", {{"hidden", "12"}, {"groups", "4"}}},
+                      Setting{"gmlp", {{"conv_scale", "none"}, {"conv_bias", "per_channel"}}},
                       Setting{"residual_conv", {{"kernel_size", "5"}}},
                       Setting{"residual_conv", {{"kernel_size", "1"}, {"hidden", "16"}}},
                       Setting{"residual_conv", {{"kernel_size", "7"}, {"hidden", "12"}, {"groups", "4"}}},
@@ -182,6 +183,57 @@ TEST(GMLPMixer, NearIdentityAtInit) {
   EXPECT_GT(input_dependent_part(*mixer, x), 0.05);
 }
 
+// The predecessor's spatial convolution (long-transformers gmlp.py SpatialConv + fft_conv1d.py): the FFT
+// with norm="ortho" scales the convolution by 1/√n, n the power of two ≥ L + K (K = 2·max_len + 1, or
+// max_len causal), and num_channels = groups biases repeat over the hidden channels (channel j adds
+// bias[j mod groups]). The default mixer must equal the unscaled per-channel-bias mixer given kernels
+// times 1/√n and biases expanded that way; the unscaled mixer with the same kernels must not.
+TEST(GMLPMixer, OrthoScaleAndSharedBiasAreThePredecessors) {
+  for (bool bidirectional : {true, false}) {
+    const int64_t L = 13, max_len = 32, groups = 4, hidden = 12;
+    const int64_t K = bidirectional ? 2 * max_len + 1 : max_len;  // 65 or 32: n = 128 or 64
+    const double n = bidirectional ? 128.0 : 64.0;
+    ASSERT_TRUE(L + K <= n && 2 * (L + K) > n);
+    const std::string bi = bidirectional ? "1" : "0";
+    Generator init_a(21), init_b(21), gen(0);
+    auto a = find_mixer("gmlp").make(config(8, {{"hidden", "12"}, {"groups", "4"}, {"bidirectional", bi}}), init_a);
+    auto b = find_mixer("gmlp").make(config(8, {{"hidden", "12"}, {"groups", "4"}, {"bidirectional", bi},
+                                                {"conv_scale", "none"}, {"conv_bias", "per_channel"}}),
+                                     init_b);
+    auto pa = params_by_name(*a), pb = params_by_name(*b);
+    ASSERT_EQ(pa.at("conv_bias").shape(), Shape({groups}));
+    ASSERT_EQ(pb.at("conv_bias").shape(), Shape({hidden}));
+    for (int64_t r = 0; r < groups; ++r) pa.at("conv_bias").data<float>()[r] = 0.5f * float(r + 1);
+    for (int64_t j = 0; j < hidden; ++j) pb.at("conv_bias").data<float>()[j] = 0.5f * float(j % groups + 1);
+    for (const char* name : {"kernel_causal", "kernel_anti"}) {
+      if (!pa.count(name)) continue;
+      Generator g(22);
+      Tensor k = ops::cast(test::random_input(pa.at(name).shape(), g, -0.3, 0.3), DType::F32);
+      for (int64_t i = 0; i < k.numel(); ++i) {
+        pa.at(name).data<float>()[i] = k.data<float>()[i];
+        pb.at(name).data<float>()[i] = float(k.data<float>()[i] / std::sqrt(n));
+      }
+    }
+    Tensor x = random_x(2, L, 8, 23);
+    auto ya = a->forward(x, Tensor(), gen).to_vector<float>();
+    auto yb = b->forward(x, Tensor(), gen).to_vector<float>();
+    double worst = 0, scale = 0;
+    for (size_t i = 0; i < ya.size(); ++i) {
+      worst = std::max(worst, std::abs(double(ya[i]) - yb[i]));
+      scale = std::max(scale, std::abs(double(yb[i])));
+    }
+    EXPECT_LT(worst, 1e-5 * scale) << "bidirectional " << bidirectional;
+    // The control: the unscaled mixer with the unscaled kernels is another function.
+    for (const char* name : {"kernel_causal", "kernel_anti"})
+      if (pa.count(name))
+        std::copy(pa.at(name).data<float>(), pa.at(name).data<float>() + pa.at(name).numel(), pb.at(name).data<float>());
+    auto yc = b->forward(x, Tensor(), gen).to_vector<float>();
+    double diff = 0;
+    for (size_t i = 0; i < ya.size(); ++i) diff = std::max(diff, std::abs(double(ya[i]) - yc[i]));
+    EXPECT_GT(diff, 1e-2 * scale) << "bidirectional " << bidirectional;
+  }
+}
+
 // Which output positions change when input position p changes (all channels perturbed).
 std::vector<bool> changed_positions(Mixer& m, int64_t L, int64_t D, int64_t p) {
   Generator gen(0);
@@ -270,7 +322,8 @@ TEST(ConvMixers, BadSettingsAreNamed) {
   expect_error("residual_conv", {{"kernal_size", "7"}}, "unknown setting 'kernal_size=7'");
   expect_error("residual_conv", {{"kernal_size", "7"}}, "residual_conv takes kernel_size, hidden, groups");
   expect_error("s4d", {{"ssm_n", "4"}, {"state", "16"}}, "unknown setting 'state=16'");
-  expect_error("gmlp", {{"kernel_size", "7"}}, "gmlp takes hidden, groups, bidirectional");
+  expect_error("gmlp", {{"kernel_size", "7"}}, "gmlp takes hidden, groups, bidirectional, conv_scale, conv_bias");
+  expect_error("gmlp", {{"conv_scale", "sqrt"}}, "mixer gmlp: conv_scale must be one of ortho, none, got 'sqrt'");
   Generator gen(0);
   auto m = find_mixer("s4d").make(config(8, {{"ssm_n", "4"}}), init);
   EXPECT_THROW(m->forward(random_x(1, 40, 8, 1), Tensor(), gen), std::exception);  // L > max_len

@@ -453,7 +453,17 @@ class S4D(nn.Module):
 
 
 class GMLP(nn.Module):
-    """gMLP with a free long spatial convolution: z1 ⊙ LN(conv(z2) + bias), kernel row j mod groups."""
+    """gMLP with a free long spatial convolution, written from the predecessor's definition
+    (pablomiralles22/long-transformers src/models/layers/gmlp.py, GMLP with mode="conv" and its
+    SpatialConv; src/models/functional/fft_conv1d.py): z1 ⊙ LN(conv(z2) + bias).
+
+    conv_scale=ortho runs the reference's FFT path as it is written: the engine's two kernels laid out as
+    the reference's one [C, K] kernel (bidirectional: K = 2·max_len + 1, lag 0 at the centre tap K // 2,
+    the tap of lag max_len zero as the engine has none; causal, the reference's "backward": K = max_len),
+    rfft of signal and kernel and irfft, all with norm="ortho", at the length 2**(L + K − 1).bit_length(),
+    the spectrum of kernel row c repeated over the channels (row j mod C), sliced at start = K // 2 (or 0).
+    conv_scale=none is the true convolution (the reference's conv1d path for short kernels), F.conv1d.
+    conv_bias=shared: C = groups biases, bias.repeat(h // C) as SpatialConv does; per_channel: h biases."""
 
     ENGINE_NAMES = {"in_weight": ("in_proj.weight", None), "in_bias": ("in_proj.bias", None),
                     "norm_weight": ("norm.weight", None), "norm_bias": ("norm.bias", None),
@@ -464,22 +474,49 @@ class GMLP(nn.Module):
         D = cfg.width
         h = cfg.get("hidden", 0) or 2 * D
         g = cfg.get("groups", 2)
+        self.h, self.g = h, g
         self.bidirectional = cfg.get_flag("bidirectional", True)
+        self.ortho = cfg.get_string("conv_scale", "ortho") == "ortho"
+        self.shared_bias = cfg.get_string("conv_bias", "shared") == "shared"
         self.in_proj = nn.Linear(D, 2 * h)
         self.kernel_causal = nn.Parameter(torch.empty(g, max_len))
         if self.bidirectional:
             self.kernel_anti = nn.Parameter(torch.empty(g, max_len))
-        self.conv_bias = nn.Parameter(torch.empty(h))
+        self.conv_bias = nn.Parameter(torch.empty(g if self.shared_bias else h))
         self.norm = nn.LayerNorm(h, eps=GMLP_NORM_EPS)
         self.out_proj = nn.Linear(h, D)
         self.register_buffer("row", torch.arange(h) % g, persistent=False)
 
+    def reference_kernel(self):
+        """The reference's SpatialConv.kernel [C, K] holding the engine's taps."""
+        if not self.bidirectional:
+            return self.kernel_causal
+        zero = self.kernel_causal.new_zeros(self.g, 1)
+        return torch.cat([self.kernel_anti.flip(-1), self.kernel_causal, zero], dim=1)
+
+    def spatial_conv(self, u):
+        """u [B, h, L] → [B, h, L]."""
+        L = u.shape[-1]
+        if self.ortho:
+            kernel = self.reference_kernel()
+            C, K = kernel.shape
+            n = 2 ** (L + K - 1).bit_length()
+            spectrum = torch.fft.rfft(u, dim=-1, n=n, norm="ortho")
+            kernel_spectrum = torch.fft.rfft(kernel, dim=-1, n=n, norm="ortho").repeat(self.h // C, 1)
+            full = torch.fft.irfft(spectrum * kernel_spectrum, dim=-1, n=n, norm="ortho")
+            start = K // 2 if self.bidirectional else 0
+            conv = full[:, :, start:start + L]
+        else:
+            kc = self.kernel_causal[self.row]
+            ka = self.kernel_anti[self.row] if self.bidirectional else None
+            conv = two_sided_conv(u, kc, ka)
+        bias = self.conv_bias.repeat(self.h // self.g) if self.shared_bias else self.conv_bias
+        return conv + bias[:, None]
+
     def forward(self, x, mask):
         z1, z2 = gelu(self.in_proj(x)).chunk(2, dim=-1)
         u = masked(z2, mask).transpose(1, 2)  # [B, h, L]
-        kc = self.kernel_causal[self.row]
-        ka = self.kernel_anti[self.row] if self.bidirectional else None
-        c = two_sided_conv(u, kc, ka).transpose(1, 2) + self.conv_bias
+        c = self.spatial_conv(u).transpose(1, 2)
         return self.out_proj(z1 * self.norm(c))
 
 

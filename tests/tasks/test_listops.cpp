@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "tasks/listops/listops.h"
+#include "tasks/registry.h"
 
 namespace lo = lra::tasks::listops;
 using lra::tasks::Example;
@@ -82,7 +83,8 @@ TEST(ListOpsVocab, FixedMapping) {
   EXPECT_EQ(lo::token_id("10"), -1);
   for (int32_t id = 1; id < lo::kVocabSize; ++id) EXPECT_EQ(lo::token_id(lo::token_word(id)), id);
   EXPECT_NE(error_of([] { lo::token_word(0); }), "(no error)");
-  EXPECT_NE(error_of([] { lo::token_word(16); }), "(no error)");
+  EXPECT_EQ(lo::token_word(16), "<eos>");  // only present with the data setting eos (ListOpsEos)
+  EXPECT_NE(error_of([] { lo::token_word(17); }), "(no error)");
   lra::tasks::TaskInfo info = lo::info();
   EXPECT_EQ(info.name, "listops");
   EXPECT_EQ(info.vocab_size, 16);
@@ -397,4 +399,54 @@ TEST(ListOpsAugment, PermutesOperandsAndKeepsLabels) {
   lo::operand_permutation()(e, gen3);
   EXPECT_NE(e.tokens, g.train[0].tokens);
   EXPECT_EQ(lo::evaluate(e.tokens), e.label);
+}
+
+// S4's ListOps pipeline (state-spaces/s4 src/dataloaders/lra.py ListOps, append_eos True) ends every
+// sequence in <eos>: with the data setting eos the release and the generated set get id 16 after the last
+// token, vocabulary 17 and one more position; without it nothing changes.
+TEST(ListOpsEos, TheSettingAppendsS4sEndToken) {
+  const lra::tasks::TaskDescriptor& task = lra::tasks::find_task("listops");
+  lra::tasks::DataOptions d;
+  EXPECT_FALSE(d.eos);
+  const lra::tasks::Dataset plain = task.release.load(kData + "/listops-1000", d);
+  const auto* setting = lra::settings::find(lra::tasks::data_settings(), "eos");
+  ASSERT_NE(setting, nullptr);
+  setting->set(d, "true");
+  const lra::tasks::Dataset eos = task.release.load(kData + "/listops-1000", d);
+  EXPECT_EQ(plain.info.vocab_size, 16);
+  EXPECT_EQ(eos.info.vocab_size, 17);
+  EXPECT_EQ(eos.info.max_len, plain.info.max_len + 1);
+  EXPECT_EQ(lo::kEos, 16);
+  EXPECT_EQ(lo::token_word(lo::kEos), "<eos>");
+  for (const char* split : {"train", "val", "test"}) {
+    ASSERT_EQ(eos.split(split)->size(), plain.split(split)->size()) << split;
+    for (int64_t i = 0; i < plain.split(split)->size(); ++i) {
+      Example a = plain.split(split)->get(i), b = eos.split(split)->get(i);
+      EXPECT_NE(a.tokens.back(), lo::kEos);
+      ASSERT_EQ(b.tokens.size(), a.tokens.size() + 1) << split << " " << i;
+      EXPECT_TRUE(std::equal(a.tokens.begin(), a.tokens.end(), b.tokens.begin())) << split << " " << i;
+      EXPECT_EQ(b.tokens.back(), lo::kEos);
+      EXPECT_EQ(b.label, a.label);
+    }
+  }
+
+  // --generate too, and the operand permutation keeps <eos> last and the label.
+  d.gen_train = 6;
+  d.gen_val = 2;
+  d.gen_min_length = 8;
+  d.gen_max_length = 40;
+  d.gen_depth = 4;
+  d.gen_args = 3;
+  const lra::tasks::Dataset gen = task.generate(d, "", 9);
+  EXPECT_EQ(gen.info.vocab_size, 17);
+  EXPECT_EQ(gen.info.max_len, 41);
+  Example e = gen.split("train")->get(0);
+  EXPECT_EQ(e.tokens.back(), lo::kEos);
+  lra::Generator g(3);
+  for (int k = 0; k < 5; ++k) {
+    task.augment(gen.info)(e, g);
+    EXPECT_EQ(e.tokens.back(), lo::kEos);
+    EXPECT_EQ(std::count(e.tokens.begin(), e.tokens.end(), lo::kEos), 1);
+    EXPECT_EQ(lo::evaluate(std::vector<int32_t>(e.tokens.begin(), e.tokens.end() - 1)), e.label);
+  }
 }

@@ -14,6 +14,7 @@
 
 #include "engine/base.h"
 #include "tasks/pathfinder/pathfinder.h"
+#include "tasks/registry.h"
 
 namespace lra::tasks {
 namespace {
@@ -64,18 +65,107 @@ TEST(PathfinderLoader, ReadsFixturesInNumericBatchOrderAndSkipsTheEmptyPng) {
   }
 }
 
-TEST(PathfinderLoader, AllDifficultiesNeedsEveryFolder) {
+TEST(PathfinderLoader, SeveralDifficultiesNeedEveryFolder) {
   PathfinderOptions o;
-  o.all_difficulties = true;
+  o.difficulties = pathfinder_difficulties("easy,intermediate,hard");
   std::string msg = error_of([&] { load_pathfinder(kData, o); });
   EXPECT_NE(msg.find("curv_baseline"), std::string::npos) << msg;
+}
+
+// The locality-bias paper's Pathfinder: train on the easy, intermediate and hard sets together, validate and
+// test on the hard one. A small release of each difficulty (10, 20 and 30 images, so each split's origin is
+// visible in its size): train holds the first 80% of every difficulty, easiest first; val and test are the
+// hard set's 80-90% and 90-100%.
+TEST(PathfinderLoader, SeveralDifficultiesTrainOnAllAndEvaluateOnTheHardest) {
+  fs::path root = temp_dir("difficulties");
+  const int contour[3] = {6, 9, 14};
+  const int64_t count[3] = {10, 20, 30};
+  for (int k = 0; k < 3; ++k) {
+    PathfinderWriteOptions w;
+    w.count = count[k];
+    w.images_per_batch = 8;
+    w.seed = 100 + uint64_t(k);
+    write_pathfinder((root / "pathfinder32" / pathfinder_difficulty_dir(contour[k])).string(),
+                     lra_pathfinder_params(32, contour[k]), w);
+  }
+  PathfinderOptions o;
+  o.difficulties = pathfinder_difficulties("hard, easy,intermediate");  // any order: easiest first
+  ASSERT_EQ(o.difficulties, (std::vector<std::string>{"curv_baseline", "curv_contour_length_9",
+                                                       "curv_contour_length_14"}));
+  Dataset d = load_pathfinder(root.string(), o);
+  ASSERT_EQ(d.split("train")->size(), 8 + 16 + 24);
+  ASSERT_EQ(d.split("val")->size(), 3);
+  ASSERT_EQ(d.split("test")->size(), 3);
+  auto expect_image = [&](const char* split, int64_t i, int k, int64_t index) {
+    PathfinderStimulus g = generate_pathfinder(lra_pathfinder_params(32, contour[k]), 100 + uint64_t(k), index);
+    Example e = d.split(split)->get(i);
+    EXPECT_EQ(e.label, g.label) << split << " " << i;
+    EXPECT_TRUE(std::equal(e.tokens.begin(), e.tokens.end(), g.image.begin(), g.image.end())) << split << " " << i;
+  };
+  int64_t i = 0;
+  for (int k = 0; k < 3; ++k)
+    for (int64_t j = 0; j < count[k] * 8 / 10; ++j) expect_image("train", i++, k, j);
+  for (int64_t j = 0; j < 3; ++j) expect_image("val", j, 2, 24 + j);
+  for (int64_t j = 0; j < 3; ++j) expect_image("test", j, 2, 27 + j);
+
+  // Easy and intermediate alone: intermediate (the harder listed) is the one evaluated.
+  o.difficulties = pathfinder_difficulties("easy,intermediate");
+  d = load_pathfinder(root.string(), o);
+  EXPECT_EQ(d.split("train")->size(), 8 + 16);
+  EXPECT_EQ(d.split("val")->size(), 2);
+  EXPECT_EQ(d.split("test")->size(), 2);
+  fs::remove_all(root);
+}
+
+TEST(PathfinderLoader, DifficultyListErrorsNameTheEntry) {
+  EXPECT_EQ(pathfinder_difficulties("hard"), (std::vector<std::string>{"curv_contour_length_14"}));
+  EXPECT_EQ(pathfinder_difficulties("curv_contour_length_9, easy"),
+            (std::vector<std::string>{"curv_baseline", "curv_contour_length_9"}));
+  std::string msg = error_of([] { pathfinder_difficulties("easy,hrad"); });
+  EXPECT_NE(msg.find("unknown pathfinder difficulty 'hrad' in 'easy,hrad'"), std::string::npos) << msg;
+  msg = error_of([] { pathfinder_difficulties("easy,,hard"); });
+  EXPECT_NE(msg.find("empty pathfinder difficulty in 'easy,,hard'"), std::string::npos) << msg;
+  msg = error_of([] { pathfinder_difficulties("hard,curv_contour_length_14"); });
+  EXPECT_NE(msg.find("'curv_contour_length_14' is listed twice"), std::string::npos) << msg;
+}
+
+// The data setting reads the list once (short names, easiest first) and prints it back; a bad entry stops
+// the parse naming the setting and the entry. --generate writes gen_count images of each listed
+// difficulty, the k-th from seed + k, and loads them with the split above.
+TEST(PathfinderTask, DifficultySettingAndGenerateSeveral) {
+  const auto* setting = settings::find(data_settings(), "difficulty");
+  ASSERT_NE(setting, nullptr);
+  DataOptions d;
+  EXPECT_EQ(setting->get(d), "hard");
+  setting->set(d, "hard,easy");
+  EXPECT_EQ(d.difficulty, (std::vector<std::string>{"easy", "hard"}));
+  EXPECT_EQ(setting->get(d), "easy,hard");
+  std::string msg = error_of([&] { setting->set(d, "easy,hrad"); });
+  EXPECT_NE(msg.find("setting difficulty: unknown pathfinder difficulty 'hrad' in 'easy,hrad'"), std::string::npos)
+      << msg;
+
+  fs::path scratch = temp_dir("generate_several");
+  d.gen_count = 10;
+  Dataset ds = find_task("pathfinder").generate(d, scratch.string(), 5);
+  EXPECT_TRUE(fs::is_directory(scratch / "pathfinder32" / "curv_baseline" / "metadata"));
+  EXPECT_TRUE(fs::is_directory(scratch / "pathfinder32" / "curv_contour_length_14" / "metadata"));
+  EXPECT_FALSE(fs::exists(scratch / "pathfinder32" / "curv_contour_length_9"));
+  ASSERT_EQ(ds.split("train")->size(), 16);
+  ASSERT_EQ(ds.split("val")->size(), 1);
+  ASSERT_EQ(ds.split("test")->size(), 1);
+  PathfinderStimulus easy0 = generate_pathfinder(lra_pathfinder_params(32, 6), 5, 0);
+  PathfinderStimulus hard9 = generate_pathfinder(lra_pathfinder_params(32, 14), 6, 9);
+  Example first = ds.split("train")->get(0), last = ds.split("test")->get(0);
+  EXPECT_TRUE(std::equal(first.tokens.begin(), first.tokens.end(), easy0.image.begin(), easy0.image.end()));
+  EXPECT_TRUE(std::equal(last.tokens.begin(), last.tokens.end(), hard9.image.begin(), hard9.image.end()));
+  fs::remove_all(scratch);
 }
 
 TEST(PathfinderLoader, MissingFoldersAreNamed) {
   std::string msg = error_of([&] { load_pathfinder(kData + "/nowhere"); });
   EXPECT_NE(msg.find("nowhere/pathfinder32"), std::string::npos) << msg;
   PathfinderOptions o;
-  o.difficulty = "curv_contour_length_9";
+  o.difficulties = {"curv_contour_length_9"};
   msg = error_of([&] { load_pathfinder(kData, o); });
   EXPECT_NE(msg.find("curv_contour_length_9"), std::string::npos) << msg;
   o.resolution = 48;
@@ -273,7 +363,7 @@ TEST(PathfinderGenerator, WritesTheReleaseLayoutTheLoaderReads) {
   EXPECT_EQ(line, str("imgs/1 sample_0.png 0 ", first.label, " 1.0 9 3 2 0.5 1 1"));
 
   PathfinderOptions lo;
-  lo.difficulty = "curv_contour_length_9";
+  lo.difficulties = {"curv_contour_length_9"};
   Dataset d = load_pathfinder(root.string(), lo);
   ASSERT_EQ(d.split("train")->size(), 32);
   ASSERT_EQ(d.split("val")->size(), 4);

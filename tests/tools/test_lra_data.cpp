@@ -73,6 +73,24 @@ TEST(LraData, GeneratesPathfinderAndInspectsIt) {
   EXPECT_TRUE(contains(wrong.output, "curv_contour_length_14")) << wrong.output;
 }
 
+// Several difficulties: generate writes each listed set, inspect trains on all and evaluates on the hardest.
+TEST(LraData, GeneratesAndInspectsSeveralPathfinderDifficulties) {
+  TempDir dir("lra_data_test_pathfinder_several");
+  Result gen = lra_data("generate pathfinder --size 32 --difficulty hard,easy --count 10 --per-batch 8 --out " +
+                        dir.path.string());
+  ASSERT_EQ(gen.status, 0) << gen.output;
+  EXPECT_TRUE(fs::exists(dir.path / "pathfinder32" / "curv_baseline" / "metadata" / "1.npy")) << gen.output;
+  EXPECT_TRUE(fs::exists(dir.path / "pathfinder32" / "curv_contour_length_14" / "metadata" / "1.npy")) << gen.output;
+  Result ins = lra_data("inspect pathfinder " + dir.path.string() + " --difficulty easy,hard --examples 0");
+  ASSERT_EQ(ins.status, 0) << ins.output;
+  EXPECT_TRUE(contains(ins.output, "split train: 16 examples")) << ins.output;
+  EXPECT_TRUE(contains(ins.output, "split val: 1 examples")) << ins.output;
+  EXPECT_TRUE(contains(ins.output, "split test: 1 examples")) << ins.output;
+  Result bad = lra_data("generate pathfinder --difficulty easy,hrad --count 2 --out " + dir.path.string());
+  EXPECT_NE(bad.status, 0) << bad.output;
+  EXPECT_TRUE(contains(bad.output, "unknown pathfinder difficulty 'hrad' in 'easy,hrad'")) << bad.output;
+}
+
 TEST(LraData, BenchReportsThroughput) {
   Result r = lra_data("bench listops --generate --count 64 --batch 8 --batches 5");
   ASSERT_EQ(r.status, 0) << r.output;

@@ -78,30 +78,40 @@ struct PathfinderArgs {
   int threads = 0;
 };
 
-// Writes a.count images into <out>/pathfinder<size>/<difficulty folder>; returns that folder.
-std::string write_pathfinder_set(const PathfinderArgs& a, double* secs) {
+// Writes a.count images of each difficulty of a.difficulty (one, or a comma list) into
+// <out>/pathfinder<size>/<difficulty folder>; returns those folders. The k-th difficulty, easiest first,
+// draws from seed + k (the task's --generate does the same).
+std::vector<std::string> write_pathfinder_set(const PathfinderArgs& a, double* secs) {
   LRA_CHECK(a.size == 32 || a.size == 64 || a.size == 128 || a.size == 256,
             "--size must be 32, 64, 128 or 256, got ", a.size);
   LRA_CHECK(a.count >= 1, "--count must be at least 1, got ", a.count);
-  int contour_length = 14;
-  const std::string folder = tasks::pathfinder_difficulty_folder(a.difficulty, &contour_length);
-  const std::string dir = (fs::path(a.out) / str("pathfinder", a.size) / folder).string();
-  tasks::PathfinderWriteOptions w;
-  w.count = a.count;
-  w.images_per_batch = a.per_batch;
-  w.seed = a.seed;
-  w.threads = a.threads;
+  const std::vector<std::string> folders = tasks::pathfinder_difficulties(a.difficulty);
+  std::vector<std::string> dirs;
   auto t0 = Clock::now();
-  tasks::write_pathfinder(dir, tasks::lra_pathfinder_params(a.size, contour_length), w);
+  for (size_t k = 0; k < folders.size(); ++k) {
+    int contour_length = 14;
+    tasks::pathfinder_difficulty_folder(folders[k], &contour_length);
+    const std::string dir = (fs::path(a.out) / str("pathfinder", a.size) / folders[k]).string();
+    tasks::PathfinderWriteOptions w;
+    w.count = a.count;
+    w.images_per_batch = a.per_batch;
+    w.seed = a.seed + k;
+    w.threads = a.threads;
+    tasks::write_pathfinder(dir, tasks::lra_pathfinder_params(a.size, contour_length), w);
+    dirs.push_back(dir);
+  }
   *secs = seconds_since(t0);
-  return dir;
+  return dirs;
 }
 
 int generate_pathfinder(const PathfinderArgs& a) {
   double secs = 0;
-  const std::string dir = write_pathfinder_set(a, &secs);
-  std::printf("pathfinder%d: wrote %lld images to %s (seed %llu, %.1f s, %.0f images/s)\n", a.size,
-              (long long)a.count, dir.c_str(), (unsigned long long)a.seed, secs, double(a.count) / secs);
+  const std::vector<std::string> dirs = write_pathfinder_set(a, &secs);
+  const double images = double(a.count) * double(dirs.size());
+  for (const std::string& dir : dirs)
+    std::printf("pathfinder%d: wrote %lld images to %s\n", a.size, (long long)a.count, dir.c_str());
+  std::printf("pathfinder%d: seed %llu, %.1f s, %.0f images/s\n", a.size, (unsigned long long)a.seed, secs,
+              images / secs);
   std::printf("inspect it with: lra-data inspect pathfinder %s --size %d --difficulty %s\n", a.out.c_str(), a.size,
               a.difficulty.c_str());
   return 0;
@@ -307,13 +317,13 @@ int bench(const BenchArgs& a) {
       PathfinderArgs g;
       g.out = dir = temp.path;
       g.size = a.settings.size;
-      g.difficulty = a.settings.difficulty;
+      g.difficulty = settings::find(tasks::data_settings(), "difficulty")->get(a.settings);
       g.count = a.count;
       g.seed = a.seed;
       double secs = 0;
-      write_pathfinder_set(g, &secs);
-      std::printf("pathfinder%d: generated %lld images in %.1f s (%.0f images/s, all threads)\n", g.size,
-                  (long long)g.count, secs, double(g.count) / secs);
+      const double images = double(g.count) * double(write_pathfinder_set(g, &secs).size());
+      std::printf("pathfinder%d: generated %.0f images in %.1f s (%.0f images/s, all threads)\n", g.size, images,
+                  secs, images / secs);
     }
   }
   LRA_CHECK(!dir.empty(), "bench ", kind.kind, ": give the data directory (", kind.dir_help, ") or --generate");
@@ -441,8 +451,18 @@ int main(int argc, char** argv) {
   gp->add_option("--out", pa.out, "output root (pathfinder<size>/ is created in it)")->required();
   gp->add_option("--size", pa.size, "image side: 32, 64, 128 or 256 (Path-X is 128)")
       ->capture_default_str()->check(CLI::IsMember({32, 64, 128, 256}));
-  gp->add_option("--difficulty", pa.difficulty, "easy (contour length 6), intermediate (9) or hard (14, LRA's)")
-      ->capture_default_str()->check(CLI::IsMember({"easy", "intermediate", "hard"}));
+  gp->add_option("--difficulty", pa.difficulty,
+                 "easy (contour length 6), intermediate (9) or hard (14, LRA's), or several: easy,intermediate,hard "
+                 "writes --count images of each")
+      ->capture_default_str()
+      ->check([](const std::string& v) {
+        try {
+          tasks::pathfinder_difficulties(v);
+          return std::string();
+        } catch (const Error& e) {
+          return std::string(e.what());
+        }
+      });
   gp->add_option("--count", pa.count, "images to write (labels balanced exactly)")->required()->check(CLI::PositiveNumber);
   gp->add_option("--per-batch", pa.per_batch, "images per imgs/<batch> folder and metadata file")
       ->capture_default_str()->check(CLI::PositiveNumber);
