@@ -809,7 +809,11 @@ TEST(Registry, EveryMixerDeclaresExactlyTheKeysItReads) {
       {"ssm_n", "4"},            {"init", "inv"},        {"dt_min", "0.002"}, {"dt_max", "0.05"},
       {"bidirectional", "true"}, {"ssm_bc", "true"},     {"hidden", "16"},    {"groups", "2"},
       {"kernel_size", "3"},      {"qkv_dim", "8"},       {"heads", "2"},      {"attention_dropout", "0.2"},
-      {"attention_bias", "true"}};
+      {"attention_bias", "true"},
+      // reformer
+      {"n_hashes", "2"},         {"n_buckets", "2"},     {"chunk_len", "20"}, {"scale", "inverse"},
+      {"self_mask", "true"},     {"mask_padding", "true"}, {"head_merge", "transpose"}, {"out_proj", "true"},
+      {"hash_seed", "7"}};
   // Keys that are only valid next to another one.
   const std::map<std::string, std::map<std::string, std::string>> companions = {
       {"residual_conv groups", {{"kernel_size", "3"}}}};  // groups needs a bounded kernel
