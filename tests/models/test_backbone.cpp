@@ -842,7 +842,11 @@ TEST(Registry, EveryMixerDeclaresExactlyTheKeysItReads) {
       {"attention_bias", "true"},
       {"variant", "paper"},      {"max_num_blocks", "4"}, {"sinkhorn_iters", "2"}, {"temperature", "0.5"},
       {"k", "4"},                {"mask_padding", "true"}, {"mode", "dense+factorized_random"},
-      {"dot_product", "false"},  {"dense_layout", "transpose"}, {"conv_scale", "none"},  {"conv_bias", "per_channel"}};
+      {"dot_product", "false"},  {"dense_layout", "transpose"}, {"conv_scale", "none"},  {"conv_bias", "per_channel"},
+      // reformer
+      {"n_hashes", "2"},         {"n_buckets", "2"},     {"chunk_len", "20"}, {"scale", "inverse"},
+      {"self_mask", "true"},     {"mask_padding", "true"}, {"head_merge", "transpose"}, {"out_proj", "true"},
+      {"hash_seed", "7"}};
   // Keys that are only valid next to another one.
   const std::map<std::string, std::map<std::string, std::string>> companions = {
       {"residual_conv groups", {{"kernel_size", "3"}}}};  // groups needs a bounded kernel

@@ -17,6 +17,19 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 # (what changes, file, old text, new text, cases that must fail)
 MUTATIONS = [
+    ("reformer: logits divided by sqrt(d) instead of LRA's multiply", "torch_models.py",
+     'self.scale = math.sqrt(self.d) if', 'self.scale = 1 / math.sqrt(self.d) if', ["reformer"]),
+    ("reformer: heads merged with a transpose instead of LRA's plain reshape", "torch_models.py",
+     "if self.transpose_merge else out.reshape(B, Lp, D)", "if True else out.reshape(B, Lp, D)", ["reformer"]),
+    ("reformer: no look-back to the previous chunk", "torch_models.py",
+     "torch.cat([t, torch.roll(t, 1, dims=2)], dim=3)", "torch.cat([t, t], dim=3)", ["reformer"]),
+    ("reformer: rounds averaged instead of weighted by their logsumexp", "torch_models.py",
+     "torch.exp(logits - torch.logsumexp(logits, dim=2, keepdim=True))", "(1.0 / logits.shape[2])",
+     ["reformer_hashes3"]),
+    ("reformer: no self mask", "torch_models.py", "        if self.self_mask:", "        if False:",
+     ["reformer_paper"]),
+    ("reformer: padding mask without the added rows", "torch_models.py",
+     "m = F.pad(m, (0, Lp - L))  #", "m = F.pad(m, (0, Lp - L), value=1)  #", ["reformer_paper"]),
     ("GELU tanh approximation instead of erf", "torch_models.py",
      "return F.gelu(x)  #", "return F.gelu(x, approximate='tanh')  #", ["transformer", "s4d", "gmlp"]),
     ("backbone LayerNorm eps 1e-5 instead of 1e-6", "torch_models.py",

@@ -642,6 +642,76 @@ class Sinkhorn(nn.Module):
         return self.out(y[:, :L])
 
 
+# --- LSH attention ---------------------------------------------------------------------------------
+
+
+class Reformer(nn.Module):
+    """LSH self-attention as google-research/long-range-arena computes it
+    (lra_benchmarks/models/reformer/reformer_attention.py: ReformerAttention, hash_vectors,
+    lsh_attention_single_head, look_one_back), written from that code in PyTorch: q and v projections
+    (no bias, shared QK), L padded by chunk_len − L mod chunk_len zero rows, buckets argmax([qR, −qR]) per
+    round plus round·n_buckets, ONE sort of the n_hashes·Lp keys Lp·bucket + position, the sorted
+    sequence reshaped into n_hashes·n_buckets chunks, each attending to itself and the chunk before it
+    (wrapping) with logits q·k·scale, logsumexp per row, unsort, rounds weighted by softmax of their
+    logsumexp. The rotations are the engine's buffer (LRA draws them from a fixed PRNGKey(0)). Options:
+    scale √d (LRA) or 1/√d, self mask −1e5 and key padding mask −1e9 (trax's values; LRA has neither),
+    head merge by reshape (LRA: no transpose) or transpose, an optional output projection."""
+
+    def __init__(self, cfg, max_len):
+        super().__init__()
+        D, self.H = cfg.width, cfg.get("heads", 8)
+        self.d = D // self.H
+        self.nh, self.nb, self.chunk_len = cfg.get("n_hashes", 1), cfg.get("n_buckets", 10), cfg.get("chunk_len", 10)
+        self.scale = math.sqrt(self.d) if cfg.get_string("scale", "sqrt_d") == "sqrt_d" else 1 / math.sqrt(self.d)
+        self.self_mask = cfg.get_flag("self_mask")
+        self.mask_padding = cfg.get_flag("mask_padding")
+        self.transpose_merge = cfg.get_string("head_merge", "reshape") == "transpose"
+        self.query = nn.Linear(D, D, bias=False)
+        self.value = nn.Linear(D, D, bias=False)
+        self.out = nn.Linear(D, D, bias=False) if cfg.get_flag("out_proj") else None
+        self.register_buffer("rotations", torch.zeros(self.d, self.nh, self.nb // 2))
+
+    def forward(self, x, mask):
+        B, L, D = x.shape
+        H, d, nh, nb = self.H, self.d, self.nh, self.nb
+        Lp = L + self.chunk_len - L % self.chunk_len
+        xp = F.pad(x, (0, 0, 0, Lp - L))
+        q = self.query(xp).reshape(B, Lp, H, d).transpose(1, 2)  # [B, H, Lp, d]
+        v = self.value(xp).reshape(B, Lp, H, d).transpose(1, 2)
+        with torch.no_grad():
+            rot = torch.einsum("bhtf,fai->bhati", q, self.rotations.to(q.dtype))  # [B, H, nh, Lp, nb/2]
+            buckets = torch.cat([rot, -rot], dim=-1).argmax(dim=-1)  # the first maximum, as jnp.argmax
+            buckets = (buckets + nb * torch.arange(nh)[:, None]).reshape(B, H, nh * Lp)
+            ticker = torch.arange(nh * Lp)
+            sticker = torch.argsort(Lp * buckets + ticker % Lp, dim=-1)  # distinct keys: any sort agrees
+            undo = torch.argsort(sticker, dim=-1)
+            st = sticker % Lp  # the position of each sorted row
+        nc, C = nh * nb, Lp // nb
+        take = lambda t, idx: torch.gather(t, 2, idx[..., None].expand(-1, -1, -1, t.shape[-1]))
+        bq = take(q, st).reshape(B, H, nc, C, d)
+        bv = take(v, st).reshape(B, H, nc, C, d)
+        back = lambda t: torch.cat([t, torch.roll(t, 1, dims=2)], dim=3)  # own chunk, then the previous one
+        bk, bv = back(bq), back(bv)  # [B, H, nc, 2C, d]
+        dots = torch.einsum("bhcie,bhcje->bhcij", bq, bk) * self.scale
+        pos_q = st.reshape(B, H, nc, C)
+        pos_k = back(pos_q[..., None])[..., 0]  # [B, H, nc, 2C]
+        if self.self_mask:
+            dots = dots.masked_fill(pos_q[..., :, None] == pos_k[..., None, :], -1e5)
+        if self.mask_padding:
+            m = mask if mask is not None else torch.ones(B, L, dtype=torch.int32)
+            m = F.pad(m, (0, Lp - L))  # the added rows are padding too
+            valid = torch.gather(m[:, None, :].expand(B, H, Lp), 2, pos_k.reshape(B, H, -1)).reshape(pos_k.shape)
+            dots = dots.masked_fill((valid == 0)[..., None, :], -1e9)
+        lse = torch.logsumexp(dots, dim=-1, keepdim=True)
+        o = (torch.exp(dots - lse) @ bv).reshape(B, H, nh * Lp, d)
+        o = take(o, undo).reshape(B, H, nh, Lp, d)
+        logits = torch.gather(lse.reshape(B, H, nh * Lp), 2, undo).reshape(B, H, nh, Lp, 1)
+        out = (o * torch.exp(logits - torch.logsumexp(logits, dim=2, keepdim=True))).sum(2)  # [B, H, Lp, d]
+        out = out.transpose(1, 2).reshape(B, Lp, D) if self.transpose_merge else out.reshape(B, Lp, D)
+        out = out[:, :L]
+        return self.out(out) if self.out is not None else out
+
+
 MIXERS = {
     "transformer": lambda cfg, n: Attention(cfg, n, "full"),
     "rotary_transformer": lambda cfg, n: Attention(cfg, n, "full"),
@@ -654,6 +724,7 @@ MIXERS = {
     "sinkhorn": lambda cfg, n: Sinkhorn(cfg, n),
     "linformer": lambda cfg, n: Linformer(cfg, n),
     "synthesizer": lambda cfg, n: Synthesizer(cfg, n),
+    "reformer": lambda cfg, n: Reformer(cfg, n),
 }
 
 
