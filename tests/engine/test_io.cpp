@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 
+#include "tests/support/process.h"
 #include "engine/io.h"
 #include "engine/nn.h"
 #include "engine/optim.h"
@@ -21,7 +22,7 @@ namespace fs = std::filesystem;
 class IoTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
+    dir_ = lra::test::scratch_dir() /
            ("lra_test_io_" + std::to_string(::getpid()) + "_" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);

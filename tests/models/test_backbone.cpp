@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/process.h"
 #include "engine/autograd.h"
 #include "engine/io.h"
 #include "engine/optim.h"
@@ -590,7 +591,7 @@ TEST(Backbone, BatchNormRunningStatisticsTravelWithTheCheckpoint) {
   EXPECT_TRUE(has_buffers) << "BatchNorm statistics must be named module buffers";
   a.eval();
   b.eval();
-  std::string path = (std::filesystem::temp_directory_path() / "lra_bn_buffers.safetensors").string();
+  std::string path = (lra::test::scratch_dir() / "lra_bn_buffers.safetensors").string();
   io::save_checkpoint(path, a, nullptr, 3, gen, "{}");
   std::vector<float> before = b.forward(batch.ids, batch.mask, gen).to_vector<float>();
   io::load_checkpoint(path, b, nullptr, nullptr);

@@ -11,6 +11,27 @@
 
 namespace lra::test {
 
+namespace {
+
+struct Scratch {
+  std::filesystem::path path;
+  Scratch() : path(std::filesystem::temp_directory_path() / ("lra_tests_" + std::to_string(getpid()))) {
+    std::filesystem::remove_all(path);
+    std::filesystem::create_directories(path);
+  }
+  ~Scratch() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);  // at exit: nothing to report to
+  }
+};
+
+}  // namespace
+
+const std::filesystem::path& scratch_dir() {
+  static const Scratch scratch;
+  return scratch.path;
+}
+
 CommandResult run_command(const std::string& command) {
   static std::atomic<int> counter{0};
   const std::filesystem::path out = std::filesystem::temp_directory_path() /

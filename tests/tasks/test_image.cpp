@@ -7,6 +7,7 @@
 // engine), so the loaders are checked against independently written files.
 #include <gtest/gtest.h>
 
+#include "tests/support/process.h"
 #include "tests/support/compare.h"
 
 #include <algorithm>
@@ -138,7 +139,7 @@ TEST(ImageCifar, MalformedFilesRejected) {
   EXPECT_ERROR_HAS(im::load_cifar10(kData + "/bad"), "data_batch_1.bin: no such file");
   EXPECT_ERROR_HAS(im::load_cifar10(kData + "/no_such_dir"), "data directory");
   // A data_batch file with a bad record fails the whole load, naming it.
-  const fs::path dir = fs::temp_directory_path() / ("lra_test_image_cifar_" + std::to_string(::getpid()));
+  const fs::path dir = lra::test::scratch_dir() / ("lra_test_image_cifar_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::copy(kData + "/cifar/cifar-10-batches-bin", dir);
   fs::copy_file(kData + "/bad/label.bin", dir / "data_batch_3.bin", fs::copy_options::overwrite_existing);

@@ -6,6 +6,7 @@
 // against the released format.
 #include <gtest/gtest.h>
 
+#include "tests/support/process.h"
 #include "tests/support/compare.h"
 
 #include <algorithm>
@@ -42,7 +43,7 @@ std::vector<std::string> read_lines(const std::string& path) {
 
 // A fresh empty directory under the system temp dir.
 fs::path temp_dir(const std::string& name) {
-  fs::path d = fs::temp_directory_path() / ("lra_test_listops_" + name + "_" + std::to_string(::getpid()));
+  fs::path d = lra::test::scratch_dir() / ("lra_test_listops_" + name + "_" + std::to_string(::getpid()));
   fs::remove_all(d);
   fs::create_directories(d);
   return d;

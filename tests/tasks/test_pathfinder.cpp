@@ -3,6 +3,7 @@
 // square-symmetry augmentation.
 #include <gtest/gtest.h>
 
+#include "tests/support/process.h"
 #include "tests/support/compare.h"
 
 #include <algorithm>
@@ -30,7 +31,7 @@ int fixture_pixel(int g, int y, int x) { return (y * 32 + x * 3 + 17 * g) % 256;
 using test::error_of;
 
 fs::path temp_dir(const std::string& name) {
-  fs::path p = fs::temp_directory_path() / ("lra_test_pathfinder_" + name);
+  fs::path p = lra::test::scratch_dir() / ("lra_test_pathfinder_" + name);
   fs::remove_all(p);
   fs::create_directories(p);
   return p;
@@ -489,7 +490,7 @@ TEST(PathfinderSecurity, HostilePngsAreRefusedBeforeDecoding) {
 
 TEST(PathfinderSecurity, MetadataPathsStayInsideTheRelease) {
   namespace fs = std::filesystem;
-  fs::path root = fs::temp_directory_path() / "lra_pf_escape";
+  fs::path root = lra::test::scratch_dir() / "lra_pf_escape";
   fs::remove_all(root);
   fs::path diff = root / "pathfinder32" / "curv_contour_length_14";
   fs::create_directories(diff / "metadata");

@@ -4,6 +4,7 @@
 // determinism). See tests/data/retrieval/README.md.
 #include <gtest/gtest.h>
 
+#include "tests/support/process.h"
 #include "tests/support/compare.h"
 
 #include <algorithm>
@@ -30,7 +31,7 @@ const std::string kFortunes = std::string(LRA_TEST_DATA) + "/text/fortunes";
 using lra::test::error_of;
 
 fs::path temp_dir(const std::string& name) {
-  fs::path d = fs::temp_directory_path() / ("lra_test_retrieval_" + name + "_" + std::to_string(::getpid()));
+  fs::path d = lra::test::scratch_dir() / ("lra_test_retrieval_" + name + "_" + std::to_string(::getpid()));
   fs::remove_all(d);
   fs::create_directories(d);
   return d;

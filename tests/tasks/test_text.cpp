@@ -3,6 +3,7 @@
 // category filtering, deterministic 80/10/10 split, balance, errors). See tests/data/text/README.md.
 #include <gtest/gtest.h>
 
+#include "tests/support/process.h"
 #include "tests/support/compare.h"
 
 #include <algorithm>
@@ -35,7 +36,7 @@ std::string file_bytes(const std::string& path) {
 }
 
 fs::path temp_dir(const std::string& name) {
-  fs::path d = fs::temp_directory_path() / ("lra_test_text_" + name + "_" + std::to_string(::getpid()));
+  fs::path d = lra::test::scratch_dir() / ("lra_test_text_" + name + "_" + std::to_string(::getpid()));
   fs::remove_all(d);
   fs::create_directories(d);
   return d;

@@ -103,7 +103,7 @@ int64_t release_train_size(const std::string& task, const lra::tasks::DataOption
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 std::string temp_dir(const std::string& name) {
-  fs::path p = fs::temp_directory_path() / name;
+  fs::path p = lra::test::scratch_dir() / name;
   fs::remove_all(p);
   return p.string();
 }

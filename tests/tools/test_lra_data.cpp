@@ -26,7 +26,7 @@ bool contains(const std::string& s, const std::string& part) { return s.find(par
 // A fresh folder under the temp dir, removed at the end of the test.
 struct TempDir {
   fs::path path;
-  explicit TempDir(const std::string& name) : path(fs::temp_directory_path() / name) { fs::remove_all(path); }
+  explicit TempDir(const std::string& name) : path(lra::test::scratch_dir() / name) { fs::remove_all(path); }
   ~TempDir() { fs::remove_all(path); }
 };
 

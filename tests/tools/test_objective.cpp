@@ -221,7 +221,7 @@ TEST(TrainerDenoise, RetrievalSinglePassResumesAndEvaluates) {
       " --generate --device cpu --text-len 48 --gen-train 16 --width 16 --depth 1 --mixer heads=2 --ffn 16"
       " --batch 4 --steps 6 --eval-every 3 --log-every 1 --plot false --seed 3 --denoise 1"
       " --denoise-mode single_pass --denoise-targets all";
-  const fs::path a = fs::temp_directory_path() / "lra_denoise_full", r = fs::temp_directory_path() / "lra_denoise_resumed";
+  const fs::path a = lra::test::scratch_dir() / "lra_denoise_full", r = lra::test::scratch_dir() / "lra_denoise_resumed";
   fs::remove_all(a);
   fs::remove_all(r);
   test::CommandResult full = test::run_command(bin + args + " --out " + a.string());

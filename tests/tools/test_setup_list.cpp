@@ -202,7 +202,7 @@ TEST(SetupList, ListsEveryPackageTheSourcesAskFor) {
 
 // The parsers themselves, on the forms a list or a hint may take.
 TEST(SetupList, ParsesInstallHints) {
-  const fs::path file = fs::temp_directory_path() / "test_setup_list_hints.txt";
+  const fs::path file = lra::test::scratch_dir() / "test_setup_list_hints.txt";
   std::ofstream(file) << "x (apt-get install a-b c+d)\n"
                       << "sudo apt-get install -y -qq --no-install-recommends ee \"${missing[@]}\"\n"
                       << "apt-get install ff; scripts/setup.sh gg\n"

@@ -72,7 +72,7 @@ class SmokeRun : public testing::TestWithParam<Case> {};
 
 TEST_P(SmokeRun, Trains) {
   const Case& c = GetParam();
-  const fs::path dir = fs::temp_directory_path() / ("lra_smoke_" + c.mixer + "_" + c.task);
+  const fs::path dir = lra::test::scratch_dir() / ("lra_smoke_" + c.mixer + "_" + c.task);
   fs::remove_all(dir);
   const std::string cmd = std::string(LRA_BINARY_DIR) + "/tools/lra-" + c.task + " --generate --device cpu --model " +
                           c.mixer + task_flags(c.task) +
@@ -115,7 +115,7 @@ class SmokeEval : public testing::TestWithParam<std::string> {};
 
 TEST_P(SmokeEval, EvaluatesTheCheckpoint) {
   const std::string task = GetParam();
-  const fs::path dir = fs::temp_directory_path() / ("lra_smoke_eval_" + task);
+  const fs::path dir = lra::test::scratch_dir() / ("lra_smoke_eval_" + task);
   fs::remove_all(dir);
   const std::string binary = std::string(LRA_BINARY_DIR) + "/tools/lra-" + task + " --generate --device cpu" +
                              task_flags(task);

@@ -45,7 +45,7 @@ Output listops(const std::string& args, const std::string& prefix = "") {
 }
 
 std::string temp_dir(const std::string& name) {
-  fs::path p = fs::temp_directory_path() / name;
+  fs::path p = lra::test::scratch_dir() / name;
   fs::remove_all(p);
   return p.string();
 }
@@ -170,7 +170,7 @@ TEST(Trainer, BadFlagsGiveOneClearMessage) {
   r = listops("--steps 2 --data /nonexistent --out " + temp_dir("lra_trainer_bad"));  // with --generate too
   EXPECT_EQ(r.status, 1);
   EXPECT_TRUE(contains(r.output, "either --data DIR")) << r.output;
-  fs::remove_all(fs::temp_directory_path() / "lra_trainer_bad");
+  fs::remove_all(lra::test::scratch_dir() / "lra_trainer_bad");
 }
 
 // A model whose parameters cover every kind: embeddings (ids, cls, learned positions), weights, biases,

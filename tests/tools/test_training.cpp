@@ -74,7 +74,7 @@ TEST(Training, ClassifierLearnsOnGpu) {
 }
 
 TEST(Training, CheckpointResumesToTheIdenticalNextStep) {
-  std::string path = (std::filesystem::temp_directory_path() / "lra_resume_test.safetensors").string();
+  std::string path = (lra::test::scratch_dir() / "lra_resume_test.safetensors").string();
   Trainer a(Device::CPU);
   for (int i = 0; i < 5; ++i) a.step(a.task.batch(16, a.data), Device::CPU);
   io::save_checkpoint(path, a.model, a.opt.get(), 5, a.dropout, "{}");
@@ -94,7 +94,7 @@ TEST(Training, CheckpointResumesToTheIdenticalNextStep) {
 }
 
 TEST(Training, CheckpointOfAnotherModelIsRefused) {
-  std::string path = (std::filesystem::temp_directory_path() / "lra_mismatch_test.safetensors").string();
+  std::string path = (lra::test::scratch_dir() / "lra_mismatch_test.safetensors").string();
   Generator g(1);
   models::ToyClassifier small(9, 16, 32, 4, g), wide(9, 24, 32, 4, g);
   io::save_checkpoint(path, small, nullptr, 0, g, "{}");
@@ -125,7 +125,7 @@ std::string run_command(const std::string& cmd, int* status) {
 }
 
 TEST(DemoBinary, TrainsAndWritesACheckpoint) {
-  std::string dir = (std::filesystem::temp_directory_path() / "lra_demo_run").string();
+  std::string dir = (lra::test::scratch_dir() / "lra_demo_run").string();
   std::filesystem::remove_all(dir);
   int status = 0;
   std::string out = run_command(std::string(LRA_BINARY_DIR) + "/tools/lra-demo --device cpu --steps 20 --eval-every 10 --out " + dir, &status);
