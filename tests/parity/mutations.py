@@ -17,6 +17,18 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 # (what changes, file, old text, new text, cases that must fail)
 MUTATIONS = [
+    ("linear transformer features elu + 1 -> relu + 1", "torch_models.py",
+     "fq, fk = (F.elu(self.heads(t)) + 1", "fq, fk = (F.relu(self.heads(t)) + 1", ["linear_transformer"]),
+    ("linear transformer eps 1e-6 -> 1e-3", "torch_models.py",
+     "(den + self.eps)", "(den + 1e3 * self.eps)", ["linear_transformer"]),
+    ("performer relu kernel_epsilon 0.001 -> 0.01", "torch_models.py",
+     "return F.relu(dash) + self.relu_eps", "return F.relu(dash) + 10 * self.relu_eps", ["performer"]),
+    ("performer keys stabilised per position like queries", "torch_models.py",
+     "else dash.amax((-2, -1), keepdim=True)", "else dash.amax(-1, keepdim=True)", ["performer_softmax"]),
+    ("performer softmax without the d^-1/4 data normaliser", "torch_models.py",
+     "c = d ** -0.25", "c = 1.0", ["performer_softmax", "performer_softmax_blocks"]),
+    ("padded keys masked although mask_keys is off", "torch_models.py",
+     "if self.mask_keys and mask is not None:", "if mask is not None:", ["linear_transformer", "performer"]),
     ("GELU tanh approximation instead of erf", "torch_models.py",
      "return F.gelu(x)  #", "return F.gelu(x, approximate='tanh')  #", ["transformer", "s4d", "gmlp"]),
     ("backbone LayerNorm eps 1e-5 instead of 1e-6", "torch_models.py",
