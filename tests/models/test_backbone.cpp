@@ -809,7 +809,9 @@ TEST(Registry, EveryMixerDeclaresExactlyTheKeysItReads) {
       {"ssm_n", "4"},            {"init", "inv"},        {"dt_min", "0.002"}, {"dt_max", "0.05"},
       {"bidirectional", "true"}, {"ssm_bc", "true"},     {"hidden", "16"},    {"groups", "2"},
       {"kernel_size", "3"},      {"qkv_dim", "8"},       {"heads", "2"},      {"attention_dropout", "0.2"},
-      {"attention_bias", "true"}};
+      {"attention_bias", "true"}, {"eps", "1e-5"},        {"mask_keys", "true"},  {"kernel", "softmax"},
+      {"features", "iid"},       {"nb_features", "6"},  {"ortho_scaling", "1"}, {"redraw", "yes"},
+      {"relu_eps", "0.01"},      {"softmax_eps", "1e-5"}};
   // Keys that are only valid next to another one.
   const std::map<std::string, std::map<std::string, std::string>> companions = {
       {"residual_conv groups", {{"kernel_size", "3"}}}};  // groups needs a bounded kernel
