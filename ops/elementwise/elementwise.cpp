@@ -16,6 +16,9 @@ const char* unary_name(UnaryOp op) {
     case UnaryOp::Tanh: return "tanh";
     case UnaryOp::Scale: return "scale";
     case UnaryOp::Rsqrt: return "rsqrt";
+    case UnaryOp::Elu: return "elu";
+    case UnaryOp::Exp: return "exp";
+    case UnaryOp::Guard: return "guard";
   }
   return "unary";
 }
@@ -68,6 +71,9 @@ Tensor sigmoid(const Tensor& x) { return unary(UnaryOp::Sigmoid, x); }
 Tensor rsqrt(const Tensor& x, double shift) { return unary(UnaryOp::Rsqrt, x, shift); }
 Tensor tanh(const Tensor& x) { return unary(UnaryOp::Tanh, x); }
 Tensor scale(const Tensor& x, double alpha) { return unary(UnaryOp::Scale, x, alpha); }
+Tensor elu(const Tensor& x, double shift) { return unary(UnaryOp::Elu, x, shift); }
+Tensor exp_plus(const Tensor& x, double shift) { return unary(UnaryOp::Exp, x, shift); }
+Tensor guard(const Tensor& x, double eps) { return unary(UnaryOp::Guard, x, eps); }
 
 Tensor glu(const Tensor& x, int dim) {
   check_float(x, "glu");

@@ -65,6 +65,9 @@ __global__ void bf16_to_f32_kernel(const __nv_bfloat16* x, float* y, int64_t n) 
       case UnaryOp::Tanh: KERNEL<UnaryOp::Tanh><<<blocks, 256, 0, stream()>>>(__VA_ARGS__); break;               \
       case UnaryOp::Scale: KERNEL<UnaryOp::Scale><<<blocks, 256, 0, stream()>>>(__VA_ARGS__); break;             \
       case UnaryOp::Rsqrt: KERNEL<UnaryOp::Rsqrt><<<blocks, 256, 0, stream()>>>(__VA_ARGS__); break;             \
+      case UnaryOp::Elu: KERNEL<UnaryOp::Elu><<<blocks, 256, 0, stream()>>>(__VA_ARGS__); break;                 \
+      case UnaryOp::Exp: KERNEL<UnaryOp::Exp><<<blocks, 256, 0, stream()>>>(__VA_ARGS__); break;                 \
+      case UnaryOp::Guard: KERNEL<UnaryOp::Guard><<<blocks, 256, 0, stream()>>>(__VA_ARGS__); break;             \
     }                                                                                                            \
     LRA_KERNEL_CHECK();                                                                                          \
   } while (0)

@@ -9,7 +9,10 @@
 namespace lra::ops {
 
 // Rsqrt is 1/sqrt(x + alpha): alpha is the epsilon of a normalisation (BatchNorm's running variance).
-enum class UnaryOp : int { Relu, GeluTanh, GeluErf, Silu, Sigmoid, Tanh, Scale, Rsqrt };
+// Elu and Exp add alpha to the result: elu(x) + 1 is the Linear Transformer's feature map, exp(x) + eps
+// the Performer's positive random features. Guard is x + 2·alpha where |x| <= alpha (x elsewhere), with
+// derivative 1: the LRA Performer's guard on its normaliser before taking the reciprocal.
+enum class UnaryOp : int { Relu, GeluTanh, GeluErf, Silu, Sigmoid, Tanh, Scale, Rsqrt, Elu, Exp, Guard };
 
 template <class T>
 LRA_HD T sigmoid_of(T x) {
@@ -29,6 +32,9 @@ LRA_HD T unary_forward_scalar(UnaryOp op, T x, T alpha) {
     case UnaryOp::Tanh: return tanh(x);
     case UnaryOp::Scale: return alpha * x;
     case UnaryOp::Rsqrt: return T(1) / sqrt(x + alpha);
+    case UnaryOp::Elu: return (x > T(0) ? x : exp(x) - T(1)) + alpha;
+    case UnaryOp::Exp: return exp(x) + alpha;
+    case UnaryOp::Guard: return fabs(x) <= alpha ? x + T(2) * alpha : x;
   }
   return T(0);
 }
@@ -56,6 +62,9 @@ LRA_HD T unary_backward_scalar(UnaryOp op, T x, T y, T g, T alpha) {
     case UnaryOp::Tanh: return g * (T(1) - y * y);
     case UnaryOp::Scale: return g * alpha;
     case UnaryOp::Rsqrt: return T(-0.5) * g * y * y * y;  // d/dx (x+a)^(-1/2) = -(x+a)^(-3/2)/2
+    case UnaryOp::Elu: return x > T(0) ? g : g * exp(x);
+    case UnaryOp::Exp: return g * (y - alpha);  // y - alpha = exp(x)
+    case UnaryOp::Guard: return g;              // a step of the value, not of the slope
   }
   return T(0);
 }

@@ -847,7 +847,11 @@ TEST(Registry, EveryMixerDeclaresExactlyTheKeysItReads) {
       // reformer
       {"n_hashes", "2"},         {"n_buckets", "2"},     {"chunk_len", "20"}, {"scale", "inverse"},
       {"self_mask", "true"},     {"mask_padding", "true"}, {"head_merge", "transpose"}, {"out_proj", "true"},
-      {"hash_seed", "7"}};
+      {"hash_seed", "7"},
+      // linear_transformer, performer
+      {"eps", "1e-5"},           {"mask_keys", "true"},  {"kernel", "softmax"},
+      {"features", "iid"},       {"nb_features", "6"},  {"ortho_scaling", "1"}, {"redraw", "yes"},
+      {"relu_eps", "0.01"},      {"softmax_eps", "1e-5"}};
   // Keys that are only valid next to another one.
   const std::map<std::string, std::map<std::string, std::string>> companions = {
       {"residual_conv groups", {{"kernel_size", "3"}}}};  // groups needs a bounded kernel

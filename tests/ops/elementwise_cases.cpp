@@ -20,7 +20,9 @@ std::vector<OpCase> elementwise_cases(Generator& gen) {
   const Unary unaries[] = {{"relu", UnaryOp::Relu, 1},     {"gelu_tanh", UnaryOp::GeluTanh, 1},
                            {"gelu_erf", UnaryOp::GeluErf, 1}, {"silu", UnaryOp::Silu, 1},
                            {"sigmoid", UnaryOp::Sigmoid, 1}, {"tanh", UnaryOp::Tanh, 1},
-                           {"scale", UnaryOp::Scale, -0.37}, {"rsqrt", UnaryOp::Rsqrt, 1e-5}};
+                           {"scale", UnaryOp::Scale, -0.37}, {"rsqrt", UnaryOp::Rsqrt, 1e-5},
+                           {"elu", UnaryOp::Elu, 1},        {"exp", UnaryOp::Exp, 1e-3},
+                           {"guard", UnaryOp::Guard, 0.25}};
   for (const Unary& u : unaries)
     for (const Shape& s : shapes) {
       OpCase c;
@@ -57,7 +59,7 @@ std::vector<OpCase> elementwise_cases(Generator& gen) {
   // the split dim itself (0 is even: two halves of 0); a cast of nothing.
   for (auto [name, op, shape] : std::vector<std::tuple<const char*, UnaryOp, Shape>>{
            {"relu", UnaryOp::Relu, {0}}, {"gelu_erf", UnaryOp::GeluErf, {3, 0}}, {"silu", UnaryOp::Silu, {0, 5}},
-           {"tanh", UnaryOp::Tanh, {2, 0, 7}}}) {
+           {"tanh", UnaryOp::Tanh, {2, 0, 7}}, {"elu", UnaryOp::Elu, {0, 4}}, {"exp", UnaryOp::Exp, {5, 0}}}) {
     OpCase c;
     c.name = std::string(name) + " " + shape.to_string();
     c.inputs = {random_input(shape, gen)};

@@ -712,6 +712,97 @@ class Reformer(nn.Module):
         return self.out(out) if self.out is not None else out
 
 
+
+# --- kernel (linear) attention mixers ----------------------------------------------------------------
+# Written from the LRA code: lra_benchmarks/models/linear_transformer/linear_attention.py and
+# lra_benchmarks/models/performer/performer_attention.py. Separate bias-free q/k/v/out projections, no
+# attention mask (LRA's functions receive none; mask_keys = 1 zeroes the padded keys' features), the
+# causal forms with an explicit lower-triangular [L, L] matrix (the engine uses a running state).
+
+
+class KernelAttention(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        D, self.H = cfg.width, cfg.get("heads", 4)
+        self.Q = cfg.get("qkv_dim", 0) or D
+        self.causal = cfg.get_flag("causal")
+        self.mask_keys = cfg.get_flag("mask_keys")
+        self.query = nn.Linear(D, self.Q, bias=False)
+        self.key = nn.Linear(D, self.Q, bias=False)
+        self.value = nn.Linear(D, self.Q, bias=False)
+        self.out = nn.Linear(self.Q, D, bias=False)
+
+    def heads(self, t):  # [B, L, Q] -> [B, H, L, d]
+        B, L, _ = t.shape
+        return t.reshape(B, L, self.H, self.Q // self.H).transpose(1, 2)
+
+    def attend(self, fq, fk, v, mask):
+        """numerator [B, H, L, d] and normaliser [B, H, L] of sum_j phi(q)·phi(k_j) v_j (j <= t if causal)."""
+        if self.mask_keys and mask is not None:
+            fk = fk * mask.to(fk.dtype)[:, None, :, None]
+        if self.causal:
+            L = fq.shape[2]
+            a = torch.einsum("bhlm,bhsm->bhls", fq, fk) * torch.tril(torch.ones(L, L, dtype=fq.dtype))
+            return a @ v, a.sum(-1)
+        kv = torch.einsum("bhsm,bhsd->bhmd", fk, v)
+        return torch.einsum("bhlm,bhmd->bhld", fq, kv), torch.einsum("bhlm,bhm->bhl", fq, fk.sum(2))
+
+    def finish(self, y):
+        B, H, L, d = y.shape
+        return self.out(y.transpose(1, 2).reshape(B, L, H * d))
+
+
+class LinearTransformer(KernelAttention):
+    """LRA linear_attention: phi = elu + 1, y = phi(q) (phi(k)^T v) * 1 / (phi(q) . sum phi(k) + eps)."""
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        self.eps = cfg.get("eps", 1e-6)
+
+    def forward(self, x, mask):
+        fq, fk = (F.elu(self.heads(t)) + 1 for t in (self.query(x), self.key(x)))
+        num, den = self.attend(fq, fk, self.heads(self.value(x)), mask)
+        return self.finish(num * (1.0 / (den + self.eps))[..., None])
+
+
+class Performer(KernelAttention):
+    """LRA FastAttentionviaLowRankDecomposition with the generalized (relu) or the softmax (FAVOR+) kernel.
+    The random matrix is the engine's buffer "projection" (drawn by the engine; redraw is off in the cases)."""
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        self.softmax = cfg.get_string("kernel", "relu") == "softmax"
+        features = cfg.get_string("features", "auto")
+        if features == "auto":
+            features = "ortho" if self.softmax else "none"
+        self.relu_eps = cfg.get("relu_eps", 0.001)
+        self.stabilizer = cfg.get("softmax_eps", 1e-6) if self.softmax else 0.0
+        if features != "none":
+            m, d = cfg.get("nb_features", 256), self.Q // self.H
+            self.register_buffer("projection", torch.zeros(m, d))
+        else:
+            self.projection = None
+
+    def features(self, x, is_query):
+        if not self.softmax:
+            dash = x if self.projection is None else x @ self.projection.T
+            return F.relu(dash) + self.relu_eps
+        d, m = x.shape[-1], self.projection.shape[0]
+        c = d ** -0.25
+        dash = (c * x) @ self.projection.T
+        diag = (x * x).sum(-1, keepdim=True) / 2.0 * c * c
+        top = dash.amax(-1, keepdim=True) if is_query else dash.amax((-2, -1), keepdim=True)
+        return m ** -0.5 * (torch.exp(dash - diag - top) + self.stabilizer)
+
+    def forward(self, x, mask):
+        fq = self.features(self.heads(self.query(x)), True)
+        fk = self.features(self.heads(self.key(x)), False)
+        num, den = self.attend(fq, fk, self.heads(self.value(x)), mask)
+        s = self.stabilizer
+        den = den + 2 * s * (den.abs() <= s).to(den.dtype)
+        return self.finish(num * torch.reciprocal(den)[..., None])
+
+
 MIXERS = {
     "transformer": lambda cfg, n: Attention(cfg, n, "full"),
     "rotary_transformer": lambda cfg, n: Attention(cfg, n, "full"),
@@ -725,6 +816,8 @@ MIXERS = {
     "linformer": lambda cfg, n: Linformer(cfg, n),
     "synthesizer": lambda cfg, n: Synthesizer(cfg, n),
     "reformer": lambda cfg, n: Reformer(cfg, n),
+    "linear_transformer": lambda cfg, n: LinearTransformer(cfg),
+    "performer": lambda cfg, n: Performer(cfg),
 }
 
 
