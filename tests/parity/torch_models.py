@@ -712,7 +712,6 @@ class Reformer(nn.Module):
         return self.out(out) if self.out is not None else out
 
 
-
 # --- kernel (linear) attention mixers ----------------------------------------------------------------
 # Written from the LRA code: lra_benchmarks/models/linear_transformer/linear_attention.py and
 # lra_benchmarks/models/performer/performer_attention.py. Separate bias-free q/k/v/out projections, no
