@@ -12,6 +12,7 @@ const Names<Activation> kActivationNames = {{Activation::Gelu, "gelu"}, {Activat
 const Names<Pooling> kPoolingNames = {
     {Pooling::Cls, "cls"}, {Pooling::MaskedMean, "masked_mean"}, {Pooling::Mean, "mean"}, {Pooling::Sum, "sum"}};
 const Names<Interaction> kInteractionNames = {{Interaction::Concat, "concat"}, {Interaction::Nli, "nli"}};
+const Names<ClsInit> kClsInitNames = {{ClsInit::Zeros, "zeros"}, {ClsInit::Normal, "normal"}};
 
 const std::vector<Setting<ModelConfig>>& model_settings() {
   using C = ModelConfig;
@@ -23,13 +24,19 @@ const std::vector<Setting<ModelConfig>>& model_settings() {
       integer("ffn", &C::ffn, "feed-forward hidden width (0: no feed-forward sub-layer)"),
       choice("position", &C::position, kPositionNames,
              "position encoding added to the input (rotary: the attention mixers' rotary key)"),
-      flag("cls_token", &C::cls_token, "prepend a learned CLS token"),
+      flag("cls_token", &C::cls_token, "prepend a learned CLS token (its mask copies token 0's; mean pooling includes it)"),
+      choice("cls_init", &C::cls_init, kClsInitNames,
+             "the CLS row's initial value: zeros (LRA) or N(0, 1) like an embedding row (the predecessor)"),
       flag("prenorm", &C::prenorm, "normalise before each sublayer (false: after)"),
       flag("final_norm", &C::final_norm, "pre-norm: a norm after the last block (false: none)"),
       choice("norm", &C::norm, kNormNames, "normalisation (batch: over all B x L positions)"),
       choice("activation", &C::activation, kActivationNames, "feed-forward activation"),
-      number("dropout", &C::dropout, "dropout rate (input, residual branches, feed-forward, mixer-internal)"),
+      number("dropout", &C::dropout, "dropout rate (residual branches, feed-forward, mixer-internal)"),
+      number("input_dropout", &C::input_dropout,
+             "dropout rate after the embedding and positions (LRA: the dropout rate; S4, the predecessor: 0)"),
       flag("tied_dropout", &C::tied_dropout, "one dropout mask per channel, shared over the sequence"),
+      flag("mask_zero_pixels", &C::mask_zero_pixels,
+           "LRA's pixel mask: pixel value 0 is padding, masked as keys and as queries (full attention only)"),
       choice("pooling", &C::pooling, kPoolingNames, "sequence pooling for the classifier"),
       integer("mlp_dim", &C::mlp_dim, "classifier hidden width (0: width)"),
       integer("head_layers", &C::head_layers,

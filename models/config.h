@@ -21,6 +21,7 @@ enum class NormKind { Layer, Batch };
 enum class Activation { Gelu, Relu };
 enum class Pooling { Cls, MaskedMean, Mean, Sum };
 enum class Interaction { Concat, Nli };
+enum class ClsInit { Zeros, Normal };  // the cls row: LRA's zero-initialised vector | an N(0, 1) embedding row
 
 extern const settings::Names<Input> kInputNames;
 extern const settings::Names<Position> kPositionNames;
@@ -28,6 +29,7 @@ extern const settings::Names<NormKind> kNormNames;
 extern const settings::Names<Activation> kActivationNames;
 extern const settings::Names<Pooling> kPoolingNames;
 extern const settings::Names<Interaction> kInteractionNames;
+extern const settings::Names<ClsInit> kClsInitNames;
 
 struct ModelConfig {
   // --- settings (model_settings()) ---
@@ -38,12 +40,15 @@ struct ModelConfig {
   int ffn = 256;     // feed-forward hidden width (0: no FFN sub-layer)
   Position position = Position::Sinusoidal;  // rotary positions are the attention mixers' `rotary` key
   bool cls_token = false;
+  ClsInit cls_init = ClsInit::Zeros;
   bool prenorm = true;
   bool final_norm = true;  // pre-norm only: the norm after the last block
   NormKind norm = NormKind::Layer;
   Activation activation = Activation::Gelu;  // of the FFN
-  double dropout = 0.1;
-  bool tied_dropout = false;  // one mask per channel, broadcast over the sequence
+  double dropout = 0.1;         // residual branches, FFN, mixer-internal (not the input: input_dropout)
+  double input_dropout = 0.0;   // after embedding + positions (LRA: = dropout; S4 and the predecessor: none)
+  bool tied_dropout = false;    // one mask per channel, broadcast over the sequence (input dropout too)
+  bool mask_zero_pixels = false;  // LRA's pixel mask: pixel 0 is padding, for queries as well as keys
   Pooling pooling = Pooling::Mean;
   int mlp_dim = 0;      // classifier hidden width (0: width)
   int head_layers = 1;  // 0: one Linear; 1: Linear-ReLU-Linear (dual: two hidden layers)

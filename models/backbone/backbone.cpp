@@ -44,13 +44,37 @@ Tensor Block::forward(const Tensor& x, const Tensor& mask, Generator& gen) {
   auto drop = [&](const Tensor& t) { return ops::dropout(t, config_.dropout, gen, training(), tie); };
   Tensor h = x;
   if (config_.prenorm) {
-    h = ops::add(h, drop(mixer_->forward(norm1_->forward(h), mask, gen)));
+    h = ops::add(h, drop(mix(norm1_->forward(h), mask, gen)));
     if (ffn_) h = ops::add(h, ffn_->forward(norm2_->forward(h), config_.dropout, config_.tied_dropout, gen));
   } else {
-    h = norm1_->forward(ops::add(h, drop(mixer_->forward(h, mask, gen))));
+    h = norm1_->forward(ops::add(h, drop(mix(h, mask, gen))));
     if (ffn_) h = norm2_->forward(ops::add(h, ffn_->forward(h, config_.dropout, config_.tied_dropout, gen)));
   }
   return h;
+}
+
+Tensor Block::mix(const Tensor& x, const Tensor& mask, Generator& gen) {
+  Tensor y = mixer_->forward(x, mask, gen);
+  if (!config_.mask_zero_pixels || !mask.defined()) return y;
+  // LRA's query mask (see the header): a masked query's logits are all −1e10, so its weights are uniform
+  // over all L keys and its output is W_o·mean_j v_j (+ b_o). v is affine in x, so mean_j v(x_j) =
+  // v(mean_j x_j): that is the mixer applied to the one-position sequence mean_j x_j, whose one key takes
+  // all the weight. It runs without attention dropout (the header says why).
+  Tensor uniform;
+  {
+    const bool was_training = mixer_->training();
+    struct Restore {
+      Mixer& m;
+      bool on;
+      ~Restore() { m.train(on); }
+    } restore{*mixer_, was_training};
+    mixer_->eval();
+    uniform = mixer_->forward(ops::mean(x, 1, true), Tensor(), gen);  // [B, 1, D]
+  }
+  // y on real queries, uniform on masked ones; an exact selection (a real row is y to the bit).
+  const Tensor q = ops::reshape(ops::cast(mask, x.dtype()), {x.dim(0), x.dim(1), 1});  // 1 = a real query
+  const Tensor not_q = ops::sub(Tensor::ones({1}, x.dtype(), x.device()), q);
+  return ops::add(ops::mul(y, q), ops::mul(uniform, not_q));
 }
 
 // --- positions -----------------------------------------------------------------------------------
@@ -75,6 +99,14 @@ LraModel::LraModel(const ModelConfig& config, Generator& init) : config_(config)
   LRA_CHECK(c.input == Input::Scalars || c.vocab_size > 0, "model: input = tokens needs vocab_size > 0, got ",
             c.vocab_size);
   LRA_CHECK(c.dropout >= 0 && c.dropout < 1, "model: dropout ", c.dropout, " is not in [0, 1)");
+  LRA_CHECK(c.input_dropout >= 0 && c.input_dropout < 1, "model: input_dropout ", c.input_dropout,
+            " is not in [0, 1)");
+  // The query mask is LRA's full-attention semantics (uniform weights over every key for a masked query,
+  // computed from the mean of the sequence, see Block::mix): block-local, LaS (smoothed values) and the
+  // convolution mixers would need their own definition, and LRA's local attention masks differently (gap 17).
+  LRA_CHECK(!c.mask_zero_pixels || c.model == "transformer" || c.model == "rotary_transformer",
+            "model: mask_zero_pixels (LRA's query and key mask) needs a full-attention mixer (transformer, "
+            "rotary_transformer), got '", c.model, "'");
   LRA_CHECK(c.head_layers == 0 || c.head_layers == 1, "model: head_layers ", c.head_layers,
             " is not 0 (one Linear) or 1 (Linear-ReLU-Linear)");
   find_mixer(c.model);  // fails early, listing the registered names
@@ -86,7 +118,10 @@ LraModel::LraModel(const ModelConfig& config, Generator& init) : config_(config)
     encoder_ = register_module("encoder", std::make_shared<Linear>(1, c.width, init));
   }
   const int rows = c.max_len + (c.cls_token ? 1 : 0);
-  if (c.cls_token) cls_ = register_parameter("cls", Tensor::zeros({1, 1, c.width}), nn::ParamKind::Embedding);
+  if (c.cls_token) {
+    cls_ = register_parameter("cls", Tensor::zeros({1, 1, c.width}), nn::ParamKind::Embedding);
+    if (c.cls_init == ClsInit::Normal) nn::init::normal(cls_, init, 0.0, 1.0);  // as the embedding rows
+  }
   if (c.position == Position::Learned) {
     pos_ = register_parameter("pos", Tensor::empty({rows, c.width}), nn::ParamKind::Embedding);
     nn::init::normal(pos_, init, 0.0, 0.02);
@@ -128,6 +163,21 @@ Tensor LraModel::full_mask(int64_t B, int64_t L, Device device, const Tensor& ma
   return ops::concat({ops::slice(m, 1, 0, 1), m}, 1);  // the cls token copies token 0's mask
 }
 
+Tensor LraModel::input_mask(const Tensor& ids, const Tensor& mask) const {
+  if (!config_.mask_zero_pixels) return mask;
+  LRA_CHECK(ids.defined() && ids.ndim() == 2 && ids.dtype() == DType::I32 && ids.device() == Device::CPU,
+            "model: input_mask takes the host ids [B, L] int32 (before they become scalars), got ",
+            ids.defined() ? ids.describe() : std::string("none"));
+  if (mask.defined())
+    LRA_CHECK(mask.ndim() == 2 && mask.dim(0) == ids.dim(0) && mask.dim(1) == ids.dim(1) && mask.dtype() == DType::I32 &&
+                  mask.device() == Device::CPU,
+              "model: input_mask takes a host mask int32 [", ids.dim(0), ", ", ids.dim(1), "], got ", mask.describe());
+  std::vector<int32_t> m = ids.to_vector<int32_t>();
+  const std::vector<int32_t> given = mask.defined() ? mask.to_vector<int32_t>() : std::vector<int32_t>(m.size(), 1);
+  for (size_t i = 0; i < m.size(); ++i) m[i] = (m[i] > 0 && given[i] != 0) ? 1 : 0;  // LRA: inputs > 0
+  return Tensor::from_vector(m, {ids.dim(0), ids.dim(1)});
+}
+
 Tensor LraModel::encode(const Tensor& input, const Tensor& mask, Generator& gen) {
   const ModelConfig& c = config_;
   Tensor x;
@@ -156,7 +206,7 @@ Tensor LraModel::encode(const Tensor& input, const Tensor& mask, Generator& gen)
     if (pos.dtype() != x.dtype()) pos = ops::cast(pos, x.dtype());
     x = ops::add(x, pos);
   }
-  x = ops::dropout(x, c.dropout, gen, training(), c.tied_dropout ? -2 : ops::kNoTie);
+  x = ops::dropout(x, c.input_dropout, gen, training(), c.tied_dropout ? -2 : ops::kNoTie);
   // No caller mask and no CLS row: nothing is padding, so the mixers get no mask and skip masking.
   Tensor m = mask.defined() || c.cls_token ? full_mask(B, L, x.device(), mask) : Tensor();
   for (auto& block : blocks_) x = block->forward(x, m, gen);

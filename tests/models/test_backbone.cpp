@@ -387,6 +387,140 @@ TEST(Backbone, MaskedMeanIgnoresPaddedTokens) {
   EXPECT_GT(max_diff_rows(ops::reshape(a, {2, 1, 3}), ops::reshape(changed, {2, 1, 3}), 0, 1), 1e-4);
 }
 
+// Issue 13 item 2: the dropout after embedding + positions is its own setting, input_dropout (default 0:
+// S4's dropinp, the predecessor has none), not the model's dropout rate. With no blocks and no final norm
+// encode() is embedding + positions (+ input dropout), so dropped entries are exact zeros.
+TEST(Backbone, InputDropoutOnlyWhenSet) {
+  for (bool tied : {false, true}) {
+    ModelConfig c = tiny("transformer");
+    c.depth = 0;
+    c.final_norm = false;
+    c.dropout = 0.5;  // the blocks' rate: must not reach the input
+    c.tied_dropout = tied;
+    Generator init(1);
+    LraModel model(c, init);
+    Batch b = tiny_batch(2, 10, 7, 3, 5);
+    Generator g1(2), g2(2);
+    model.eval();
+    std::vector<float> plain = model.encode(b.ids, b.mask, g1).to_vector<float>();
+    model.train();
+    EXPECT_EQ(model.encode(b.ids, b.mask, g2).to_vector<float>(), plain)
+        << "tied " << tied << ": input_dropout = 0 must leave the input alone in training";
+
+    c.input_dropout = 0.5;
+    Generator init2(1), g3(2);
+    LraModel dropped(c, init2);
+    std::vector<float> d = dropped.encode(b.ids, b.mask, g3).to_vector<float>();
+    ASSERT_EQ(d.size(), plain.size());
+    int zeros = 0, kept = 0;
+    for (size_t i = 0; i < d.size(); ++i) {
+      if (d[i] == 0.0f) ++zeros;
+      else if (std::fabs(d[i] - 2.0f * plain[i]) <= 1e-5f * std::fabs(plain[i]) + 1e-6f) ++kept;
+    }
+    EXPECT_EQ(zeros + kept, int(d.size())) << "tied " << tied << ": each entry is dropped or scaled by 1/(1-p)";
+    EXPECT_GT(zeros, 0) << "tied " << tied;
+    EXPECT_GT(kept, 0) << "tied " << tied;
+    if (tied)  // one mask per (batch row, channel): a dropped channel is zero at every position
+      for (int64_t bi = 0; bi < 2; ++bi)
+        for (int64_t ch = 0; ch < 16; ++ch) {
+          const bool first = d[size_t((bi * 10) * 16 + ch)] == 0.0f;
+          for (int64_t l = 1; l < 10; ++l) EXPECT_EQ(d[size_t((bi * 10 + l) * 16 + ch)] == 0.0f, first);
+        }
+  }
+  ModelConfig bad = tiny("transformer");
+  bad.input_dropout = 1.0;
+  Generator init(1);
+  EXPECT_THROW(LraModel(bad, init), Error);
+}
+
+// Issue 13 item 7: cls_init = normal draws the cls row like an embedding row (the predecessor's CLS id).
+TEST(Backbone, ClsInitZerosOrNormal) {
+  for (ClsInit how : {ClsInit::Zeros, ClsInit::Normal}) {
+    ModelConfig c = tiny("transformer");
+    c.cls_token = true;
+    c.cls_init = how;
+    Generator init(1);
+    LraModel model(c, init);
+    double sum_sq = 0;
+    for (const auto& p : model.named_parameters())
+      if (p.name == "cls")
+        for (float v : p.tensor.to_vector<float>()) sum_sq += double(v) * v;
+    if (how == ClsInit::Zeros) EXPECT_EQ(sum_sq, 0.0);
+    else EXPECT_GT(sum_sq, 16 * 0.2);  // 16 draws of N(0, 1)
+  }
+}
+
+// Issue 13 item 6: LRA's pixel mask. input_mask() masks id 0; the model masks those positions as keys and
+// as queries, so a batch with black pixels gives other logits than without the setting, and a batch with
+// none gives the same.
+TEST(Backbone, MaskZeroPixels) {
+  ModelConfig c = tiny("transformer");
+  c.pooling = Pooling::Mean;
+  c.dropout = 0;
+  Generator init(1);
+  LraModel plain(c, init);
+  c.mask_zero_pixels = true;
+  Generator init2(1);
+  LraModel masked(c, init2);
+  plain.eval();
+  masked.eval();
+
+  std::vector<int32_t> ids = {3, 0, 5, 0, 2, 6, 0, 1, 4, 0};
+  Tensor t = Tensor::from_vector(ids, {1, 10});
+  Tensor given = Tensor::from_vector(std::vector<int32_t>{1, 1, 1, 1, 1, 1, 1, 1, 0, 0}, {1, 10});
+  EXPECT_EQ(masked.input_mask(t, given).to_vector<int32_t>(), (std::vector<int32_t>{1, 0, 1, 0, 1, 1, 0, 1, 0, 0}));
+  EXPECT_EQ(masked.input_mask(t, Tensor()).to_vector<int32_t>(), (std::vector<int32_t>{1, 0, 1, 0, 1, 1, 0, 1, 1, 0}));
+  EXPECT_EQ(plain.input_mask(t, given).to_vector<int32_t>(), given.to_vector<int32_t>());  // off: the mask as given
+  EXPECT_THROW(masked.input_mask(Tensor::from_vector(std::vector<float>(10, 1.0f), {1, 10}), given), Error);
+
+  Generator gen(3);
+  Tensor m = masked.input_mask(t, Tensor());
+  std::vector<float> a = plain.forward(t, Tensor::ones({1, 10}, DType::I32), gen).to_vector<float>();
+  std::vector<float> key_only = plain.forward(t, m, gen).to_vector<float>();  // keys masked, queries not
+  std::vector<float> both = masked.forward(t, m, gen).to_vector<float>();
+  EXPECT_NE(both, a);
+  EXPECT_NE(both, key_only) << "masked queries must attend uniformly to every key, not to the real keys";
+  // No black pixel: nothing is masked, the same model.
+  std::vector<int32_t> lit = {3, 1, 5, 2, 2, 6, 4, 1, 4, 2};
+  Tensor tl = Tensor::from_vector(lit, {1, 10});
+  EXPECT_EQ(masked.forward(tl, masked.input_mask(tl, Tensor()), gen).to_vector<float>(),
+            plain.forward(tl, Tensor::ones({1, 10}, DType::I32), gen).to_vector<float>());
+
+  // Only the full-attention mixers take it, and the error says so.
+  for (const char* other : {"local", "las", "s4d", "gmlp", "residual_conv"}) {
+    ModelConfig o = tiny(other);
+    o.mask_zero_pixels = true;
+    Generator g(1);
+    try {
+      LraModel refused(o, g);
+      ADD_FAILURE() << other << " must refuse mask_zero_pixels";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("mask_zero_pixels"), std::string::npos) << e.what();
+    }
+  }
+}
+
+// The query mask is composed of existing ops, so it runs on the GPU as on the CPU.
+TEST(Backbone, MaskZeroPixelsRunsOnTheGpuAsOnTheCpu) {
+  LRA_REQUIRE_CUDA();
+  ModelConfig c = tiny("transformer");
+  c.mask_zero_pixels = true;
+  c.pooling = Pooling::Mean;
+  c.cls_token = true;
+  c.mixer = {{"qkv_dim", "16"}, {"heads", "4"}, {"attention_dropout", "0"}};
+  Generator init(5), gen(6);
+  LraModel model(c, init);
+  model.eval();
+  std::vector<int32_t> ids = {0, 2, 5, 0, 2, 6, 0, 1, 4, 0, 3, 3, 0, 0, 2, 6, 1, 0, 4, 5};
+  Tensor t = Tensor::from_vector(ids, {2, 10});
+  Tensor m = model.input_mask(t, Tensor());
+  std::vector<float> cpu = model.forward(t, m, gen).to_vector<float>();
+  model.to(Device::CUDA);
+  std::vector<float> gpu = model.forward(t.to(Device::CUDA), m.to(Device::CUDA), gen).to_vector<float>();
+  ASSERT_EQ(cpu.size(), gpu.size());
+  for (size_t i = 0; i < cpu.size(); ++i) EXPECT_NEAR(gpu[i], cpu[i], 1e-4) << i;
+}
+
 // Changes tokens [changed_from, L) of a one-layer model's input and returns the largest change of
 // encode() over rows [r0, r1).
 double change_before(const std::string& model_name, std::map<std::string, std::string> extra, int L, int changed_from,

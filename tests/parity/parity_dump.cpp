@@ -15,8 +15,9 @@
 //
 // Usage: parity_dump OUT.safetensors [key=value ...]
 //   keys naming a model setting set it, parsed by that setting (model=s4d width=16 prenorm=false ...);
-//   vocab_size, num_classes, max_len, dual set the task-side fields; batch, length, steps, lr, seed and
-//   mask (0: no key mask, as the pixel tasks pass none) set the dump; any other key is a mixer setting,
+//   vocab_size, num_classes, max_len, dual set the task-side fields; batch, length, steps, lr, seed,
+//   mask (0: no key mask, as the pixel tasks pass none) and zero_pixels (1: every third real position,
+//   position 0 of row 0 included, gets id / pixel 0, and pixels are ids 1..255 over 255) set the dump; any other key is a mixer setting,
 //   which the mixer reads (an unknown key or a bad value is its error). dtype=f64 runs the model, the batch and
 //   the optimizer in double (the CPU references are templated on the scalar type): then any difference
 //   from the float64 PyTorch reference larger than ~1e-12 is a mismatch of definitions, not rounding.
@@ -52,6 +53,7 @@ struct DumpSettings {
   double lr = 1e-2;
   uint64_t seed = 1;
   bool mask = true;
+  bool zero_pixels = false;  // id / pixel 0 at real positions (for mask_zero_pixels)
   lra::DType dtype = lra::DType::F32;  // f64: the whole model in double, to separate rounding from a mismatch
 };
 
@@ -70,9 +72,11 @@ constexpr TaskField kTaskFields[] = {{"vocab_size", &ModelConfig::vocab_size},
                                      {"max_len", &ModelConfig::max_len}};
 
 // ids [B, L] in 1..vocab−1 (or pixels [B, L, 1] in [0, 1)), labels [B], and a key mask whose row b
-// has its last pad[b] positions padded (id 0).
+// has its last pad[b] positions padded (id 0). zero_pixels: ids (pixel ids 1..255 for scalars) with
+// every third real position set to 0, the pixels id/255; the mask the model runs with is then
+// model.input_mask(ids, mask), as the trainer's Feed builds it.
 struct Sequence {
-  Tensor input, mask;
+  Tensor input, mask, ids;
 };
 Sequence make_sequence(const ModelConfig& c, const DumpSettings& s, Generator& g, const std::vector<int>& pad) {
   const int B = s.batch, L = s.length;
@@ -81,7 +85,19 @@ Sequence make_sequence(const ModelConfig& c, const DumpSettings& s, Generator& g
     for (int b = 0; b < B; ++b)
       for (int l = L - std::min(pad[size_t(b) % pad.size()], L - 1); l < L; ++l) mask[size_t(b * L + l)] = 0;
   Sequence out;
-  if (c.input == lra::models::Input::Tokens) {
+  if (s.zero_pixels) {
+    const uint32_t top = c.input == lra::models::Input::Tokens ? uint32_t(c.vocab_size - 1) : 255u;
+    std::vector<int32_t> ids(size_t(B * L));
+    std::vector<float> px(ids.size());
+    for (size_t i = 0; i < ids.size(); ++i) {
+      ids[i] = mask[i] && (i % size_t(L)) % 3 != 1 ? 1 + int32_t(g.below(top)) : 0;
+      if (i == 0) ids[i] = 0;  // row 0's first token: the cls row copies its mask
+      px[i] = float(ids[i]) / 255.0f;
+    }
+    out.ids = Tensor::from_vector(ids, {B, L});
+    out.input = c.input == lra::models::Input::Tokens ? out.ids
+                                                      : lra::ops::cast(Tensor::from_vector(px, {B, L, 1}), s.dtype);
+  } else if (c.input == lra::models::Input::Tokens) {
     std::vector<int32_t> ids(size_t(B * L));
     for (size_t i = 0; i < ids.size(); ++i) ids[i] = mask[i] ? 1 + int32_t(g.below(uint32_t(c.vocab_size - 1))) : 0;
     out.input = Tensor::from_vector(ids, {B, L});
@@ -139,6 +155,7 @@ int run(int argc, char** argv) {
     else if (key == "lr") s.lr = lra::settings::parse_double("parity_dump: lr", value);
     else if (key == "seed") s.seed = uint64_t(to_int(key, value));
     else if (key == "mask") s.mask = to_bool(key, value);
+    else if (key == "zero_pixels") s.zero_pixels = to_bool(key, value);
     else if (key == "dtype") {
       LRA_CHECK(value == "f32" || value == "f64", "parity_dump: dtype = '", value, "' is not f32 or f64");
       s.dtype = value == "f64" ? lra::DType::F64 : lra::DType::F32;
@@ -164,8 +181,11 @@ int run(int argc, char** argv) {
   std::vector<int32_t> labels(size_t(s.batch));
   for (auto& y : labels) y = int32_t(data.below(uint32_t(c.num_classes)));
   Tensor y = Tensor::from_vector(labels, {s.batch});
+  // The masks the model runs with (input_mask: the caller's, or with mask_zero_pixels AND ids > 0).
+  const Tensor m1 = x1.ids.defined() ? model.input_mask(x1.ids, x1.mask) : x1.mask;
+  const Tensor m2 = x2.ids.defined() ? model.input_mask(x2.ids, x2.mask) : x2.mask;
   auto forward = [&]() {
-    return c.dual ? model.forward_pair(x1.input, x1.mask, x2.input, x2.mask, gen) : model.forward(x1.input, x1.mask, gen);
+    return c.dual ? model.forward_pair(x1.input, m1, x2.input, m2, gen) : model.forward(x1.input, m1, gen);
   };
 
   // A few steps move the parameters off their symmetric initial values (zero cls, gMLP's 1e-5 kernel,

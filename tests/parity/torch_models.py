@@ -39,7 +39,7 @@ class Config:
     in)."""
 
     INTS = ("vocab_size", "num_classes", "max_len", "width", "depth", "ffn", "mlp_dim", "head_layers")
-    BOOLS = ("cls_token", "prenorm", "final_norm", "dual")
+    BOOLS = ("cls_token", "prenorm", "final_norm", "dual", "mask_zero_pixels")
 
     def __init__(self, metadata):
         for k in self.INTS:
@@ -188,6 +188,11 @@ class LraModel(nn.Module):
         x = self.embed[inp] if cfg.input == "tokens" else self.encoder(inp)
         B, L = x.shape[0], x.shape[1]
         full = mask if mask is not None else torch.ones(B, L, dtype=torch.int64)
+        if cfg.mask_zero_pixels:
+            # LRA (transformer.py): src_padding_mask = (inputs > 0), the raw token / pixel values (here the
+            # pixels are ids / 255, so pixel 0 is 0.0).
+            raw = inp if cfg.input == "tokens" else inp[:, :, 0]
+            full = full * (raw > 0).to(full.dtype)
         if cfg.cls_token:
             x = torch.cat([self.cls.expand(B, 1, cfg.width), x], dim=1)
             full = torch.cat([full[:, :1], full], dim=1)  # the cls row copies token 0's mask
@@ -196,7 +201,7 @@ class LraModel(nn.Module):
         elif cfg.position == "sinusoidal":
             x = x + self.sinusoid[: x.shape[1]].to(x.dtype)
         # Without a caller mask and a cls row there is no padding: the mixers get no mask at all.
-        mixer_mask = full if (mask is not None or cfg.cls_token) else None
+        mixer_mask = full if (mask is not None or cfg.cls_token or cfg.mask_zero_pixels) else None
         for block in self.blocks:
             x = block(x, mixer_mask)
         if self.final_norm is not None:
@@ -271,6 +276,8 @@ class Attention(nn.Module):
             self.P = cfg.get("las_P", 5)
         self.chunk = {"las_chunk": cfg.get("chunk", 64), "local": cfg.get("block", 50)}.get(kind, 0)
         self.strided = kind == "local" and cfg.get_string("grouping", "contiguous") == "strided"
+        # LRA's padding mask on queries and keys (flax nn.attention: make_padding_mask(q, k), bias −1e10).
+        self.query_mask = cfg.mask_zero_pixels
         bias = cfg.get_flag("attention_bias")
         self.qkv = nn.Linear(D, 3 * self.Q, bias=bias)
         self.out = nn.Linear(self.Q, D, bias=bias)
@@ -308,6 +315,16 @@ class Attention(nn.Module):
         ok = self.allowed(L)[None, None]
         if mask is not None:
             ok = ok & (mask[:, None, None, :] != 0)
+        if self.query_mask and mask is not None:
+            # flax: every mask component is and-ed into one [B, 1, L, L] mask, then the bias is 0 where it
+            # holds and −1e10 elsewhere, added to the logits. In float32 (LRA's dtype) s − 1e10 rounds to
+            # exactly −1e10 for |s| < 512, so a masked query's row is constant: uniform weights over all L
+            # keys, masked ones included; its output is not zeroed. A fill states that float32 result
+            # (an add in float64 would keep s and give the unmasked softmax instead).
+            ok = ok & (mask[:, None, :, None] != 0)
+            p = torch.softmax(s.masked_fill(~ok, -1e10), dim=-1)
+            out = (p @ v).transpose(1, 2).reshape(B, L, Q)
+            return self.out(out)
         ok = ok.expand(B, H, L, L)
         any_key = ok.any(-1, keepdim=True)
         s = s.masked_fill(~ok, float("-inf")).masked_fill(~any_key, 0.0)

@@ -24,9 +24,12 @@ Tensor Feed::input(const Tensor& ids) const {
   return ids.to(device);
 }
 
+// The masks come from the model's input_mask(): with mask_zero_pixels it masks pixel 0 (read from the raw
+// ids, before they become scalars).
 Tensor Feed::logits(models::LraModel& model, const tasks::Batch& b, Generator& gen) const {
-  if (pair) return model.forward_pair(input(b.ids), b.mask.to(device), input(b.ids2), b.mask2.to(device), gen);
-  return model.forward(input(b.ids), b.mask.to(device), gen);
+  auto mask = [&](const Tensor& ids, const Tensor& m) { return model.input_mask(ids, m).to(device); };
+  if (pair) return model.forward_pair(input(b.ids), mask(b.ids, b.mask), input(b.ids2), mask(b.ids2, b.mask2), gen);
+  return model.forward(input(b.ids), mask(b.ids, b.mask), gen);
 }
 
 tasks::Dataset load_data(const tasks::TaskDescriptor& task, const TrainConfig& c, const std::string& data_dir,
