@@ -3,29 +3,41 @@
 //   transformer         full softmax multi-head attention (LRA's vanilla Transformer; reference code:
 //                       google-research/long-range-arena, lra_benchmarks/models/transformer/transformer.py)
 //   rotary_transformer  the same with rotary q, k (rotary = head by default; the locality-bias paper's
-//                       model, pablomiralles22/long-transformers src/models/layers/rotary_attention.py)
+//                       model, pablomiralles22/long-transformers src/models/modules/
+//                       rotary_multihead_attention.py)
 //   las                 causal LaS attention (Zimerman & Wolf, "Viewing Transformers Through the Lens of
 //                       Long Convolutions Layers"): logits times exp(−α_h|i−j|), box-smoothed V
 //   las_chunk           LaS inside non-overlapping chunks (chunk, default 64)
 //   local               attention inside non-overlapping blocks (block, default 50; LRA's
 //                       lra_benchmarks/models/local/local_attention.py)
 //
-// Mixer settings (typed; every attention mixer takes the first seven, see AttentionOptions):
+// Mixer settings (typed; every attention mixer takes the first eight, see AttentionOptions):
 //   heads (4), qkv_dim (0 = the width), attention_dropout (0.1), attention_bias (false), causal (false),
-//   rotary (none | head | full | half), rotary_base (10000); las adds las_B, las_P; las_chunk adds chunk;
-//   local adds block, grouping.
+//   rotary (none | head | full | half), rotary_base (10000), projection_init (lra | torch; torch for
+//   rotary_transformer); las adds las_B, las_P; las_chunk adds chunk; local adds block, grouping.
 //
 // Shared structure, x [B, L, D], attention width Q (qkv_dim, default D: the LRA configs' qkv_dim,
 // e.g. 64 inside a 128-wide image model), H heads of d = Q/H channels:
-//   q, k, v = split(x · W_qkvᵀ [+ b_qkv])     W_qkv [3Q, D] (LRA: Xavier-uniform, no bias)
+//   q, k, v = split(x · W_qkvᵀ [+ b_qkv])     W_qkv [3Q, D]: the q, k, v weights stacked
 //   rotary (none | head | full | half):
 //     head: rope over each head's d channels (every head sees the full frequency band);
 //     full: rope over the Q-wide q, k before the head split (head 0 gets the highest frequencies, the
 //           locality-bias paper's code); half: full with every even frequency zeroed ("disable half").
 //   out = attention(q, k, v) [B, H, L, d] → [B, L, Q] → · W_oᵀ [+ b_o]     W_o [D, Q]
-//   attention_bias adds the zero-initialised biases b_qkv [3Q] ("qkv.bias") and b_o [D]
-//   ("out.bias"), as PyTorch's nn.Linear / nn.MultiheadAttention projections have them (the locality-bias
-//   predecessor's rotary attention); by default there are none, as in the LRA code.
+//   attention_bias adds the biases b_qkv [3Q] ("qkv.bias") and b_o [D] ("out.bias"), as PyTorch's
+//   nn.Linear projections have them (the locality-bias predecessor's rotary attention); by default there
+//   are none, as in the LRA code.
+//   projection_init, how W_qkv, W_o (and the biases) start, after each model's reference:
+//     lra (transformer, las, las_chunk, local): LRA's q, k, v are three flax DenseGenerals D → (H, d)
+//       (flax nn/attention.py, MultiHeadDotProductAttention; local_attention.py:258-273) whose
+//       xavier_uniform sees the kernel flattened to (D, Q) (nn/linear.py, DenseGeneral's kernel_init_wrap):
+//       each block of W_qkv is U(±sqrt(6 / (D + Q))); W_o (a DenseGeneral (H, d) → D) is
+//       U(±sqrt(6 / (Q + D))); biases, when attention_bias adds them, are 0 (LRA passes bias=False).
+//     torch (rotary_transformer): the predecessor's W_Q, W_K, W_V, W_O are nn.Linear with PyTorch's
+//       default init (rotary_multihead_attention.py:32-36): every weight and bias U(±1/sqrt(fan_in)),
+//       fan_in D for q, k, v and Q for the output.
+//   (Before issue 13 the fused [3Q, D] weight was one Xavier draw over fan_out 3Q, about 0.71× LRA's
+//   bound at Q = D; nothing argued for it, so it is gone.)
 //   causal = true makes any of them causal (las and las_chunk always are); rotary_base sets the rotary
 //   frequency base.
 //
@@ -76,6 +88,7 @@ struct AttentionOptions {
   bool causal = false;
   std::string rotary = "none";
   double rotary_base = 10000;
+  std::string projection_init = "lra";
 
   void visit(MixerOptions& o) {
     o.integer("heads", heads, "attention heads H");
@@ -86,11 +99,17 @@ struct AttentionOptions {
     o.choice("rotary", rotary, {"none", "head", "full", "half"},
              "rotary q, k: per head, over the full width, or full with every even frequency off");
     o.number("rotary_base", rotary_base, "rotary frequency base");
+    o.choice("projection_init", projection_init, {"lra", "torch"},
+             "q/k/v and output projections: Xavier per projection (LRA) or PyTorch's nn.Linear default");
   }
 };
 
+// The locality-bias predecessor's attention: rotary per head, nn.Linear projections.
 struct RotaryOptions : AttentionOptions {
-  RotaryOptions() { rotary = "head"; }
+  RotaryOptions() {
+    rotary = "head";
+    projection_init = "torch";
+  }
 };
 
 struct LasOptions : AttentionOptions {
@@ -170,10 +189,11 @@ class AttentionMixer : public Mixer {
       options_.chunk = v.chunk;
     }
     strided_ = v.strided;
-    qkv_ = register_module("qkv", std::make_shared<Linear>(c.width, int(3 * Q_), init, LinearInit::XavierUniform,
-                                                         o.attention_bias));
-    out_ = register_module("out", std::make_shared<Linear>(int(Q_), c.width, init, LinearInit::XavierUniform,
-                                                         o.attention_bias));
+    // LRA: three DenseGenerals D → (H, d), each Xavier over (D, Q), so the fused weight is drawn as three
+    // blocks; torch: nn.Linear's U(±1/sqrt(fan_in)) for weights and biases (see the file header).
+    const LinearInit how = o.projection_init == "torch" ? LinearInit::TorchDefault : LinearInit::XavierUniform;
+    qkv_ = register_module("qkv", std::make_shared<Linear>(c.width, int(3 * Q_), init, how, o.attention_bias, 3));
+    out_ = register_module("out", std::make_shared<Linear>(int(Q_), c.width, init, how, o.attention_bias));
   }
 
   Tensor forward(const Tensor& x, const Tensor& key_mask, Generator& gen) override {

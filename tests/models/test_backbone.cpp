@@ -442,13 +442,17 @@ TEST(Backbone, RotaryModesDiffer) {
   Tensor head = encode_once("transformer", {{"rotary", "head"}}, off);
   Tensor full = encode_once("transformer", {{"rotary", "full"}}, off);
   Tensor half = encode_once("transformer", {{"rotary", "half"}}, off);
-  // rotary_transformer defaults to rotary per head.
-  EXPECT_LT(max_diff_rows(encode_once("rotary_transformer", {}, off), head, 0, 10), 1e-6);
+  // rotary_transformer defaults to rotary per head (and to PyTorch's init of the projections).
+  EXPECT_LT(max_diff_rows(encode_once("rotary_transformer", {}, off),
+                          encode_once("transformer", {{"rotary", "head"}, {"projection_init", "torch"}}, off), 0, 10),
+            1e-6);
   EXPECT_GT(max_diff_rows(none, head, 0, 10), 1e-4);
   EXPECT_GT(max_diff_rows(head, full, 0, 10), 1e-4);
   EXPECT_GT(max_diff_rows(full, half, 0, 10), 1e-4);
   // An explicit rotary overrides the mixer's default.
-  EXPECT_LT(max_diff_rows(encode_once("rotary_transformer", {{"rotary", "none"}}, off), none, 0, 10), 1e-6);
+  EXPECT_LT(max_diff_rows(encode_once("rotary_transformer", {{"rotary", "none"}}, off),
+                          encode_once("transformer", {{"projection_init", "torch"}}, off), 0, 10),
+            1e-6);
 }
 
 TEST(Backbone, LocalAttentionStaysInsideItsBlock) {
@@ -711,6 +715,71 @@ TEST(AttentionMixers, SmallHeadDimRunsOnTheGpuAsOnTheCpu) {
   for (size_t i = 0; i < cpu.size(); ++i) EXPECT_NEAR(gpu[i], cpu[i], 1e-4) << i;
 }
 
+// The projections start as each model's reference does. LRA (lra_benchmarks/models/transformer/
+// transformer.py:60-75, local/local.py:63-79, flax nn.attention's DenseGeneral): q, k and v are three
+// D → (H, d) layers, each Xavier-uniform over (D, Q), bound sqrt(6 / (D + Q)); the output layer is Xavier
+// over (Q, D); no biases. The locality-bias predecessor (src/models/modules/rotary_multihead_attention.py:32-36):
+// nn.Linear's U(±1/sqrt(fan_in)) for every weight and bias. The old fused Xavier over fan_out 3Q drew q, k, v
+// within sqrt(6 / (D + 3Q)), below the LRA bound's 0.95.
+TEST(AttentionMixers, ProjectionInitFollowsEachReference) {
+  const int64_t D = 32, Q = 16;
+  struct Case {
+    std::string model, init;  // init "": the mixer's default
+    bool torch;
+  };
+  const std::vector<Case> cases = {{"transformer", "", false}, {"local", "", false},       {"las", "", false},
+                                   {"las_chunk", "", false},   {"rotary_transformer", "", true},
+                                   {"transformer", "torch", true}, {"rotary_transformer", "lra", false}};
+  auto stats = [](const std::vector<float>& w, size_t from, size_t to) {
+    double max = 0, sq = 0;
+    for (size_t i = from; i < to; ++i) {
+      max = std::max(max, double(std::fabs(w[i])));
+      sq += double(w[i]) * double(w[i]);
+    }
+    return std::make_pair(max, std::sqrt(sq / double(to - from)));
+  };
+  for (const Case& c : cases) {
+    const std::string what = c.model + (c.init.empty() ? "" : " projection_init=" + c.init);
+    MixerConfig mc;
+    mc.width = int(D);
+    mc.max_len = 12;
+    mc.options = {{"qkv_dim", std::to_string(Q)}, {"heads", "2"}, {"attention_bias", "true"}};
+    if (!c.init.empty()) mc.options["projection_init"] = c.init;
+    Generator init(3);
+    auto mixer = find_mixer(c.model).make(mc, init);
+    std::map<std::string, std::vector<float>> p;
+    for (const auto& np : mixer->named_parameters()) p[np.name] = np.tensor.to_vector<float>();
+    const double qkv_bound = c.torch ? 1 / std::sqrt(double(D)) : std::sqrt(6.0 / double(D + Q));
+    const double out_bound = c.torch ? 1 / std::sqrt(double(Q)) : std::sqrt(6.0 / double(Q + D));
+    // Each of the q, k, v blocks (rows [bQ, (b+1)Q) of the fused [3Q, D] weight), and the output weight:
+    // every entry within the bound, the largest of 512 draws above 0.95 of it, the rms that of a uniform.
+    for (int block = 0; block < 3; ++block) {
+      auto [max, rms] = stats(p.at("qkv.weight"), size_t(block * Q * D), size_t((block + 1) * Q * D));
+      EXPECT_LE(max, qkv_bound * (1 + 1e-6)) << what << " block " << block;
+      EXPECT_GT(max, 0.95 * qkv_bound) << what << " block " << block;
+      EXPECT_NEAR(rms, qkv_bound / std::sqrt(3.0), 0.1 * qkv_bound / std::sqrt(3.0)) << what << " block " << block;
+    }
+    auto [out_max, out_rms] = stats(p.at("out.weight"), 0, size_t(D * Q));
+    EXPECT_LE(out_max, out_bound * (1 + 1e-6)) << what;
+    EXPECT_GT(out_max, 0.95 * out_bound) << what;
+    EXPECT_NEAR(out_rms, out_bound / std::sqrt(3.0), 0.1 * out_bound / std::sqrt(3.0)) << what;
+    // Biases: zero for LRA's Dense layers (attention_bias on), PyTorch's U(±1/sqrt(fan_in)) for torch.
+    auto [qkv_bias_max, qkv_bias_rms] = stats(p.at("qkv.bias"), 0, size_t(3 * Q));
+    auto [out_bias_max, out_bias_rms] = stats(p.at("out.bias"), 0, size_t(D));
+    if (c.torch) {
+      EXPECT_LE(qkv_bias_max, qkv_bound * (1 + 1e-6)) << what;
+      EXPECT_GT(qkv_bias_max, 0.8 * qkv_bound) << what;
+      EXPECT_LE(out_bias_max, out_bound * (1 + 1e-6)) << what;
+      EXPECT_GT(out_bias_max, 0.8 * out_bound) << what;
+    } else {
+      EXPECT_EQ(qkv_bias_max, 0.0) << what;
+      EXPECT_EQ(out_bias_max, 0.0) << what;
+    }
+    (void)qkv_bias_rms;
+    (void)out_bias_rms;
+  }
+}
+
 TEST(Registry, ListModelsListsTheAttentionModels) {
   std::string list = list_models();
   for (const std::string& name : kAttentionModels) {
@@ -806,6 +875,7 @@ TEST(Registry, EveryMixerDeclaresExactlyTheKeysItReads) {
   const std::map<std::string, std::string> valid = {
       {"rotary", "full"},        {"rotary_base", "500"}, {"causal", "true"},  {"las_B", "0.2"},
       {"las_P", "3"},            {"chunk", "4"},         {"block", "4"},      {"grouping", "strided"},
+      {"projection_init", "torch"},
       {"ssm_n", "4"},            {"init", "inv"},        {"dt_min", "0.002"}, {"dt_max", "0.05"},
       {"bidirectional", "true"}, {"ssm_bc", "true"},     {"hidden", "16"},    {"groups", "2"},
       {"kernel_size", "3"},      {"qkv_dim", "8"},       {"heads", "2"},      {"attention_dropout", "0.2"},
