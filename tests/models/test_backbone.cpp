@@ -459,22 +459,26 @@ TEST(Backbone, LocalAttentionStaysInsideItsBlock) {
   // Contiguous blocks of 4: changing tokens 8, 9 (block 2) leaves positions 0..7 unchanged.
   EXPECT_LT(change_before("local", {{"block", "4"}}, 10, 8, 0, 8), 1e-6);
   EXPECT_GT(change_before("local", {{"block", "4"}}, 10, 8, 8, 10), 1e-4);
-  // Strided groups of 4 over L = 8: {0, 2, 4, 6} and {1, 3, 5, 7}; changing token 7 leaves even positions.
-  ModelConfig c = tiny("local");
-  c.mixer = {{"block", "4"}, {"grouping", "strided"}};
-  c.depth = 1;
-  Generator init(1), gen(2);
-  LraModel model(c, init);
-  model.eval();
-  Batch b = tiny_batch(1, 8, 7, 3, 9);
-  Tensor a = model.encode(b.ids, Tensor(), gen);
-  std::vector<int32_t> ids = b.ids.to_vector<int32_t>();
-  ids[7] = ids[7] % 6 + 1;
-  Tensor e = model.encode(Tensor::from_vector(ids, {1, 8}), Tensor(), gen);
-  for (int64_t l = 0; l < 8; ++l) {
-    double d = max_diff_rows(a, e, l, l + 1);
-    if (l % 2 == 0) EXPECT_LT(d, 1e-6) << "position " << l;
-    else EXPECT_GT(d, 1e-5) << "position " << l;
+  // Strided groups of 4 over L = 8. LRA's grouping pads a whole extra block (Lp = 12, stride 3): groups
+  // {0, 3, 6, 9}, {1, 4, 7, 10}, {2, 5, 8, 11}, so changing token 7 moves positions 1, 4 and 7 only.
+  // strided_fixed pads to a multiple (stride 2): {0, 2, 4, 6} and {1, 3, 5, 7}, every odd position moves.
+  for (const auto& [grouping, stride] : std::vector<std::pair<std::string, int>>{{"strided", 3}, {"strided_fixed", 2}}) {
+    ModelConfig c = tiny("local");
+    c.mixer = {{"block", "4"}, {"grouping", grouping}};
+    c.depth = 1;
+    Generator init(1), gen(2);
+    LraModel model(c, init);
+    model.eval();
+    Batch b = tiny_batch(1, 8, 7, 3, 9);
+    Tensor a = model.encode(b.ids, Tensor(), gen);
+    std::vector<int32_t> ids = b.ids.to_vector<int32_t>();
+    ids[7] = ids[7] % 6 + 1;
+    Tensor e = model.encode(Tensor::from_vector(ids, {1, 8}), Tensor(), gen);
+    for (int64_t l = 0; l < 8; ++l) {
+      double d = max_diff_rows(a, e, l, l + 1);
+      if (l % stride != 7 % stride) EXPECT_LT(d, 1e-6) << grouping << ": position " << l;
+      else EXPECT_GT(d, 1e-5) << grouping << ": position " << l;
+    }
   }
 }
 
@@ -777,6 +781,90 @@ TEST(AttentionMixers, ProjectionInitFollowsEachReference) {
     }
     (void)qkv_bias_rms;
     (void)out_bias_rms;
+  }
+}
+
+// grouping = strided is LRA's local_attention.py, built here directly from its steps in double: pad the
+// input by C − L mod C rows of zeros (a whole block when C divides L), project, view the positions as
+// [C, n] (position c·n + g has block slot c in group g), pad the padding mask with "real" (LRA's −1e9
+// becomes True in its boolean mask), cut that mask contiguously into the groups' [C] slices, mask
+// query slot i / key slot j of group g with m̃[g·C + i] · m̃[g·C + j] (−1e10 in float32: a fully masked
+// row is uniform), attend inside each group, project and drop the padded rows. L = 8 (C divides L:
+// stride n = 3, not 2) and L = 10 (n = 3), with and without padding.
+TEST(AttentionMixers, StridedGroupingIsLras) {
+  const int64_t D = 8, H = 2, C = 4, d = D / H;
+  for (int64_t L : {8, 10}) {
+    for (bool masked : {false, true}) {
+      const std::string what = "L " + std::to_string(L) + (masked ? " masked" : "");
+      MixerConfig mc;
+      mc.width = int(D);
+      mc.max_len = 12;
+      mc.options = {{"heads", std::to_string(H)}, {"block", std::to_string(C)}, {"grouping", "strided"},
+                    {"attention_dropout", "0"}};
+      Generator init(4), gen(5);
+      auto mixer = find_mixer("local").make(mc, init);
+      mixer->eval();
+      const int64_t B = 2;
+      Tensor x = Tensor::empty({B, L, D});
+      uniform_(x, gen, -1, 1);
+      // Row 1 ends in 3 padding positions; row 0 has one in the middle.
+      std::vector<int32_t> m(size_t(B * L), 1);
+      for (int64_t l = L - 3; l < L; ++l) m[size_t(L + l)] = 0;
+      m[2] = 0;
+      Tensor mask = masked ? Tensor::from_vector(m, {B, L}) : Tensor();
+      std::vector<float> got = mixer->forward(x, mask, gen).to_vector<float>();
+
+      std::map<std::string, std::vector<float>> p;
+      for (const auto& np : mixer->named_parameters()) p[np.name] = np.tensor.to_vector<float>();
+      const std::vector<float>&wqkv = p.at("qkv.weight"), &wo = p.at("out.weight");
+      const std::vector<float> xv = x.to_vector<float>();
+      const int64_t Lp = L + (C - L % C), n = Lp / C;
+      ASSERT_EQ(n, 3) << what;
+      for (int64_t b = 0; b < B; ++b) {
+        // q, k, v [Lp, 3D] of the zero-padded input; m̃ with the padded tail real.
+        std::vector<double> proj(size_t(Lp * 3 * D), 0.0);
+        for (int64_t l = 0; l < L; ++l)
+          for (int64_t o = 0; o < 3 * D; ++o)
+            for (int64_t c = 0; c < D; ++c)
+              proj[size_t(l * 3 * D + o)] += double(wqkv[size_t(o * D + c)]) * xv[size_t((b * L + l) * D + c)];
+        auto mt = [&](int64_t r) { return r >= L || !masked ? 1 : m[size_t(b * L + r)]; };
+        std::vector<double> att(size_t(Lp * D), 0.0);
+        for (int64_t h = 0; h < H; ++h)
+          for (int64_t g = 0; g < n; ++g)
+            for (int64_t i = 0; i < C; ++i) {
+              const int64_t pq = i * n + g;
+              std::vector<double> w(size_t(C), 0.0);
+              if (mt(g * C + i) == 0) {
+                std::fill(w.begin(), w.end(), 1.0 / double(C));
+              } else {
+                double mx = -1e300, z = 0;
+                for (int64_t j = 0; j < C; ++j) {
+                  if (mt(g * C + j) == 0) continue;
+                  double s = 0;
+                  for (int64_t e = 0; e < d; ++e)
+                    s += proj[size_t(pq * 3 * D + h * d + e)] * proj[size_t((j * n + g) * 3 * D + D + h * d + e)];
+                  w[size_t(j)] = s / std::sqrt(double(d));
+                  mx = std::max(mx, w[size_t(j)]);
+                }
+                for (int64_t j = 0; j < C; ++j) {
+                  w[size_t(j)] = mt(g * C + j) == 0 ? 0.0 : std::exp(w[size_t(j)] - mx);
+                  z += w[size_t(j)];
+                }
+                for (double& v : w) v /= z;
+              }
+              for (int64_t j = 0; j < C; ++j)
+                for (int64_t e = 0; e < d; ++e)
+                  att[size_t(pq * D + h * d + e)] +=
+                      w[size_t(j)] * proj[size_t((j * n + g) * 3 * D + 2 * D + h * d + e)];
+            }
+        for (int64_t l = 0; l < L; ++l)
+          for (int64_t o = 0; o < D; ++o) {
+            double y = 0;
+            for (int64_t c = 0; c < D; ++c) y += double(wo[size_t(o * D + c)]) * att[size_t(l * D + c)];
+            ASSERT_NEAR(got[size_t((b * L + l) * D + o)], y, 1e-5) << what << " row " << b << " position " << l;
+          }
+      }
+    }
   }
 }
 
