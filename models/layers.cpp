@@ -29,10 +29,12 @@ Tensor torch_default_init(const Shape& shape, int64_t fan_in, Generator& gen) {
 
 // --- Linear --------------------------------------------------------------------------------------
 
-Linear::Linear(int in, int out, Generator& init, LinearInit how, bool bias) {
+Linear::Linear(int in, int out, Generator& init, LinearInit how, bool bias, int blocks) {
+  LRA_CHECK(blocks >= 1 && out % blocks == 0, "Linear: ", out, " outputs do not split into ", blocks, " blocks");
   if (how == LinearInit::XavierUniform) {
     weight_ = register_parameter("weight", Tensor::empty({out, in}));
-    nn::init::xavier_uniform(weight_, init);
+    const double bound = std::sqrt(6.0 / double(in + out / blocks));
+    nn::init::uniform(weight_, init, -bound, bound);
     if (bias) bias_ = register_parameter("bias", Tensor::zeros({out}), nn::ParamKind::Bias);
   } else {
     weight_ = register_parameter("weight", torch_default_init({out, in}, in, init));

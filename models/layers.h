@@ -25,10 +25,13 @@ enum class LinearInit {
 // U(±1/sqrt(fan_in)).
 Tensor torch_default_init(const Shape& shape, int64_t fan_in, Generator& gen);
 
-// y = x · Wᵀ + b with W [out, in] (PyTorch layout).
+// y = x · Wᵀ + b with W [out, in] (PyTorch layout). `blocks` > 1 says W stacks that many maps of out/blocks
+// rows each (a fused q/k/v projection): Xavier then uses fan_out = out/blocks, the bound each map would
+// get as a layer of its own (TorchDefault depends on fan_in only, so blocks changes nothing there).
 class Linear : public nn::Module {
  public:
-  Linear(int in, int out, Generator& init, LinearInit how = LinearInit::XavierUniform, bool bias = true);
+  Linear(int in, int out, Generator& init, LinearInit how = LinearInit::XavierUniform, bool bias = true,
+         int blocks = 1);
   Tensor forward(const Tensor& x) const;
 
  private:

@@ -577,35 +577,43 @@ TEST(Backbone, RotaryModesDiffer) {
   Tensor head = encode_once("transformer", {{"rotary", "head"}}, off);
   Tensor full = encode_once("transformer", {{"rotary", "full"}}, off);
   Tensor half = encode_once("transformer", {{"rotary", "half"}}, off);
-  // rotary_transformer defaults to rotary per head.
-  EXPECT_LT(max_diff_rows(encode_once("rotary_transformer", {}, off), head, 0, 10), 1e-6);
+  // rotary_transformer defaults to rotary per head (and to PyTorch's init of the projections).
+  EXPECT_LT(max_diff_rows(encode_once("rotary_transformer", {}, off),
+                          encode_once("transformer", {{"rotary", "head"}, {"projection_init", "torch"}}, off), 0, 10),
+            1e-6);
   EXPECT_GT(max_diff_rows(none, head, 0, 10), 1e-4);
   EXPECT_GT(max_diff_rows(head, full, 0, 10), 1e-4);
   EXPECT_GT(max_diff_rows(full, half, 0, 10), 1e-4);
   // An explicit rotary overrides the mixer's default.
-  EXPECT_LT(max_diff_rows(encode_once("rotary_transformer", {{"rotary", "none"}}, off), none, 0, 10), 1e-6);
+  EXPECT_LT(max_diff_rows(encode_once("rotary_transformer", {{"rotary", "none"}}, off),
+                          encode_once("transformer", {{"projection_init", "torch"}}, off), 0, 10),
+            1e-6);
 }
 
 TEST(Backbone, LocalAttentionStaysInsideItsBlock) {
   // Contiguous blocks of 4: changing tokens 8, 9 (block 2) leaves positions 0..7 unchanged.
   EXPECT_LT(change_before("local", {{"block", "4"}}, 10, 8, 0, 8), 1e-6);
   EXPECT_GT(change_before("local", {{"block", "4"}}, 10, 8, 8, 10), 1e-4);
-  // Strided groups of 4 over L = 8: {0, 2, 4, 6} and {1, 3, 5, 7}; changing token 7 leaves even positions.
-  ModelConfig c = tiny("local");
-  c.mixer = {{"block", "4"}, {"grouping", "strided"}};
-  c.depth = 1;
-  Generator init(1), gen(2);
-  LraModel model(c, init);
-  model.eval();
-  Batch b = tiny_batch(1, 8, 7, 3, 9);
-  Tensor a = model.encode(b.ids, Tensor(), gen);
-  std::vector<int32_t> ids = b.ids.to_vector<int32_t>();
-  ids[7] = ids[7] % 6 + 1;
-  Tensor e = model.encode(Tensor::from_vector(ids, {1, 8}), Tensor(), gen);
-  for (int64_t l = 0; l < 8; ++l) {
-    double d = max_diff_rows(a, e, l, l + 1);
-    if (l % 2 == 0) EXPECT_LT(d, 1e-6) << "position " << l;
-    else EXPECT_GT(d, 1e-5) << "position " << l;
+  // Strided groups of 4 over L = 8. LRA's grouping pads a whole extra block (Lp = 12, stride 3): groups
+  // {0, 3, 6, 9}, {1, 4, 7, 10}, {2, 5, 8, 11}, so changing token 7 moves positions 1, 4 and 7 only.
+  // strided_fixed pads to a multiple (stride 2): {0, 2, 4, 6} and {1, 3, 5, 7}, every odd position moves.
+  for (const auto& [grouping, stride] : std::vector<std::pair<std::string, int>>{{"strided", 3}, {"strided_fixed", 2}}) {
+    ModelConfig c = tiny("local");
+    c.mixer = {{"block", "4"}, {"grouping", grouping}};
+    c.depth = 1;
+    Generator init(1), gen(2);
+    LraModel model(c, init);
+    model.eval();
+    Batch b = tiny_batch(1, 8, 7, 3, 9);
+    Tensor a = model.encode(b.ids, Tensor(), gen);
+    std::vector<int32_t> ids = b.ids.to_vector<int32_t>();
+    ids[7] = ids[7] % 6 + 1;
+    Tensor e = model.encode(Tensor::from_vector(ids, {1, 8}), Tensor(), gen);
+    for (int64_t l = 0; l < 8; ++l) {
+      double d = max_diff_rows(a, e, l, l + 1);
+      if (l % stride != 7 % stride) EXPECT_LT(d, 1e-6) << grouping << ": position " << l;
+      else EXPECT_GT(d, 1e-5) << grouping << ": position " << l;
+    }
   }
 }
 
@@ -876,6 +884,155 @@ TEST(AttentionMixers, SmallHeadDimRunsOnTheGpuAsOnTheCpu) {
   for (size_t i = 0; i < cpu.size(); ++i) EXPECT_NEAR(gpu[i], cpu[i], 1e-4) << i;
 }
 
+// The projections start as each model's reference does. LRA (lra_benchmarks/models/transformer/
+// transformer.py:60-75, local/local.py:63-79, flax nn.attention's DenseGeneral): q, k and v are three
+// D → (H, d) layers, each Xavier-uniform over (D, Q), bound sqrt(6 / (D + Q)); the output layer is Xavier
+// over (Q, D); no biases. The locality-bias predecessor (src/models/modules/rotary_multihead_attention.py:32-36):
+// nn.Linear's U(±1/sqrt(fan_in)) for every weight and bias. The old fused Xavier over fan_out 3Q drew q, k, v
+// within sqrt(6 / (D + 3Q)), below the LRA bound's 0.95.
+TEST(AttentionMixers, ProjectionInitFollowsEachReference) {
+  const int64_t D = 32, Q = 16;
+  struct Case {
+    std::string model, init;  // init "": the mixer's default
+    bool torch;
+  };
+  const std::vector<Case> cases = {{"transformer", "", false}, {"local", "", false},       {"las", "", false},
+                                   {"las_chunk", "", false},   {"rotary_transformer", "", true},
+                                   {"transformer", "torch", true}, {"rotary_transformer", "lra", false}};
+  auto stats = [](const std::vector<float>& w, size_t from, size_t to) {
+    double max = 0, sq = 0;
+    for (size_t i = from; i < to; ++i) {
+      max = std::max(max, double(std::fabs(w[i])));
+      sq += double(w[i]) * double(w[i]);
+    }
+    return std::make_pair(max, std::sqrt(sq / double(to - from)));
+  };
+  for (const Case& c : cases) {
+    const std::string what = c.model + (c.init.empty() ? "" : " projection_init=" + c.init);
+    MixerConfig mc;
+    mc.width = int(D);
+    mc.max_len = 12;
+    mc.options = {{"qkv_dim", std::to_string(Q)}, {"heads", "2"}, {"attention_bias", "true"}};
+    if (!c.init.empty()) mc.options["projection_init"] = c.init;
+    Generator init(3);
+    auto mixer = find_mixer(c.model).make(mc, init);
+    std::map<std::string, std::vector<float>> p;
+    for (const auto& np : mixer->named_parameters()) p[np.name] = np.tensor.to_vector<float>();
+    const double qkv_bound = c.torch ? 1 / std::sqrt(double(D)) : std::sqrt(6.0 / double(D + Q));
+    const double out_bound = c.torch ? 1 / std::sqrt(double(Q)) : std::sqrt(6.0 / double(Q + D));
+    // Each of the q, k, v blocks (rows [bQ, (b+1)Q) of the fused [3Q, D] weight), and the output weight:
+    // every entry within the bound, the largest of 512 draws above 0.95 of it, the rms that of a uniform.
+    for (int block = 0; block < 3; ++block) {
+      auto [max, rms] = stats(p.at("qkv.weight"), size_t(block * Q * D), size_t((block + 1) * Q * D));
+      EXPECT_LE(max, qkv_bound * (1 + 1e-6)) << what << " block " << block;
+      EXPECT_GT(max, 0.95 * qkv_bound) << what << " block " << block;
+      EXPECT_NEAR(rms, qkv_bound / std::sqrt(3.0), 0.1 * qkv_bound / std::sqrt(3.0)) << what << " block " << block;
+    }
+    auto [out_max, out_rms] = stats(p.at("out.weight"), 0, size_t(D * Q));
+    EXPECT_LE(out_max, out_bound * (1 + 1e-6)) << what;
+    EXPECT_GT(out_max, 0.95 * out_bound) << what;
+    EXPECT_NEAR(out_rms, out_bound / std::sqrt(3.0), 0.1 * out_bound / std::sqrt(3.0)) << what;
+    // Biases: zero for LRA's Dense layers (attention_bias on), PyTorch's U(±1/sqrt(fan_in)) for torch.
+    auto [qkv_bias_max, qkv_bias_rms] = stats(p.at("qkv.bias"), 0, size_t(3 * Q));
+    auto [out_bias_max, out_bias_rms] = stats(p.at("out.bias"), 0, size_t(D));
+    if (c.torch) {
+      EXPECT_LE(qkv_bias_max, qkv_bound * (1 + 1e-6)) << what;
+      EXPECT_GT(qkv_bias_max, 0.8 * qkv_bound) << what;
+      EXPECT_LE(out_bias_max, out_bound * (1 + 1e-6)) << what;
+      EXPECT_GT(out_bias_max, 0.8 * out_bound) << what;
+    } else {
+      EXPECT_EQ(qkv_bias_max, 0.0) << what;
+      EXPECT_EQ(out_bias_max, 0.0) << what;
+    }
+    (void)qkv_bias_rms;
+    (void)out_bias_rms;
+  }
+}
+
+// grouping = strided is LRA's local_attention.py, built here directly from its steps in double: pad the
+// input by C − L mod C rows of zeros (a whole block when C divides L), project, view the positions as
+// [C, n] (position c·n + g has block slot c in group g), pad the padding mask with "real" (LRA's −1e9
+// becomes True in its boolean mask), cut that mask contiguously into the groups' [C] slices, mask
+// query slot i / key slot j of group g with m̃[g·C + i] · m̃[g·C + j] (−1e10 in float32: a fully masked
+// row is uniform), attend inside each group, project and drop the padded rows. L = 8 (C divides L:
+// stride n = 3, not 2) and L = 10 (n = 3), with and without padding.
+TEST(AttentionMixers, StridedGroupingIsLras) {
+  const int64_t D = 8, H = 2, C = 4, d = D / H;
+  for (int64_t L : {8, 10}) {
+    for (bool masked : {false, true}) {
+      const std::string what = "L " + std::to_string(L) + (masked ? " masked" : "");
+      MixerConfig mc;
+      mc.width = int(D);
+      mc.max_len = 12;
+      mc.options = {{"heads", std::to_string(H)}, {"block", std::to_string(C)}, {"grouping", "strided"},
+                    {"attention_dropout", "0"}};
+      Generator init(4), gen(5);
+      auto mixer = find_mixer("local").make(mc, init);
+      mixer->eval();
+      const int64_t B = 2;
+      Tensor x = Tensor::empty({B, L, D});
+      uniform_(x, gen, -1, 1);
+      // Row 1 ends in 3 padding positions; row 0 has one in the middle.
+      std::vector<int32_t> m(size_t(B * L), 1);
+      for (int64_t l = L - 3; l < L; ++l) m[size_t(L + l)] = 0;
+      m[2] = 0;
+      Tensor mask = masked ? Tensor::from_vector(m, {B, L}) : Tensor();
+      std::vector<float> got = mixer->forward(x, mask, gen).to_vector<float>();
+
+      std::map<std::string, std::vector<float>> p;
+      for (const auto& np : mixer->named_parameters()) p[np.name] = np.tensor.to_vector<float>();
+      const std::vector<float>&wqkv = p.at("qkv.weight"), &wo = p.at("out.weight");
+      const std::vector<float> xv = x.to_vector<float>();
+      const int64_t Lp = L + (C - L % C), n = Lp / C;
+      ASSERT_EQ(n, 3) << what;
+      for (int64_t b = 0; b < B; ++b) {
+        // q, k, v [Lp, 3D] of the zero-padded input; m̃ with the padded tail real.
+        std::vector<double> proj(size_t(Lp * 3 * D), 0.0);
+        for (int64_t l = 0; l < L; ++l)
+          for (int64_t o = 0; o < 3 * D; ++o)
+            for (int64_t c = 0; c < D; ++c)
+              proj[size_t(l * 3 * D + o)] += double(wqkv[size_t(o * D + c)]) * xv[size_t((b * L + l) * D + c)];
+        auto mt = [&](int64_t r) { return r >= L || !masked ? 1 : m[size_t(b * L + r)]; };
+        std::vector<double> att(size_t(Lp * D), 0.0);
+        for (int64_t h = 0; h < H; ++h)
+          for (int64_t g = 0; g < n; ++g)
+            for (int64_t i = 0; i < C; ++i) {
+              const int64_t pq = i * n + g;
+              std::vector<double> w(size_t(C), 0.0);
+              if (mt(g * C + i) == 0) {
+                std::fill(w.begin(), w.end(), 1.0 / double(C));
+              } else {
+                double mx = -1e300, z = 0;
+                for (int64_t j = 0; j < C; ++j) {
+                  if (mt(g * C + j) == 0) continue;
+                  double s = 0;
+                  for (int64_t e = 0; e < d; ++e)
+                    s += proj[size_t(pq * 3 * D + h * d + e)] * proj[size_t((j * n + g) * 3 * D + D + h * d + e)];
+                  w[size_t(j)] = s / std::sqrt(double(d));
+                  mx = std::max(mx, w[size_t(j)]);
+                }
+                for (int64_t j = 0; j < C; ++j) {
+                  w[size_t(j)] = mt(g * C + j) == 0 ? 0.0 : std::exp(w[size_t(j)] - mx);
+                  z += w[size_t(j)];
+                }
+                for (double& v : w) v /= z;
+              }
+              for (int64_t j = 0; j < C; ++j)
+                for (int64_t e = 0; e < d; ++e)
+                  att[size_t(pq * D + h * d + e)] +=
+                      w[size_t(j)] * proj[size_t((j * n + g) * 3 * D + 2 * D + h * d + e)];
+            }
+        for (int64_t l = 0; l < L; ++l)
+          for (int64_t o = 0; o < D; ++o) {
+            double y = 0;
+            for (int64_t c = 0; c < D; ++c) y += double(wo[size_t(o * D + c)]) * att[size_t(l * D + c)];
+            ASSERT_NEAR(got[size_t((b * L + l) * D + o)], y, 1e-5) << what << " row " << b << " position " << l;
+          }
+      }
+    }
+  }
+}
+
 TEST(Registry, ListModelsListsTheAttentionModels) {
   std::string list = list_models();
   for (const std::string& name : kAttentionModels) {
@@ -971,6 +1128,7 @@ TEST(Registry, EveryMixerDeclaresExactlyTheKeysItReads) {
   const std::map<std::string, std::string> valid = {
       {"rotary", "full"},        {"rotary_base", "500"}, {"causal", "true"},  {"las_B", "0.2"},
       {"las_P", "3"},            {"chunk", "4"},         {"block", "4"},      {"grouping", "strided"},
+      {"projection_init", "torch"},
       {"ssm_n", "4"},            {"init", "inv"},        {"dt_min", "0.002"}, {"dt_max", "0.05"},
       {"bidirectional", "true"}, {"ssm_bc", "true"},     {"hidden", "16"},    {"groups", "2"},
       {"kernel_size", "3"},      {"qkv_dim", "8"},       {"heads", "2"},      {"attention_dropout", "0.2"},

@@ -261,7 +261,8 @@ def las_alphas(H, B):
 
 class Attention(nn.Module):
     """Multi-head softmax attention with an explicit [L, L] score matrix: full, causal, block-local
-    (contiguous or strided groups), LaS (decay + smoothing) and LaS inside chunks."""
+    (contiguous or strided_fixed groups), LaS (decay + smoothing) and LaS inside chunks; LRA's strided
+    local attention as its code computes it (lra_local)."""
 
     def __init__(self, cfg, max_len, kind):
         super().__init__()
@@ -275,7 +276,9 @@ class Attention(nn.Module):
             self.alpha = las_alphas(self.H, cfg.get("las_B", 0.1))
             self.P = cfg.get("las_P", 5)
         self.chunk = {"las_chunk": cfg.get("chunk", 64), "local": cfg.get("block", 50)}.get(kind, 0)
-        self.strided = kind == "local" and cfg.get_string("grouping", "contiguous") == "strided"
+        grouping = cfg.get_string("grouping", "contiguous") if kind == "local" else "contiguous"
+        self.lra_strided = grouping == "strided"     # LRA's local_attention.py as written (lra_local below)
+        self.strided = grouping == "strided_fixed"   # its grouping with the mask regrouped, no extra block
         # LRA's padding mask on queries and keys (flax nn.attention: make_padding_mask(q, k), bias −1e10).
         self.query_mask = cfg.mask_zero_pixels
         bias = cfg.get_flag("attention_bias")
@@ -291,14 +294,15 @@ class Attention(nn.Module):
             ok &= j <= i
         if self.chunk > 0:
             if self.strided:
-                # LRA's strided grouping: L padded to n·C and viewed [C, n]; group g is column g.
+                # strided_fixed: L padded to n·C (n = ceil(L/C)) and viewed [C, n]; group g is column g.
                 n = -(-L // self.chunk)
                 ok &= (i % n) == (j % n)
             else:
                 ok &= (i // self.chunk) == (j // self.chunk)
         return ok
 
-    def forward(self, x, mask):
+    def project(self, x):
+        """q, k, v [B, H, L, d] of x [B, L, D], rotary applied."""
         B, L, _ = x.shape
         H, Q = self.H, self.Q
         d = Q // H
@@ -308,6 +312,44 @@ class Attention(nn.Module):
         q, k, v = (t.reshape(B, L, H, d).transpose(1, 2) for t in (q, k, v))
         if self.rotary == "head":
             q, k = rope(q, self.base, False), rope(k, self.base, False)
+        return q, k, v
+
+    def lra_local(self, x, mask):
+        """grouping = strided: LRA's LocalAttention.apply (google-research/long-range-arena,
+        lra_benchmarks/models/local/local_attention.py) step by step, line numbers of that file."""
+        B, L, _ = x.shape
+        C, H, Q = self.chunk, self.H, self.Q
+        d = Q // H
+        extra = C - L % C  # :228, a whole extra block when C divides L
+        Lp, n = L + extra, (L + extra) // C
+        x = torch.cat([x, x.new_zeros(B, extra, x.shape[2])], dim=1)  # :232, zero rows, before the projections
+        # :237 pads the boolean mask (inputs > 0, local.py:150) with -1e9, which a boolean array stores as
+        # True: the padded tail counts as real tokens.
+        pm = mask.bool() if mask is not None else torch.ones(B, L, dtype=torch.bool)
+        pm = torch.cat([pm, torch.ones(B, extra, dtype=torch.bool)], dim=1)
+        q, k, v = (t.transpose(1, 2).reshape(B, C, n, H, d) for t in self.project(x))  # :318-323
+        # :342-355: the mask cut contiguously into (B·n, C) rows, then query × key per row (flax
+        # make_padding_mask multiplies the two); row g masks group g's slots.
+        pm = pm.reshape(B, n, C)
+        allowed = (pm[:, :, :, None] & pm[:, :, None, :])[:, :, None]  # [B, n, 1, C, C]
+        # local_dot_product_attention with axis (1,): batch dims (B, n, H), attention over the C slots.
+        s = torch.einsum("bcnhd,bknhd->bnhck", q, k) / math.sqrt(d)
+        # :379-381 bias −1e10 where the mask is 0. In float32 −1e10 + s rounds to −1e10 for any |s| < 512,
+        # so the masked logits are replaced (a row masked everywhere becomes uniform), as masked_fill does.
+        s = s.masked_fill(~allowed, -1e10)
+        if self.causal:  # LRA's causal local path does not run; ours is causal inside each group
+            s = s.masked_fill(torch.ones(C, C, dtype=torch.bool).triu(1), float("-inf"))
+        p = torch.softmax(s, dim=-1)
+        y = torch.einsum("bnhck,bknhd->bcnhd", p, v).reshape(B, Lp, Q)  # :399
+        return self.out(y)[:, :L]  # :402-413
+
+    def forward(self, x, mask):
+        if self.lra_strided:
+            return self.lra_local(x, mask)
+        B, L, _ = x.shape
+        H, Q = self.H, self.Q
+        d = Q // H
+        q, k, v = self.project(x)
         s = q @ k.transpose(-1, -2) / math.sqrt(d)  # [B, H, L, L]
         if self.kind in ("las", "las_chunk"):
             dist = (torch.arange(L)[:, None] - torch.arange(L)[None, :]).abs().to(s.dtype)
