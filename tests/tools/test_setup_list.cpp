@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/process.h"
+
 namespace {
 
 namespace fs = std::filesystem;
