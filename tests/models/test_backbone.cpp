@@ -839,10 +839,11 @@ TEST(Registry, EveryMixerDeclaresExactlyTheKeysItReads) {
       {"ssm_n", "4"},            {"init", "inv"},        {"dt_min", "0.002"}, {"dt_max", "0.05"},
       {"bidirectional", "true"}, {"ssm_bc", "true"},     {"hidden", "16"},    {"groups", "2"},
       {"kernel_size", "3"},      {"qkv_dim", "8"},       {"heads", "2"},      {"attention_dropout", "0.2"},
-      {"attention_bias", "true"}};
+      {"attention_bias", "true"}, {"window", "5"},     {"summary", "2"},    {"global_first", "false"}};
   // Keys that are only valid next to another one.
   const std::map<std::string, std::map<std::string, std::string>> companions = {
-      {"residual_conv groups", {{"kernel_size", "3"}}}};  // groups needs a bounded kernel
+      {"residual_conv groups", {{"kernel_size", "3"}}},  // groups needs a bounded kernel
+      {"sparse_transformer block", {{"summary", "1"}}}};  // summary (default 10) must fit in the block
   for (const MixerEntry& e : mixers()) {
     for (const OptionInfo& o : e.options) {
       const std::string& key = o.key;
