@@ -27,6 +27,15 @@ void check_attention_arguments(const char* op, const Tensor& q, const Tensor& k,
   LRA_CHECK(o.window >= 0, op, ": options.window must be >= 0, got ", o.window);
   LRA_CHECK(o.window == 0 || o.chunk > 0, op, ": options.window = ", o.window,
             " counts neighbouring blocks and needs options.chunk > 0");
+  LRA_CHECK(o.band || (o.band_left == 0 && o.band_right == 0), op, ": options.band_left = ", o.band_left,
+            ", band_right = ", o.band_right, " need options.band = true");
+  LRA_CHECK(o.band_left >= 0 && o.band_right >= 0, op, ": options.band_left and band_right must be >= 0, got ",
+            o.band_left, " and ", o.band_right);
+  LRA_CHECK(o.fixed_block >= 0, op, ": options.fixed_block must be >= 0 (0 = no fixed pattern), got ", o.fixed_block);
+  LRA_CHECK(o.fixed_block > 0 || (o.fixed_summary == 0 && !o.fixed_global_first), op, ": options.fixed_summary = ",
+            o.fixed_summary, " and fixed_global_first = ", o.fixed_global_first, " need options.fixed_block > 0");
+  LRA_CHECK(o.fixed_summary >= 0 && o.fixed_summary <= o.fixed_block, op, ": options.fixed_summary = ",
+            o.fixed_summary, " must be in [0, fixed_block = ", o.fixed_block, "]");
   LRA_CHECK(o.alpha.empty() || int64_t(o.alpha.size()) == H, op, ": options.alpha has ", o.alpha.size(),
             " values but q has ", H, " heads (give one α per head, or none)");
   for (float a : o.alpha) LRA_CHECK(std::isfinite(a), op, ": options.alpha holds a non-finite value ", a);
@@ -92,6 +101,12 @@ AttentionParams attention_params(const Tensor& q, const Tensor& key_mask, const 
   p.causal = o.causal;
   p.chunk = o.chunk;
   p.window = o.window;
+  p.band = o.band;
+  p.band_left = o.band_left;
+  p.band_right = o.band_right;
+  p.fixed_block = o.fixed_block;
+  p.fixed_summary = o.fixed_summary;
+  p.fixed_global_first = o.fixed_global_first;
   p.alpha = o.alpha.empty() ? nullptr : o.alpha.data();
   p.key_mask = mask_ptr(key_mask);
   p.dropout = o.dropout;

@@ -13,7 +13,7 @@
 // broadcasts each lane's weight with __shfl_sync. Streamed rows that lanes read whole are stored with
 // a row stride of D + 1 floats, so lane l reading row l, column c hits bank (l + c) % 32: no conflicts.
 // Only the streamed tiles that intersect attention_key_range / attention_query_range (causal, chunk,
-// window) are visited; the exact (i, j) test is applied per element.
+// window, band, fixed pattern) are visited; the exact (i, j) test is applied per element.
 //
 // Forward: per query row, running max m and sum l; for each key tile: m' = max(m, tile max),
 // o = o·exp(m − m') + Σ_j exp(s_ij − m')·M_ij·v_j, l = l·exp(m − m') + Σ_j exp(s_ij − m') (no M: the
@@ -48,6 +48,10 @@
 //   blocks an SM instead of 5 (by registers); v1 with dropout compiled out already took 112/96/126
 //   there, so the count follows ptxas's scheduling more than the draw. Timing needs a GPU: not
 //   measured yet.
+//   v1.2 the structure travels as one AttentionStructure (attention.h) and gains a token band
+//   (i − a <= j <= i + b: the key / query tile ranges shrink to the band, O(L·(a + b)) work) and the
+//   Sparse Transformer fixed pattern (causal ranges; with its global first position query 0 keeps
+//   every key tile and the dk/dv pass every query tile). Kernel bodies unchanged otherwise. Not timed.
 #include <cmath>
 
 #include "engine/cuda.h"
@@ -74,8 +78,7 @@ static_assert(kRowsPerWarp == kAttentionDropRows, "attention_drop_share draws fo
 struct Params {
   int64_t B, H, L;
   float scale;
-  bool causal;
-  int64_t chunk, window;
+  AttentionStructure structure;  // causal, chunk, window, band, fixed pattern
   const int32_t* key_mask;  // [B, L] or nullptr
   const float* bias;        // nullptr or bias of (b, h) at b·bias_batch_stride + h·L·L
   int64_t bias_batch_stride;
@@ -95,9 +98,7 @@ Params make_params(const AttentionParams& p, const float* bias) {
   k.H = p.H;
   k.L = p.L;
   k.scale = float(p.scale);
-  k.causal = p.causal;
-  k.chunk = p.chunk;
-  k.window = p.window;
+  k.structure = attention_structure(p);
   k.key_mask = p.key_mask;
   k.bias = bias;
   k.bias_batch_stride = p.bias_batch_stride;
@@ -136,7 +137,7 @@ __device__ __forceinline__ float row_keep_scale(const Params& p, uint32_t share,
 __device__ __forceinline__ float logit(const Params& p, int64_t b, int64_t h, int64_t i, int64_t j, float qk,
                                        float* f) {
   *f = p.scale;
-  if (i >= p.L || j >= p.L || !attention_pair_allowed(p.causal, p.chunk, p.window, i, j)) return -INFINITY;
+  if (i >= p.L || j >= p.L || !attention_pair_allowed(p.structure, i, j)) return -INFINITY;
   if (p.key_mask && p.key_mask[b * p.L + j] == 0) return -INFINITY;
   int64_t dist = i > j ? i - j : j - i;
   if (p.has_alpha) *f *= expf(-p.alpha[h] * float(dist));
@@ -181,7 +182,7 @@ __global__ void __launch_bounds__(kThreads)
   }
 
   int64_t j_begin, j_end;
-  attention_key_range(p.causal, p.chunk, p.window, p.L, i0, i1, &j_begin, &j_end);
+  attention_key_range(p.structure, p.L, i0, i1, &j_begin, &j_end);
   for (int64_t j0 = j_begin; j0 < j_end; j0 += kStreamRows) {
     __syncthreads();  // the previous tile is consumed
     stage_rows<D>(sk, D + 1, k + base, j0, kStreamRows, p.L);
@@ -269,7 +270,7 @@ __global__ void __launch_bounds__(kThreads)
     for (int c = 0; c < DL; ++c) dk[r][c] = dv[r][c] = 0.0f;
 
   int64_t i_begin, i_end;
-  attention_query_range(p.causal, p.chunk, p.window, p.L, j0, j1, &i_begin, &i_end);
+  attention_query_range(p.structure, p.L, j0, j1, &i_begin, &i_end);
   for (int64_t t0 = i_begin; t0 < i_end; t0 += kStreamRows) {
     __syncthreads();
     stage_rows<D>(sq, D + 1, q + base, t0, kStreamRows, p.L);
@@ -356,7 +357,7 @@ __global__ void __launch_bounds__(kThreads)
   }
 
   int64_t j_begin, j_end;
-  attention_key_range(p.causal, p.chunk, p.window, p.L, i0, i1, &j_begin, &j_end);
+  attention_key_range(p.structure, p.L, i0, i1, &j_begin, &j_end);
   for (int64_t j0 = j_begin; j0 < j_end; j0 += kStreamRows) {
     __syncthreads();
     stage_rows<D>(sk, D + 1, k + base, j0, kStreamRows, p.L);

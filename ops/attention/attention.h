@@ -1,9 +1,10 @@
 // Scaled dot-product attention: one tiled, online-softmax kernel family for every attention model
-// (full, causal, chunked / block-local, LaS, key padding, an additive bias hook).
+// (full, causal, chunked / block-local, a token band (Longformer), the Sparse Transformer's fixed pattern,
+// LaS, key padding, an additive bias hook).
 //
 //   q, k, v, out: [B, H, L, D] (B batch, H heads, L length, D head dim), float32 (CUDA) or float32 /
 //   float64 (CPU); bfloat16 q, k, v take the tensor-core path of attention_bf16.h (CUDA only, no bias,
-//   no dropout, float32 accumulation). Queries and keys have the same length L (self-attention).
+//   no dropout, no band or fixed pattern, float32 accumulation). Queries and keys have the same length L (self-attention).
 //
 // For batch b, head h, query i and key j, in this order:
 //   1. s_ij = (q_i · k_j) · scale                        scale = options.scale, or 1/sqrt(D) when 0
@@ -13,11 +14,29 @@
 //   5. P_ij = exp(s_ij) / Σ_{included j'} exp(s_ij'),  P_ij = 0 for excluded j
 //   6. out_i = Σ_j P_ij · M_ij · v_j,   M_ij = Z_ij / (1 − p) with dropout (options.dropout = p > 0),
 //      M_ij = 1 without; Z_ij ∈ {0, 1} is the keep mask below
-// Structural range of query i (all of these combine):
+// Structural range of query i (all of these combine: (i, j) is allowed when every one that is set
+// allows it):
 //   * causal: j <= i;
 //   * chunk C > 0: the sequence is cut into blocks [0, C), [C, 2C), ... (the last one may be shorter)
 //     and i attends to keys of its own block; with window w it also attends to the w neighbouring
-//     blocks on each side (causal: only the w previous blocks, and j <= i still holds).
+//     blocks on each side (causal: only the w previous blocks, and j <= i still holds);
+//   * band (options.band, with band_left = a >= 0, band_right = b >= 0): i − a <= j <= i + b, a sliding
+//     window of a + b + 1 tokens (Longformer's; LRA's window 512 is a = 255, b = 256). A band wider than
+//     L is no restriction; a = b = 0 is attention to self alone;
+//   * fixed pattern (options.fixed_block = n > 0, fixed_summary = c in [0, n]), the Sparse Transformer's
+//     "fixed" heads merged into one pattern as LRA builds it (sparse_attention.py Fixed1 ∪ Fixed2):
+//       fixed(i, j) = j <= i  and  ( ⌊i/n⌋ = ⌊j/n⌋  or  j mod n = 0  or  j mod n >= n − c )
+//     i.e. the causal part of i's own block, plus the causal "summary" keys: the first and the last c
+//     positions of every block. With fixed_global_first, position 0 is global and the pattern is
+//     shifted by one, as LRA's use_cls_token builds its mask (an all-allowed first row and column
+//     around the pattern of the other L − 1 positions):
+//       (i, j) allowed  ⟺  i = 0  or  j = 0  or  fixed(i − 1, j − 1).
+//     Row 0 then attends to every key (it is not causal).
+// Cost of the structure (L_eff, keys visited per query, in the FLOPs below): full L; causal about L/2;
+// chunk C with window w (2w + 1)·C; band a + b + 1 (O(L·(a + b)) in all, the CUDA kernels skip every
+// tile outside the band); the fixed pattern about L/2: every tile of 32 keys holds summary keys for the
+// LRA sizes (n = 50, c = 10), so only the causal half is skipped, and with fixed_global_first the dk/dv
+// pass visits every query tile (query 0 sees every key). The CPU reference is O(L²) in every case.
 // A query with no included key (a fully masked batch row, say) outputs exactly 0 and gets zero
 // gradient, never NaN. The gradient reaching excluded positions is exactly 0.
 // Empty extents: any of B, H, L, D may be 0. out and the gradients of q, k, v are then empty, and a
@@ -77,6 +96,11 @@ struct AttentionOptions {
   bool causal = false;
   int64_t chunk = 0;          // 0: no chunking; else the block size (the last block may be shorter)
   int window = 0;             // with chunk: also attend to `window` neighbouring blocks each side (causal: previous)
+  bool band = false;          // a token band: i − band_left <= j <= i + band_right (both >= 0)
+  int64_t band_left = 0, band_right = 0;
+  int64_t fixed_block = 0;    // 0: off; else the Sparse Transformer fixed pattern with blocks of this size
+  int64_t fixed_summary = 0;  // c: the last c positions of every block are summary keys (with the first)
+  bool fixed_global_first = false;  // with fixed_block: position 0 global, the pattern shifted by one
   std::vector<float> alpha;   // empty, or one per head: s_ij becomes s_ij · exp(−α_h·|i−j|) (LaS)
   double scale = 0;           // 0: 1/sqrt(D)
   // Attention-weight dropout: p in [0, 1), 0 = off. The mask is the stream (dropout_seed,
@@ -108,6 +132,10 @@ struct AttentionParams {
   double scale = 1.0;                 // already resolved (never 0 here)
   bool causal = false;
   int64_t chunk = 0, window = 0;
+  bool band = false;                  // band, fixed pattern: as AttentionOptions
+  int64_t band_left = 0, band_right = 0;
+  int64_t fixed_block = 0, fixed_summary = 0;
+  bool fixed_global_first = false;
   const float* alpha = nullptr;       // HOST pointer, [H], or nullptr (no LaS term)
   const int32_t* key_mask = nullptr;  // on the data's device, [B, L], or nullptr
   int64_t bias_batch_stride = 0;      // bias elements between batches: H·L·L for [B, H, L, L], 0 for [H, L, L]
@@ -132,7 +160,31 @@ LRA_HD bool attention_dropped(uint64_t seed, uint64_t offset, uint64_t e, uint32
 // The most heads the CUDA kernels take an α for (α travels by value in the kernel parameters).
 constexpr int kAttentionMaxAlphaHeads = 64;
 
-// Whether query i may attend to key j by structure (causal / chunk / window; not the key mask).
+// The structural options of one call, in one value the helpers below and the CUDA kernels take.
+struct AttentionStructure {
+  bool causal = false;
+  int64_t chunk = 0, window = 0;
+  bool band = false;
+  int64_t band_left = 0, band_right = 0;
+  int64_t fixed_block = 0, fixed_summary = 0;
+  bool fixed_global_first = false;
+};
+
+inline AttentionStructure attention_structure(const AttentionParams& p) {
+  AttentionStructure s;
+  s.causal = p.causal;
+  s.chunk = p.chunk;
+  s.window = p.window;
+  s.band = p.band;
+  s.band_left = p.band_left;
+  s.band_right = p.band_right;
+  s.fixed_block = p.fixed_block;
+  s.fixed_summary = p.fixed_summary;
+  s.fixed_global_first = p.fixed_global_first;
+  return s;
+}
+
+// Whether query i may attend to key j by causal / chunk / window alone (the bfloat16 path's structure).
 LRA_HD bool attention_pair_allowed(bool causal, int64_t chunk, int64_t window, int64_t i, int64_t j) {
   if (causal && j > i) return false;
   if (chunk <= 0) return true;
@@ -140,8 +192,27 @@ LRA_HD bool attention_pair_allowed(bool causal, int64_t chunk, int64_t window, i
   return bj >= bi - window && bj <= bi + window;
 }
 
+// The Sparse Transformer fixed pattern fixed(i, j) of the header, block n, c summary positions (i, j >= 0).
+LRA_HD bool attention_fixed_allowed(int64_t n, int64_t c, int64_t i, int64_t j) {
+  if (j > i) return false;
+  if (i / n == j / n) return true;  // Fixed1: own block
+  const int64_t r = j % n;
+  return r == 0 || r >= n - c;      // Fixed2: summary keys
+}
+
+// Whether query i may attend to key j by structure (every structural option; not the key mask).
+LRA_HD bool attention_pair_allowed(const AttentionStructure& s, int64_t i, int64_t j) {
+  if (!attention_pair_allowed(s.causal, s.chunk, s.window, i, j)) return false;
+  if (s.band && (j < i - s.band_left || j - i > s.band_right)) return false;
+  if (s.fixed_block > 0) {
+    if (!s.fixed_global_first) return attention_fixed_allowed(s.fixed_block, s.fixed_summary, i, j);
+    return i == 0 || j == 0 || attention_fixed_allowed(s.fixed_block, s.fixed_summary, i - 1, j - 1);
+  }
+  return true;
+}
+
 // A half-open range [*begin, *end) holding every key that some query in [i0, i1) may attend to
-// (i0 < i1 <= L). The CUDA kernels visit only key tiles in it.
+// (i0 < i1 <= L) by causal / chunk / window. The CUDA kernels visit only key tiles in it.
 LRA_HD void attention_key_range(bool causal, int64_t chunk, int64_t window, int64_t L, int64_t i0, int64_t i1,
                                 int64_t* begin, int64_t* end) {
   int64_t b = 0, e = L;
@@ -167,6 +238,32 @@ LRA_HD void attention_query_range(bool causal, int64_t chunk, int64_t window, in
   if (causal && j0 > b) b = j0;
   *begin = b;
   *end = e;
+}
+
+// The same two ranges for every structural option. The band narrows them to the tiles it touches
+// (keys [i0 − a, i1 + b) of queries [i0, i1); queries [j0 − b, j1 + a) of keys [j0, j1)); the fixed
+// pattern is causal (keys < i1, queries >= j0) except for its global row 0, which sees every key.
+// A band side of L or more is no restriction (and keeps i1 + b from overflowing).
+LRA_HD void attention_key_range(const AttentionStructure& s, int64_t L, int64_t i0, int64_t i1, int64_t* begin,
+                                int64_t* end) {
+  attention_key_range(s.causal, s.chunk, s.window, L, i0, i1, begin, end);
+  if (s.band) {
+    if (s.band_left < L && i0 - s.band_left > *begin) *begin = i0 - s.band_left;
+    if (s.band_right < L && i1 + s.band_right < *end) *end = i1 + s.band_right;
+  }
+  if (s.fixed_block > 0 && !(s.fixed_global_first && i0 == 0) && i1 < *end) *end = i1;
+  if (*end < *begin) *end = *begin;  // nothing in range
+}
+
+LRA_HD void attention_query_range(const AttentionStructure& s, int64_t L, int64_t j0, int64_t j1, int64_t* begin,
+                                  int64_t* end) {
+  attention_query_range(s.causal, s.chunk, s.window, L, j0, j1, begin, end);
+  if (s.band) {
+    if (s.band_right < L && j0 - s.band_right > *begin) *begin = j0 - s.band_right;
+    if (s.band_left < L && j1 + s.band_left < *end) *end = j1 + s.band_left;
+  }
+  if (s.fixed_block > 0 && !s.fixed_global_first && j0 > *begin) *begin = j0;
+  if (*end < *begin) *end = *begin;
 }
 
 // Raw entry points. All data [B, H, L, D] row-major except bias (see bias_batch_stride) and gbias,

@@ -30,6 +30,9 @@ void check_inputs(const Tensor& q, const Tensor& k, const Tensor& v, const Tenso
   // What the bf16 kernels do not implement: refuse rather than silently drop it.
   LRA_CHECK(o.dropout == 0.0, "attention_bf16: attention dropout is not supported on the bfloat16 path (options.dropout = ",
             o.dropout, "); use float32 inputs for attention dropout");
+  LRA_CHECK(!o.band && o.fixed_block == 0, "attention_bf16: the token band and the fixed (Sparse Transformer) ",
+            "pattern are not supported on the bfloat16 path (options.band = ", o.band, ", fixed_block = ",
+            o.fixed_block, "); use float32 inputs for them");
   LRA_CHECK(!bias.defined(), "attention_bf16: an additive bias is not supported on the bfloat16 path (got bias ",
             bias.describe(), "); use float32 inputs for a bias");
   LRA_CHECK(q.device() == Device::CUDA, "attention_bf16: q is ", q.describe(),

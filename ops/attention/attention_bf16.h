@@ -6,7 +6,9 @@
 //   q, k, v, out, dq, dk, dv: [B, H, L, D] bfloat16 on CUDA, D in {32, 64, 128};
 //   key_mask: int32 [B, L] (0 = padding) or undefined.
 // Supported options: causal, chunk + window, LaS alpha (at most kAttentionMaxAlphaHeads heads), scale.
-// Rejected with an error naming the option: an additive bias, attention dropout, a CPU tensor.
+// Rejected with an error naming the option: an additive bias, attention dropout, the token band and the
+// fixed pattern (the kernels' per-row key intervals below cannot express the fixed pattern; the band
+// could be added there), a CPU tensor.
 //
 // What is rounded to bf16 beyond the inputs and outputs: P before P·V (forward) and before Pᵀ·dO, and
 // dS·f before dSᵀ·Q and dS·K (backward), as FlashAttention-2 does. tests/ops/attention_test_bf16.cpp

@@ -20,6 +20,7 @@ void probabilities(const AttentionParams& p, int64_t b, int64_t h, const T* q, c
   const int64_t L = p.L, D = p.D;
   const T* bias_bh = bias ? bias + b * p.bias_batch_stride + h * L * L : nullptr;
   const int32_t* mask = p.key_mask ? p.key_mask + b * L : nullptr;
+  const AttentionStructure structure = attention_structure(p);
   std::vector<char> included(size_t(L * L));
   for (int64_t i = 0; i < L; ++i)
     for (int64_t j = 0; j < L; ++j) {
@@ -32,7 +33,7 @@ void probabilities(const AttentionParams& p, int64_t b, int64_t h, const T* q, c
       if (bias_bh) s += bias_bh[ij];
       F[ij] = f;
       P[ij] = s;
-      included[ij] = attention_pair_allowed(p.causal, p.chunk, p.window, i, j) && (!mask || mask[j] != 0);
+      included[ij] = attention_pair_allowed(structure, i, j) && (!mask || mask[j] != 0);
     }
   // Row softmax over the included entries.
   for (int64_t i = 0; i < L; ++i) {

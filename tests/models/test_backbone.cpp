@@ -1143,10 +1143,13 @@ TEST(Registry, EveryMixerDeclaresExactlyTheKeysItReads) {
       // linear_transformer, performer
       {"eps", "1e-5"},           {"mask_keys", "true"},  {"kernel", "softmax"},
       {"features", "iid"},       {"nb_features", "6"},  {"ortho_scaling", "1"}, {"redraw", "yes"},
-      {"relu_eps", "0.01"},      {"softmax_eps", "1e-5"}};
+      {"relu_eps", "0.01"},      {"softmax_eps", "1e-5"},
+      // sparse_transformer, longformer
+      {"window", "5"},           {"summary", "2"},      {"global_first", "false"}};
   // Keys that are only valid next to another one.
   const std::map<std::string, std::map<std::string, std::string>> companions = {
-      {"residual_conv groups", {{"kernel_size", "3"}}}};  // groups needs a bounded kernel
+      {"residual_conv groups", {{"kernel_size", "3"}}},  // groups needs a bounded kernel
+      {"sparse_transformer block", {{"summary", "1"}}}};  // summary (default 10) must fit in the block
   for (const MixerEntry& e : mixers()) {
     for (const OptionInfo& o : e.options) {
       const std::string& key = o.key;

@@ -5,6 +5,11 @@
 // probes, the CPU and the CUDA runs) applies the same mask: the op is then a fixed smooth function and
 // the gradcheck and the CUDA parity are exact checks of the masked forward and backward.
 //
+// The token band (Longformer) and the fixed pattern (Sparse Transformer) are on odd shapes: L prime,
+// a band wider than L, a band of 0 (self only), one-sided bands, blocks that do not divide L, blocks
+// of 31/33 and 63/65 around the CUDA tiles of 32 and 64, block 1 and c = n (both degenerate to causal),
+// the global first position with and without a key mask, combined with causal / chunk / dropout.
+//
 // Every case here runs through the float64 gradcheck, so L·D stays small (each case < 0.3 s); the
 // longer sequences (L up to 130 with D = 128, and one realistic LRA shape) are checked CUDA-vs-CPU in
 // attention_test_cuda.cpp, and head dims the CUDA kernels do not compile (D = 8) in
@@ -72,6 +77,22 @@ ops::AttentionOptions dropped(ops::AttentionOptions o, double p, uint64_t offset
   return o;
 }
 
+// A token band i − left <= j <= i + right, on top of o.
+ops::AttentionOptions band(int64_t left, int64_t right, ops::AttentionOptions o = {}) {
+  o.band = true;
+  o.band_left = left;
+  o.band_right = right;
+  return o;
+}
+
+// The Sparse Transformer fixed pattern, blocks of n with c summary positions, on top of o.
+ops::AttentionOptions fixed(int64_t n, int64_t c, bool global_first, ops::AttentionOptions o = {}) {
+  o.fixed_block = n;
+  o.fixed_summary = c;
+  o.fixed_global_first = global_first;
+  return o;
+}
+
 std::vector<OpCase> attention_cases(Generator& gen) {
   const std::vector<float> las3 = {0.0f, 0.05f, 0.6f};  // α_0 = 0, then exponentially spaced
   const std::vector<Spec> specs = {
@@ -107,6 +128,33 @@ std::vector<OpCase> attention_cases(Generator& gen) {
        Bias::PerBatch},
       {"dropout 0.3 chunk 7 window 2", {1, 1, 70, 32}, dropped(opts(false, 7, 2), 0.3)},
       {"dropout 0.4 D=64 causal", {1, 1, 64, 64}, dropped(opts(true), 0.4)},
+      {"band 2/3, L prime", {1, 2, 37, 32}, band(2, 3)},
+      {"band 0/0 (self only)", {2, 1, 13, 32}, band(0, 0)},
+      {"band wider than L", {1, 1, 11, 32}, band(40, 100)},
+      {"band L-1/L-1 (full)", {1, 1, 11, 32}, band(10, 10)},
+      {"band 5/0, key mask, batch 1 fully masked", {2, 1, 29, 32}, band(5, 0), Mask::LastBatchFullyMasked},
+      {"band 0/4, causal (self only)", {1, 1, 9, 32}, band(0, 4, opts(true))},
+      {"band 31/33 (tile ±1), L prime", {1, 1, 97, 32}, band(31, 33)},
+      {"band 3/3 chunk 8", {1, 2, 41, 32}, band(3, 3, opts(false, 8))},
+      {"band 255/256 (LRA's window) L 67", {1, 1, 67, 32}, band(255, 256)},
+      {"band 4/6 D=64, key mask", {2, 1, 19, 64}, band(4, 6), Mask::Random},
+      {"fixed 5/2, L prime", {1, 2, 23, 32}, fixed(5, 2, false)},
+      {"fixed 5/2 global first, key mask", {2, 1, 23, 32}, fixed(5, 2, true), Mask::Random},
+      {"fixed 5/2 global first, batch 1 fully masked", {2, 1, 12, 32}, fixed(5, 2, true), Mask::LastBatchFullyMasked},
+      {"fixed 50/10 global first (LRA)", {1, 1, 101, 32}, fixed(50, 10, true)},
+      {"fixed 31/10 (tile - 1)", {1, 1, 67, 32}, fixed(31, 10, false)},
+      {"fixed 33/0 global first (tile + 1)", {1, 1, 70, 32}, fixed(33, 0, true)},
+      {"fixed 63/5 (tile - 1)", {1, 1, 130, 32}, fixed(63, 5, false)},
+      {"fixed 65/7 global first (tile + 1)", {1, 1, 131, 32}, fixed(65, 7, true)},
+      {"fixed 1/0 (= causal)", {1, 1, 9, 32}, fixed(1, 0, false)},
+      {"fixed 4/4 (c = n: causal)", {1, 1, 11, 32}, fixed(4, 4, true)},
+      {"fixed 3/1 global first, block longer than L = 2", {1, 1, 2, 32}, fixed(3, 1, true)},
+      {"fixed 6/2 global first, chunk 8 window 1", {1, 1, 29, 32}, fixed(6, 2, true, opts(false, 8, 1))},
+      {"fixed 5/2 global first L=1", {2, 1, 1, 32}, fixed(5, 2, true)},
+      {"dropout 0.3 band 3/2", {2, 2, 23, 32}, dropped(band(3, 2), 0.3)},
+      {"dropout 0.2 fixed 7/2 global first, key mask", {2, 2, 31, 32}, dropped(fixed(7, 2, true), 0.2),
+       Mask::Random},
+      {"bias [H, L, L] band 2/1 fixed 4/1", {1, 2, 13, 32}, fixed(4, 1, false, band(2, 1)), Mask::None, Bias::Shared},
       // Empty extents: out and the q, k, v gradients are empty; a bias still gets its (zero) gradient,
       // summed over no batch entries for a shared one. D = 0 skips the CUDA kernels' head-dim limit.
       {"empty batch, key mask, bias [H, L, L]", {0, 2, 7, 32}, opts(false), Mask::Random, Bias::Shared},
@@ -114,6 +162,8 @@ std::vector<OpCase> attention_cases(Generator& gen) {
       {"empty length, key mask", {2, 1, 0, 32}, opts(false, 16), Mask::Random},
       {"D=0, key mask, bias [B, H, L, L]", {2, 2, 5, 0}, opts(false), Mask::Random, Bias::PerBatch},
       {"dropout 0.3 empty batch", {0, 3, 7, 32}, dropped(opts(true), 0.3)},
+      {"band 2/2 empty length, key mask", {2, 1, 0, 32}, band(2, 2), Mask::Random},
+      {"fixed 5/1 global first, empty batch", {0, 1, 7, 32}, fixed(5, 1, true)},
   };
   std::vector<OpCase> cases;
   for (const Spec& s : specs) cases.push_back(make_case(s, gen));

@@ -500,6 +500,16 @@ TEST(AttentionBf16, ErrorsNameWhatIsUnsupported) {
   EXPECT_NE(m.find("dropout"), std::string::npos) << m;
   m = test::error_of([&] { ops::attention_bf16(q, q, q, Tensor(), AttentionOptions(), Tensor::zeros({2, 8, 8})); });
   EXPECT_NE(m.find("bias"), std::string::npos) << m;
+  AttentionOptions band;
+  band.band = true;
+  band.band_right = 3;
+  m = test::error_of([&] { ops::attention_bf16(q, q, q, Tensor(), band); });
+  EXPECT_NE(m.find("token band and the fixed (Sparse Transformer) pattern are not supported"), std::string::npos) << m;
+  AttentionOptions fixed;
+  fixed.fixed_block = 5;
+  fixed.fixed_global_first = true;
+  m = test::error_of([&] { ops::attention_bf16(q, q, q, Tensor(), fixed); });
+  EXPECT_NE(m.find("fixed_block = 5"), std::string::npos) << m;
   Tensor k = bf16_tensor({1, 2, 9, 64}, gen);
   m = test::error_of([&] { ops::attention_bf16(q, k, q, Tensor(), AttentionOptions()); });
   EXPECT_NE(m.find("same shape"), std::string::npos) << m;

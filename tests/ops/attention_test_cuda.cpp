@@ -1,7 +1,7 @@
 // CUDA attention against the CPU reference (float32 both) on the longer shapes the gradcheck table
 // cannot afford: L in {1, 7, 33, 64, 65, 130} (tile of 32 ± 1, primes, chunk remainders) times
-// D in {32, 64, 128}, every structural variant with and without attention dropout, and one realistic
-// LRA shape. Also: the dropout mask identical on both devices, determinism, the head-dim error, and
+// D in {32, 64, 128}, every structural variant (band and fixed pattern included) with and without
+// attention dropout, and realistic LRA shapes. Also: the dropout mask identical on both devices, determinism, the head-dim error, and
 // memory that grows linearly in L. Skipped without a GPU.
 #include <gtest/gtest.h>
 
@@ -33,6 +33,20 @@ AttentionOptions dropped(AttentionOptions o, double p, uint64_t offset = 12345) 
   o.dropout = p;
   o.dropout_seed = 0xC0FFEE;
   o.dropout_offset = offset;
+  return o;
+}
+
+AttentionOptions band(int64_t left, int64_t right, AttentionOptions o) {
+  o.band = true;
+  o.band_left = left;
+  o.band_right = right;
+  return o;
+}
+
+AttentionOptions fixed(int64_t n, int64_t c, bool global_first, AttentionOptions o) {
+  o.fixed_block = n;
+  o.fixed_summary = c;
+  o.fixed_global_first = global_first;
   return o;
 }
 
@@ -91,6 +105,15 @@ TEST(AttentionCuda, MatchesCpuOverShapesAndVariants) {
       {"dropout 0.5 chunk 16 window 1", dropped(opts(false, 16, 1), 0.5), false, false},
       {"dropout 0.2 LaS-chunk 16", dropped(opts(false, 16, 0, {0.0f, 0.05f, 0.6f}), 0.2), true, false},
       {"dropout 0.3 bias [H, L, L]", dropped(opts(false), 0.3), true, true},
+      {"band 5/7", band(5, 7, opts(false)), false, false},
+      {"band 31/32 key mask", band(31, 32, opts(false)), true, false},
+      {"band 0/0", band(0, 0, opts(false)), false, false},
+      {"band 200/200 (wider than L)", band(200, 200, opts(false)), true, false},
+      {"fixed 5/2", fixed(5, 2, false, opts(false)), false, false},
+      {"fixed 33/10 global first key mask", fixed(33, 10, true, opts(false)), true, false},
+      {"fixed 63/5 global first", fixed(63, 5, true, opts(false)), false, false},
+      {"dropout 0.2 band 9/4", dropped(band(9, 4, opts(false)), 0.2), true, false},
+      {"dropout 0.3 fixed 7/2 global first", dropped(fixed(7, 2, true, opts(false)), 0.3), true, false},
   };
   Generator gen(21);
   for (int64_t L : {1, 7, 33, 64, 65, 130})
@@ -106,6 +129,11 @@ TEST(AttentionCuda, RealisticLraShape) {
                     gen);
   check_against_cpu({1, 2, 1024, 64}, {"full", opts(false), true, false}, gen);
   check_against_cpu({1, 4, 1024, 64}, {"full, dropout 0.1", dropped(opts(false), 0.1, uint64_t(1) << 40), true, false},
+                    gen);
+  // Longformer's window 512 (a = 255, b = 256) and the Sparse Transformer's LRA pattern at L = 1001
+  // (text with its CLS: global first position, blocks of 50, c = 10).
+  check_against_cpu({1, 2, 1024, 64}, {"band 255/256", band(255, 256, opts(false)), true, false}, gen);
+  check_against_cpu({1, 2, 1001, 64}, {"fixed 50/10 global first", fixed(50, 10, true, opts(false)), true, false},
                     gen);
 }
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 
 #include "ops/attention/attention.h"
 #include "tests/support/compare.h"
@@ -253,6 +254,160 @@ TEST(Attention, TileRangesCoverEveryAllowedPair) {
   EXPECT_EQ(e, 96);
 }
 
+// The fixed pattern against the mask LRA builds (sparse_attention.py build_mask of Fixed1 ∪ Fixed2 as
+// dense boolean matrices; with use_cls_token the mask of L − 1 positions padded by an all-true first
+// row and column), written here in those terms, not through attention_fixed_allowed.
+TEST(Attention, FixedPatternIsLrasMask) {
+  for (int64_t n : {1, 2, 5, 50})
+    for (int64_t c : {int64_t(0), int64_t(1), n / 5, n})
+      for (bool global_first : {false, true})
+        for (int64_t L : {1, 2, 7, 51, 52, 103}) {
+          const int64_t m = global_first ? L - 1 : L;  // the pattern's own length
+          std::vector<char> fixed1(size_t(m * m)), fixed2(size_t(m * m));
+          for (int64_t q = 0; q < m; ++q)
+            for (int64_t k = 0; k < m; ++k) {
+              const bool lower = k <= q;
+              fixed1[size_t(q * m + k)] = lower && q / n == k / n;
+              fixed2[size_t(q * m + k)] = lower && (k % n == 0 || k % n >= n - c);
+            }
+          ops::AttentionStructure st;
+          st.fixed_block = n;
+          st.fixed_summary = c;
+          st.fixed_global_first = global_first;
+          for (int64_t i = 0; i < L; ++i)
+            for (int64_t j = 0; j < L; ++j) {
+              bool lra;
+              if (global_first && (i == 0 || j == 0)) {
+                lra = true;  // the padded row and column
+              } else {
+                const int64_t q = global_first ? i - 1 : i, k = global_first ? j - 1 : j;
+                lra = fixed1[size_t(q * m + k)] || fixed2[size_t(q * m + k)];
+              }
+              ASSERT_EQ(ops::attention_pair_allowed(st, i, j), lra)
+                  << "(" << i << ", " << j << ") n " << n << " c " << c << " global_first " << global_first << " L "
+                  << L;
+            }
+        }
+}
+
+// The band against LRA's sliding-window mask (longformer_attention.py): window w gives right = ⌊w/2⌋
+// diagonals above, left = w − right diagonals below counting the main one; the band is a = left − 1,
+// b = right. w = 512: a = 255, b = 256.
+TEST(Attention, BandIsLrasSlidingWindow) {
+  for (int64_t w : {1, 2, 3, 8, 9, 512})
+    for (int64_t L : {1, 5, 17, 300}) {
+      const int64_t right = w / 2, left = w - right;
+      ops::AttentionStructure st;
+      st.band = true;
+      st.band_left = left - 1;
+      st.band_right = right;
+      for (int64_t i = 0; i < L; ++i)
+        for (int64_t j = 0; j < L; ++j) {
+          bool lra = false;
+          for (int64_t d = 0; d < left; ++d) lra = lra || j == i - d;        // eye(L, k = −d)
+          for (int64_t d = 1; d <= right; ++d) lra = lra || j == i + d;      // eye(L, k = d)
+          ASSERT_EQ(ops::attention_pair_allowed(st, i, j), lra) << "(" << i << ", " << j << ") w " << w << " L " << L;
+        }
+    }
+}
+
+// The tile ranges of the band and the fixed pattern (alone and combined with causal / chunk) cover
+// every allowed pair, as TileRangesCoverEveryAllowedPair checks for the older structure, and the band
+// does skip: the kernels' work is O(L·(a + b)).
+TEST(Attention, BandAndFixedTileRangesCoverEveryAllowedPair) {
+  std::vector<ops::AttentionStructure> structures;
+  for (int64_t a : {0, 1, 5, 31, 33, 255, 1000})
+    for (int64_t b : {0, 2, 32, 256})
+      for (bool causal : {false, true}) {
+        ops::AttentionStructure st;
+        st.band = true;
+        st.band_left = a;
+        st.band_right = b;
+        st.causal = causal;
+        structures.push_back(st);
+      }
+  for (int64_t n : {1, 5, 31, 32, 33, 50, 63, 65})
+    for (int64_t c : {int64_t(0), int64_t(1), n / 5})
+      for (bool gf : {false, true}) {
+        ops::AttentionStructure st;
+        st.fixed_block = n;
+        st.fixed_summary = c;
+        st.fixed_global_first = gf;
+        structures.push_back(st);
+        st.chunk = 16;  // and combined with the older structure
+        st.window = 1;
+        st.band = true;
+        st.band_left = 7;
+        st.band_right = 3;
+        structures.push_back(st);
+      }
+  for (const ops::AttentionStructure& st : structures)
+    for (int64_t L : {1, 2, 31, 33, 64, 65, 131})
+      for (int64_t tile : {7, 32, 64})
+        for (int64_t t0 = 0; t0 < L; t0 += tile) {
+          const int64_t t1 = std::min(t0 + tile, L);
+          int64_t kb, ke, qb, qe;
+          ops::attention_key_range(st, L, t0, t1, &kb, &ke);
+          ops::attention_query_range(st, L, t0, t1, &qb, &qe);
+          ASSERT_TRUE(kb >= 0 && kb <= ke && ke <= L && qb >= 0 && qb <= qe && qe <= L);
+          for (int64_t a = t0; a < t1; ++a)
+            for (int64_t x = 0; x < L; ++x) {
+              if (ops::attention_pair_allowed(st, a, x))
+                ASSERT_TRUE(x >= kb && x < ke) << "key " << x << " of query " << a << " outside [" << kb << ", " << ke
+                                               << ") L " << L << " band " << st.band << " " << st.band_left << "/"
+                                               << st.band_right << " fixed " << st.fixed_block << "/"
+                                               << st.fixed_summary << " gf " << st.fixed_global_first;
+              if (ops::attention_pair_allowed(st, x, a))
+                ASSERT_TRUE(x >= qb && x < qe) << "query " << x << " of key " << a << " outside [" << qb << ", " << qe
+                                               << ") L " << L << " band " << st.band << " " << st.band_left << "/"
+                                               << st.band_right << " fixed " << st.fixed_block << "/"
+                                               << st.fixed_summary << " gf " << st.fixed_global_first;
+            }
+        }
+  ops::AttentionStructure lra_window;  // Longformer's 512 at L = 4000: a query tile sees 543 keys
+  lra_window.band = true;
+  lra_window.band_left = 255;
+  lra_window.band_right = 256;
+  int64_t b, e;
+  ops::attention_key_range(lra_window, 4000, 1024, 1056, &b, &e);
+  EXPECT_EQ(b, 1024 - 255);
+  EXPECT_EQ(e, 1056 + 256);
+  ops::attention_query_range(lra_window, 4000, 1024, 1056, &b, &e);
+  EXPECT_EQ(b, 1024 - 256);
+  EXPECT_EQ(e, 1056 + 255);
+  ops::AttentionStructure sparse;  // the fixed pattern is causal; its global row 0 sees every key
+  sparse.fixed_block = 50;
+  sparse.fixed_summary = 10;
+  ops::attention_key_range(sparse, 1000, 64, 96, &b, &e);
+  EXPECT_EQ(e, 96);
+  ops::attention_query_range(sparse, 1000, 64, 96, &b, &e);
+  EXPECT_EQ(b, 64);
+  sparse.fixed_global_first = true;
+  ops::attention_key_range(sparse, 1000, 0, 32, &b, &e);
+  EXPECT_EQ(e, 1000);
+  ops::attention_key_range(sparse, 1000, 64, 96, &b, &e);
+  EXPECT_EQ(e, 96);
+}
+
+// A band side far beyond L (an "unbounded" band) neither overflows nor restricts.
+TEST(Attention, HugeBandIsFullAttention) {
+  Generator gen(17);
+  Tensor q = test::random_input({1, 2, 9, 8}, gen), k = test::random_input({1, 2, 9, 8}, gen),
+         v = test::random_input({1, 2, 9, 8}, gen);
+  AttentionOptions huge;
+  huge.band = true;
+  huge.band_left = huge.band_right = std::numeric_limits<int64_t>::max();
+  EXPECT_TRUE(test::all_close(ops::attention(q, k, v, Tensor(), huge), ops::attention(q, k, v, Tensor(), {}), 0, 0,
+                              "huge band = full"));
+  int64_t b, e;
+  ops::AttentionStructure st;
+  st.band = true;
+  st.band_left = st.band_right = std::numeric_limits<int64_t>::max();
+  ops::attention_key_range(st, 9, 3, 5, &b, &e);
+  EXPECT_EQ(b, 0);
+  EXPECT_EQ(e, 9);
+}
+
 TEST(Attention, ErrorMessagesNameTheProblem) {
   using test::error_of;
   Generator gen(16);
@@ -275,6 +430,25 @@ TEST(Attention, ErrorMessagesNameTheProblem) {
   EXPECT_NE(error_of([&] { ops::attention(q, q, q, Tensor(), opts(false, 0, 0, {0.0f, 0.1f})); })
                 .find("options.alpha has 2 values but q has 3 heads"),
             std::string::npos);
+  AttentionOptions o;
+  o.band_left = 3;
+  EXPECT_NE(error_of([&] { ops::attention(q, q, q, Tensor(), o); }).find("need options.band = true"), std::string::npos);
+  o.band = true;
+  o.band_left = -1;
+  EXPECT_NE(error_of([&] { ops::attention(q, q, q, Tensor(), o); }).find("band_left and band_right must be >= 0"),
+            std::string::npos);
+  o = AttentionOptions();
+  o.fixed_global_first = true;
+  EXPECT_NE(error_of([&] { ops::attention(q, q, q, Tensor(), o); }).find("need options.fixed_block > 0"),
+            std::string::npos);
+  o.fixed_block = 4;
+  o.fixed_summary = 5;
+  EXPECT_NE(error_of([&] { ops::attention(q, q, q, Tensor(), o); }).find("fixed_summary = 5 must be in [0, fixed_block = 4]"),
+            std::string::npos);
+  o.fixed_block = -1;
+  o.fixed_summary = 0;
+  o.fixed_global_first = false;
+  EXPECT_NE(error_of([&] { ops::attention(q, q, q, Tensor(), o); }).find("fixed_block must be >= 0"), std::string::npos);
   Tensor bias = test::random_input({3, 5, 4}, gen);
   EXPECT_NE(error_of([&] { ops::attention(q, q, q, Tensor(), none, bias); }).find("bias has shape [3, 5, 4]"),
             std::string::npos);

@@ -579,6 +579,92 @@ class GMLP(nn.Module):
         return self.out_proj(z1 * self.norm(c))
 
 
+def lra_sparse_mask(L, block, c, use_cls_token):
+    """[L, L] bool, as lra_benchmarks/models/sparse_transformer/sparse_attention.py builds it: the union of
+    Fixed1 (same block, k ≤ q) and Fixed2 (k mod block = 0 or k mod block ≥ block − c, k ≤ q); with
+    use_cls_token the mask of L − 1 positions padded with an all-true first row and first column."""
+    n = L - 1 if use_cls_token else L
+    q = torch.arange(n)[:, None]
+    k = torch.arange(n)[None, :]
+    lower = k <= q
+    fixed1 = lower & (torch.div(q, block, rounding_mode="floor") == torch.div(k, block, rounding_mode="floor"))
+    r = torch.remainder(k, block)
+    fixed2 = lower & ((r == 0) | (r >= block - c))
+    mask = fixed1 | fixed2
+    if use_cls_token:
+        mask = F.pad(mask, (1, 0, 1, 0), value=True)
+    return mask
+
+
+def lra_sliding_window_mask(L, window):
+    """[L, L] bool, as longformer_attention.py _build_sliding_window_mask builds it without global tokens:
+    the sum of np.eye diagonals k = 0, −1, …, −(left − 1) and k = 1, …, right, right = window // 2,
+    left = window − right."""
+    right = window // 2
+    left = window - right
+    i = torch.arange(L)[:, None]
+    j = torch.arange(L)[None, :]
+    diagonal = lambda k: j - i == k  # np.eye(L, k=k): ones at j = i + k
+    m = torch.zeros(L, L, dtype=torch.bool)
+    for k in range(left):
+        m |= diagonal(-k)
+    for k in range(1, right + 1):
+        m |= diagonal(k)
+    return m
+
+
+class LraMaskedAttention(nn.Module):
+    """The LRA attention modules of sparse_transformer and longformer: q, k, v from separate DenseGeneral
+    layers with features (H, d) and no bias (kernels [D, H, d]), an output DenseGeneral over (H, d)
+    (kernel [H, d, D], no bias), softmax(q·kᵀ/√d) under LRA's explicit L×L structural mask. Padding: keys
+    only, as the engine (see README: LRA also masks padded queries, which changes only their rows)."""
+
+    def __init__(self, cfg, max_len, kind):
+        super().__init__()
+        D, self.H = cfg.width, cfg.get("heads", 8)
+        self.Q = cfg.get("qkv_dim", 0) or D
+        d = self.Q // self.H
+        self.kind = kind
+        if kind == "sparse_transformer":
+            self.block, self.c = cfg.get("block", 50), cfg.get("summary", 10)
+            self.global_first = cfg.get_flag("global_first", True)
+        else:
+            self.window = cfg.get("window", 512)
+            self.causal = cfg.get_flag("causal")
+        self.query = nn.Parameter(torch.empty(D, self.H, d))
+        self.key = nn.Parameter(torch.empty(D, self.H, d))
+        self.value = nn.Parameter(torch.empty(D, self.H, d))
+        self.out = nn.Parameter(torch.empty(self.H, d, D))
+        H = self.H
+        # engine Linear weight [Q, D] (row h·d + e) → DenseGeneral kernel [D, H, d]; out [D, Q] → [H, d, D]
+        to_in = lambda w: w.t().reshape(w.shape[1], H, w.shape[0] // H)
+        to_out = lambda w: w.t().reshape(H, w.shape[1] // H, w.shape[0])
+        self.ENGINE_NAMES = {"query.weight": ("query", to_in), "key.weight": ("key", to_in),
+                             "value.weight": ("value", to_in), "out.weight": ("out", to_out)}
+
+    def allowed(self, L):
+        if self.kind == "sparse_transformer":
+            return lra_sparse_mask(L, self.block, self.c, self.global_first)
+        ok = lra_sliding_window_mask(L, self.window)
+        if self.causal:
+            ok &= torch.ones(L, L, dtype=torch.bool).tril()
+        return ok
+
+    def forward(self, x, mask):
+        B, L, _ = x.shape
+        d = self.Q // self.H
+        q, k, v = (torch.einsum("bld,dhe->bhle", x, w) for w in (self.query, self.key, self.value))
+        s = q @ k.transpose(-1, -2) / math.sqrt(d)  # [B, H, L, L]
+        ok = self.allowed(L)[None, None]
+        if mask is not None:
+            ok = ok & (mask != 0)[:, None, None, :]
+        ok = ok.expand(B, self.H, L, L)
+        any_key = ok.any(-1, keepdim=True)
+        s = s.masked_fill(~ok, float("-inf")).masked_fill(~any_key, 0.0)
+        p = torch.softmax(s, dim=-1) * ok  # a query with no key gets all-zero weights
+        return torch.einsum("bhle,hef->blf", p @ v, self.out)
+
+
 def _dense_conv_weight(g, K):
     """Engine conv_weight [g, K·Dg, Hg] (row k·Dg + i: tap k, input channel c·Dg + i; column j: output
     channel c·Hg + j) → PyTorch Conv1d weight [H, Dg, K]."""
@@ -876,6 +962,8 @@ MIXERS = {
     "reformer": lambda cfg, n: Reformer(cfg, n),
     "linear_transformer": lambda cfg, n: LinearTransformer(cfg),
     "performer": lambda cfg, n: Performer(cfg),
+    "sparse_transformer": lambda cfg, n: LraMaskedAttention(cfg, n, "sparse_transformer"),
+    "longformer": lambda cfg, n: LraMaskedAttention(cfg, n, "longformer"),
 }
 
 
