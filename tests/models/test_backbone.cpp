@@ -840,7 +840,8 @@ TEST(Registry, EveryMixerDeclaresExactlyTheKeysItReads) {
       {"bidirectional", "true"}, {"ssm_bc", "true"},     {"hidden", "16"},    {"groups", "2"},
       {"kernel_size", "3"},      {"qkv_dim", "8"},       {"heads", "2"},      {"attention_dropout", "0.2"},
       {"attention_bias", "true"},
-      {"variant", "paper"},      {"max_num_blocks", "4"}, {"sinkhorn_iters", "2"}, {"temperature", "0.5"}};
+      {"variant", "paper"},      {"max_num_blocks", "4"}, {"sinkhorn_iters", "2"}, {"temperature", "0.5"},
+      {"random_blocks", "2"},    {"random_span", "8"},    {"padding", "masked"}};
   // Keys that are only valid next to another one.
   const std::map<std::string, std::map<std::string, std::string>> companions = {
       {"residual_conv groups", {{"kernel_size", "3"}}}};  // groups needs a bounded kernel
