@@ -44,6 +44,7 @@ struct MixerConfig {
   int width = 128;       // D
   int max_len = 1024;    // L the model is built for (cls row included)
   double dropout = 0.1;  // the model's dropout rate, for a mixer's internal dropout (S4D after its GELU)
+  int layer = 0;         // the block's index from 0 (LRA seeds per-layer fixed randomness with it: BigBird)
   std::map<std::string, std::string> options;  // the mixer's settings as text (ModelConfig::mixer)
 };
 

@@ -136,8 +136,10 @@ LraModel::LraModel(const ModelConfig& config, Generator& init) : config_(config)
   mc.options = c.mixer;
 
   auto blocks = register_module("blocks", std::make_shared<ModuleList>());
-  for (int i = 0; i < c.depth; ++i)
+  for (int i = 0; i < c.depth; ++i) {
+    mc.layer = i;
     blocks_.push_back(blocks->add(std::to_string(i), std::make_shared<Block>(c, mc, init)));
+  }
   if (c.prenorm && c.final_norm) final_norm_ = register_module("final_norm", std::make_shared<Norm>(c.norm, c.width));
 
   const int mlp = c.mlp_dim > 0 ? c.mlp_dim : c.width;

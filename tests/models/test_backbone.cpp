@@ -1145,7 +1145,10 @@ TEST(Registry, EveryMixerDeclaresExactlyTheKeysItReads) {
       {"features", "iid"},       {"nb_features", "6"},  {"ortho_scaling", "1"}, {"redraw", "yes"},
       {"relu_eps", "0.01"},      {"softmax_eps", "1e-5"},
       // sparse_transformer, longformer
-      {"window", "5"},           {"summary", "2"},      {"global_first", "false"}};
+      {"window", "5"},           {"summary", "2"},      {"global_first", "false"},
+      // bigbird
+      {"random_blocks", "2"},    {"random_span", "8"},    {"padding", "masked"}};
+
   // Keys that are only valid next to another one.
   const std::map<std::string, std::map<std::string, std::string>> companions = {
       {"residual_conv groups", {{"kernel_size", "3"}}},  // groups needs a bounded kernel

@@ -21,8 +21,10 @@ Conventions taken from the engine's headers (each is a choice the parity test pi
   * S4D: ZOH, C̃ = C·(exp(ΔA) − 1)/A, K = 2·Re Σ_n C̃ exp(ΔA·l), y = K * u + D·u, then GELU and a
     1×1 convolution to 2H with GLU (state-spaces/s4, models/s4/s4d.py).
 """
+import copy
 import math
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -49,6 +51,12 @@ class Config:
         for k in ("model", "input", "position", "norm", "activation", "pooling", "interaction"):
             setattr(self, k, metadata[k])
         self.mixer = {k[len("mixer."):]: v for k, v in metadata.items() if k.startswith("mixer.")}
+        self.layer = 0  # the block's index (at_layer); LRA's BigBird seeds its random graph with it
+
+    def at_layer(self, layer):
+        c = copy.copy(self)
+        c.layer = layer
+        return c
 
     def get(self, key, default):
         return type(default)(float(self.mixer[key])) if key in self.mixer else default
@@ -165,7 +173,7 @@ class LraModel(nn.Module):
         elif cfg.position == "sinusoidal":
             self.register_buffer("sinusoid", sinusoidal_table(rows, D), persistent=False)
         make = MIXERS[cfg.model]
-        self.blocks = nn.ModuleList([Block(cfg, lambda: make(cfg, rows)) for _ in range(cfg.depth)])
+        self.blocks = nn.ModuleList([Block(cfg, lambda i=i: make(cfg.at_layer(i), rows)) for i in range(cfg.depth)])
         self.final_norm = Norm(cfg.norm, D) if cfg.prenorm and cfg.final_norm else None
         mlp = cfg.mlp_dim if cfg.mlp_dim > 0 else D
         features = (4 if cfg.interaction == "nli" else 2) * D if cfg.dual else D
@@ -871,6 +879,58 @@ class KernelAttention(nn.Module):
         self.Q = cfg.get("qkv_dim", 0) or D
         self.causal = cfg.get_flag("causal")
         self.mask_keys = cfg.get_flag("mask_keys")
+
+
+def bigbird_random_blocks(nb, block, r, span, heads, seed):
+    """LRA's random block graph (bigbird_attention.py, get_block_rand_mask, called once per head after
+    np.random.seed(layer)): for query block i in 1..nb-2 a numpy permutation of its candidates, keep
+    the first r. The candidates are a = [1, .., nb-2] sliced per row (Python slices, so clipped or
+    counted from the end as Python does). numpy assigns perm[:r] into an r-wide row: one candidate is
+    broadcast r times; with 0 or 2..r-1 candidates LRA raises, and the engine keeps what there is."""
+    np.random.seed(seed)
+    a = np.arange(1, nb - 1)
+    last = span // block - 1 if span > 2 * block else nb - 1
+    graph = []
+    for _ in range(heads):
+        rows = []
+        for i in range(1, nb - 1):
+            if i == 1:
+                cand = a[2:last]
+            elif i == 2:
+                cand = a[3:last]
+            elif i == nb - 3:
+                cand = a[:last - 4]
+            elif i == nb - 2:
+                cand = a[:last - 3]
+            elif i - 2 > last:
+                cand = a[:last]
+            elif i + 1 == last:
+                cand = a[:i - 2]
+            else:
+                cand = np.concatenate((a[:i - 2], a[i + 1:last]))
+            row = np.random.permutation(cand)[:r]
+            rows.append([int(row[0])] * r if len(row) == 1 else [int(v) for v in row])
+        graph.append(rows)
+    return graph
+
+
+class BigBird(nn.Module):
+    """BigBird's ITC block-sparse attention as LRA runs it (lra_benchmarks/models/bigbird/
+    bigbird_attention.py), computed densely: an explicit Lp x Lp count of how often each key block
+    appears in each query block's key set, the softmax taken over count * exp(logit). L is padded by
+    block - L % block zero rows that stay unmasked (LRA's -1e9 pad of a boolean mask is True); masked
+    keys get logit - 10000; outputs at masked queries are zeroed (seq_m_pad); no attention dropout.
+    padding = masked (not LRA): pad to the next multiple of the block only, the padded keys masked."""
+
+    def __init__(self, cfg, max_len):
+        super().__init__()
+        D, self.H = cfg.width, cfg.get("heads", 4)
+        self.Q = cfg.get("qkv_dim", 0) or D
+        self.C = cfg.get("block", 64)
+        self.r = cfg.get("random_blocks", 3)
+        self.span = cfg.get("random_span", 1024)
+        self.layer = cfg.layer
+        self.lra_pad = cfg.get_string("padding", "lra") == "lra"
         self.query = nn.Linear(D, self.Q, bias=False)
         self.key = nn.Linear(D, self.Q, bias=False)
         self.value = nn.Linear(D, self.Q, bias=False)
@@ -947,6 +1007,36 @@ class Performer(KernelAttention):
         return self.finish(num * torch.reciprocal(den)[..., None])
 
 
+    def counts(self, nb):
+        C, H = self.C, self.H
+        graph = bigbird_random_blocks(nb, C, self.r, min(nb * C, self.span), H, self.layer)
+        n = torch.zeros(H, nb, nb, dtype=torch.float64)  # [head, query block, key block]
+        for h in range(H):
+            n[h, 0, :] = 1
+            n[h, nb - 1, :] = 1
+            for i in range(1, nb - 1):
+                for j in {0, i - 1, i, i + 1, nb - 1}:
+                    n[h, i, j] = 1
+                for j in graph[h][i - 1]:
+                    n[h, i, j] += 1
+        return n.repeat_interleave(C, 1).repeat_interleave(C, 2)  # [H, Lp, Lp]
+
+    def forward(self, x, mask):
+        B, L, _ = x.shape
+        H, C = self.H, self.C
+        d = self.Q // H
+        Lp = L + C - L % C if self.lra_pad else -(-L // C) * C
+        m = mask.to(x.dtype) if mask is not None else torch.ones(B, L, dtype=x.dtype)
+        m = F.pad(m, (0, Lp - L), value=1.0 if self.lra_pad else 0.0)  # lra: the padded tail is not masked
+        xp = F.pad(x, (0, 0, 0, Lp - L))
+        q, k, v = (f(xp).reshape(B, Lp, H, d).transpose(1, 2) for f in (self.query, self.key, self.value))
+        s = q @ k.transpose(-1, -2) / math.sqrt(d) + (1.0 - m[:, None, None, :]) * -10000.0
+        n = self.counts(Lp // C).to(x.dtype)[None]
+        s = s + torch.log(n)  # count * exp(s); log 0 = -inf leaves the key out
+        y = torch.softmax(s, dim=-1) @ v * m[:, None, :, None]
+        return self.out(y.transpose(1, 2).reshape(B, Lp, self.Q)[:, :L])
+
+
 MIXERS = {
     "transformer": lambda cfg, n: Attention(cfg, n, "full"),
     "rotary_transformer": lambda cfg, n: Attention(cfg, n, "full"),
@@ -964,6 +1054,7 @@ MIXERS = {
     "performer": lambda cfg, n: Performer(cfg),
     "sparse_transformer": lambda cfg, n: LraMaskedAttention(cfg, n, "sparse_transformer"),
     "longformer": lambda cfg, n: LraMaskedAttention(cfg, n, "longformer"),
+    "bigbird": lambda cfg, n: BigBird(cfg, n),
 }
 
 
