@@ -879,58 +879,6 @@ class KernelAttention(nn.Module):
         self.Q = cfg.get("qkv_dim", 0) or D
         self.causal = cfg.get_flag("causal")
         self.mask_keys = cfg.get_flag("mask_keys")
-
-
-def bigbird_random_blocks(nb, block, r, span, heads, seed):
-    """LRA's random block graph (bigbird_attention.py, get_block_rand_mask, called once per head after
-    np.random.seed(layer)): for query block i in 1..nb-2 a numpy permutation of its candidates, keep
-    the first r. The candidates are a = [1, .., nb-2] sliced per row (Python slices, so clipped or
-    counted from the end as Python does). numpy assigns perm[:r] into an r-wide row: one candidate is
-    broadcast r times; with 0 or 2..r-1 candidates LRA raises, and the engine keeps what there is."""
-    np.random.seed(seed)
-    a = np.arange(1, nb - 1)
-    last = span // block - 1 if span > 2 * block else nb - 1
-    graph = []
-    for _ in range(heads):
-        rows = []
-        for i in range(1, nb - 1):
-            if i == 1:
-                cand = a[2:last]
-            elif i == 2:
-                cand = a[3:last]
-            elif i == nb - 3:
-                cand = a[:last - 4]
-            elif i == nb - 2:
-                cand = a[:last - 3]
-            elif i - 2 > last:
-                cand = a[:last]
-            elif i + 1 == last:
-                cand = a[:i - 2]
-            else:
-                cand = np.concatenate((a[:i - 2], a[i + 1:last]))
-            row = np.random.permutation(cand)[:r]
-            rows.append([int(row[0])] * r if len(row) == 1 else [int(v) for v in row])
-        graph.append(rows)
-    return graph
-
-
-class BigBird(nn.Module):
-    """BigBird's ITC block-sparse attention as LRA runs it (lra_benchmarks/models/bigbird/
-    bigbird_attention.py), computed densely: an explicit Lp x Lp count of how often each key block
-    appears in each query block's key set, the softmax taken over count * exp(logit). L is padded by
-    block - L % block zero rows that stay unmasked (LRA's -1e9 pad of a boolean mask is True); masked
-    keys get logit - 10000; outputs at masked queries are zeroed (seq_m_pad); no attention dropout.
-    padding = masked (not LRA): pad to the next multiple of the block only, the padded keys masked."""
-
-    def __init__(self, cfg, max_len):
-        super().__init__()
-        D, self.H = cfg.width, cfg.get("heads", 4)
-        self.Q = cfg.get("qkv_dim", 0) or D
-        self.C = cfg.get("block", 64)
-        self.r = cfg.get("random_blocks", 3)
-        self.span = cfg.get("random_span", 1024)
-        self.layer = cfg.layer
-        self.lra_pad = cfg.get_string("padding", "lra") == "lra"
         self.query = nn.Linear(D, self.Q, bias=False)
         self.key = nn.Linear(D, self.Q, bias=False)
         self.value = nn.Linear(D, self.Q, bias=False)
@@ -1006,6 +954,64 @@ class Performer(KernelAttention):
         den = den + 2 * s * (den.abs() <= s).to(den.dtype)
         return self.finish(num * torch.reciprocal(den)[..., None])
 
+
+# --- BigBird (LRA's ITC block-sparse attention) -----------------------------------------------------
+
+
+def bigbird_random_blocks(nb, block, r, span, heads, seed):
+    """LRA's random block graph (bigbird_attention.py, get_block_rand_mask, called once per head after
+    np.random.seed(layer)): for query block i in 1..nb-2 a numpy permutation of its candidates, keep
+    the first r. The candidates are a = [1, .., nb-2] sliced per row (Python slices, so clipped or
+    counted from the end as Python does). numpy assigns perm[:r] into an r-wide row: one candidate is
+    broadcast r times; with 0 or 2..r-1 candidates LRA raises, and the engine keeps what there is."""
+    np.random.seed(seed)
+    a = np.arange(1, nb - 1)
+    last = span // block - 1 if span > 2 * block else nb - 1
+    graph = []
+    for _ in range(heads):
+        rows = []
+        for i in range(1, nb - 1):
+            if i == 1:
+                cand = a[2:last]
+            elif i == 2:
+                cand = a[3:last]
+            elif i == nb - 3:
+                cand = a[:last - 4]
+            elif i == nb - 2:
+                cand = a[:last - 3]
+            elif i - 2 > last:
+                cand = a[:last]
+            elif i + 1 == last:
+                cand = a[:i - 2]
+            else:
+                cand = np.concatenate((a[:i - 2], a[i + 1:last]))
+            row = np.random.permutation(cand)[:r]
+            rows.append([int(row[0])] * r if len(row) == 1 else [int(v) for v in row])
+        graph.append(rows)
+    return graph
+
+
+class BigBird(nn.Module):
+    """BigBird's ITC block-sparse attention as LRA runs it (lra_benchmarks/models/bigbird/
+    bigbird_attention.py), computed densely: an explicit Lp x Lp count of how often each key block
+    appears in each query block's key set, the softmax taken over count * exp(logit). L is padded by
+    block - L % block zero rows that stay unmasked (LRA's -1e9 pad of a boolean mask is True); masked
+    keys get logit - 10000; outputs at masked queries are zeroed (seq_m_pad); no attention dropout.
+    padding = masked (not LRA): pad to the next multiple of the block only, the padded keys masked."""
+
+    def __init__(self, cfg, max_len):
+        super().__init__()
+        D, self.H = cfg.width, cfg.get("heads", 4)
+        self.Q = cfg.get("qkv_dim", 0) or D
+        self.C = cfg.get("block", 64)
+        self.r = cfg.get("random_blocks", 3)
+        self.span = cfg.get("random_span", 1024)
+        self.layer = cfg.layer
+        self.lra_pad = cfg.get_string("padding", "lra") == "lra"
+        self.query = nn.Linear(D, self.Q, bias=False)
+        self.key = nn.Linear(D, self.Q, bias=False)
+        self.value = nn.Linear(D, self.Q, bias=False)
+        self.out = nn.Linear(self.Q, D, bias=False)
 
     def counts(self, nb):
         C, H = self.C, self.H

@@ -360,6 +360,9 @@ nlohmann::ordered_json run_config(const BenchConfig& b, const Options& opt, Devi
   if (!peak_reset) j["peak_host_note"] = "clear_refs refused: peak since process start";
   j["params"] = model.num_parameters();
   j["mixer"] = mc.mixer;  // the resolved mixer settings, which torch_cpu_model.py builds its model from
+  nlohmann::ordered_json ms;  // every model setting as the trainer prints it (parity_dump's metadata form)
+  for (const auto& setting : models::model_settings()) ms[setting.name] = setting.get(mc);
+  j["model_settings"] = ms;
   j["differs"] = differences_from_torch(b, mc);
   j["gpu"] = gpu ? cuda_device_name() : std::string("none (cpu)");
   j["device"] = device_name(device);

@@ -107,6 +107,7 @@ def main():
                         j = run_json(engine_cmd, env, a.timeout)
                         if "mixer" in j:
                             results.setdefault((model, "mixer"), j["mixer"])
+                            results.setdefault((model, "settings"), j.get("model_settings", {}))
                     else:
                         mixer = results.get((model, "mixer"))
                         if mixer is None:  # the engine has not run yet this round: ask it for the settings
@@ -114,8 +115,10 @@ def main():
                                              env, a.timeout)
                             mixer = probe.get("mixer", {})
                             results[(model, "mixer")] = mixer
+                            results[(model, "settings")] = probe.get("model_settings", {})
                         cmd = [a.python, os.path.join(HERE, "torch_cpu_model.py"), "--model", model, "--mixer",
-                               json.dumps(mixer), "--batch", str(a.batch), "--threads", str(a.threads)] + common
+                               json.dumps(mixer), "--settings", json.dumps(results.get((model, "settings"), {})),
+                               "--batch", str(a.batch), "--threads", str(a.threads)] + common
                         j = run_json(cmd, env, a.timeout)
                     j.update({"round": r, "side": impl, "model": model, "length": L})
                     results.setdefault((model, L, impl), []).append(j)

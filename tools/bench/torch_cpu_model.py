@@ -51,6 +51,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", required=True)
     ap.add_argument("--mixer", default="{}", help="the resolved mixer settings, JSON (bench_train's 'mixer')")
+    ap.add_argument("--settings", default="{}",
+                    help="every model setting as bench_train prints it, JSON (its 'model_settings'); these win over "
+                         "the defaults below, so the two sides build the same model")
     ap.add_argument("--vocab", type=int, default=257)
     ap.add_argument("--width", type=int, default=128)
     ap.add_argument("--depth", type=int, default=2)
@@ -73,6 +76,7 @@ def main():
             "pooling": "mean", "interaction": "concat", "vocab_size": a.vocab, "num_classes": a.classes,
             "max_len": a.length, "width": a.width, "depth": a.depth, "ffn": a.ffn, "mlp_dim": 0, "head_layers": 0,
             "cls_token": "false", "prenorm": "true", "final_norm": "true", "dual": "false"}
+    meta.update({k: str(v) for k, v in json.loads(a.settings).items()})
     for k, v in json.loads(a.mixer).items():
         meta["mixer." + k] = str(v)
     cfg = torch_models.Config(meta)
