@@ -133,7 +133,7 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor
     case Device::CPU:
       dispatch_float(q, "attention", [&](auto t) {
         using T = decltype(t);
-        cpu::attention_forward<T>(p, q.data<T>(), k.data<T>(), v.data<T>(), bias_ptr<T>(bias), out.data<T>());
+        cpu::attention_forward_rows<T>(p, q.data<T>(), k.data<T>(), v.data<T>(), bias_ptr<T>(bias), out.data<T>());
       });
       break;
     case Device::CUDA:
@@ -166,9 +166,9 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor
           case Device::CPU:
             dispatch_float(qs, "attention", [&](auto t) {
               using T = decltype(t);
-              cpu::attention_backward<T>(pb, qs.data<T>(), ks.data<T>(), vs.data<T>(), bias_ptr<T>(bs), gout.data<T>(),
-                                         gq.data<T>(), gk.data<T>(), gv.data<T>(),
-                                         want_gbias ? gfull.data<T>() : nullptr);
+              cpu::attention_backward_rows<T>(pb, qs.data<T>(), ks.data<T>(), vs.data<T>(), bias_ptr<T>(bs),
+                                              gout.data<T>(), gq.data<T>(), gk.data<T>(), gv.data<T>(),
+                                              want_gbias ? gfull.data<T>() : nullptr);
             });
             break;
           case Device::CUDA: {

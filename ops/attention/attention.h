@@ -277,6 +277,13 @@ void attention_forward(const AttentionParams& p, const T* q, const T* k, const T
 template <class T>
 void attention_backward(const AttentionParams& p, const T* q, const T* k, const T* v, const T* bias, const T* gout,
                         T* gq, T* gk, T* gv, T* gbias);
+// The path the op runs on the CPU (attention_cpu_rows.cpp): the same results row by row, O(L) memory per
+// thread, only the keys in each query's structural range visited, (b, h) pairs spread over OpenMP threads.
+template <class T>
+void attention_forward_rows(const AttentionParams& p, const T* q, const T* k, const T* v, const T* bias, T* out);
+template <class T>
+void attention_backward_rows(const AttentionParams& p, const T* q, const T* k, const T* v, const T* bias,
+                             const T* gout, T* gq, T* gk, T* gv, T* gbias);
 }  // namespace cpu
 
 namespace cuda {
