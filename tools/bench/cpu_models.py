@@ -72,7 +72,21 @@ def main():
     ap.add_argument("--timeout", type=int, default=900, help="seconds per measurement")
     ap.add_argument("--mixer", action="append", default=[], help="MODEL:key=value, passed to that model (repeatable)")
     ap.add_argument("--jsonl", default=None, help="also write every measurement here")
+    ap.add_argument("--from-jsonl", default=None,
+                    help="print the table of an earlier run's --jsonl file (e.g. one cut short) and run nothing")
     a = ap.parse_args()
+    if a.from_jsonl:
+        results, models, lengths = {}, [], []
+        with open(a.from_jsonl) as f:
+            for line in f:
+                j = json.loads(line)
+                results.setdefault((j["model"], j["length"], j["side"]), []).append(j)
+                if j["model"] not in models:
+                    models.append(j["model"])
+                if j["length"] not in lengths:
+                    lengths.append(j["length"])
+        print_table(results, models, lengths)
+        return
 
     train = a.train or os.path.join(os.path.dirname(a.bench), "lra-listops")
     names = registered(train)
@@ -129,6 +143,11 @@ def main():
                           f"{j.get('ms_per_step', j.get('error'))} ms, {j.get('peak_host_MB', '-')} MB",
                           file=sys.stderr, flush=True)
 
+    print_table(results, models, lengths)
+
+
+def print_table(results, models, lengths):
+    """The markdown table: per model and length, the median over rounds of each side."""
     def values(model, L, impl, key):
         return [j.get(key, j.get("error")) for j in results.get((model, L, impl), [])]
 
