@@ -88,6 +88,7 @@
 
 #include "models/layers.h"
 #include "models/mixer.h"
+#include "models/mixers/masked_attention.h"  // attention_any_head_dim
 #include "ops/attention/attention.h"
 #include "ops/avgpool/avgpool.h"
 #include "ops/elementwise/elementwise.h"
@@ -280,20 +281,6 @@ class AttentionMixer : public Mixer {
       out = ops::add(ops::mul(out, keep), ops::mul(uniform, drop));  // exact: one term is 0, the other ×1
     }
     return ops::reshape(ops::transpose(ops::reshape(out, {B, H_, n, C, d}), 2, 3), {B, H_, Lp, d});
-  }
-
-  // The CUDA kernels take head dims 32, 64 and 128; the LRA image and pathfinder configs use 4 to 16
-  // (qkv_dim 16 over 4 heads). Zero columns change no score q·k and produce zero output columns, so such
-  // a head dim is zero-padded to the next kernel size and the output sliced back, with the scale kept at
-  // 1/sqrt(d) of the true d. The CPU reference takes any d as it is.
-  static Tensor attention_any_head_dim(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_mask,
-                                       ops::AttentionOptions o) {
-    const int64_t d = q.dim(3);
-    if (q.device() == Device::CPU || d == 32 || d == 64 || d == 128 || d > 128) return ops::attention(q, k, v, key_mask, o);
-    const int64_t padded = d < 32 ? 32 : d < 64 ? 64 : 128;
-    if (o.scale == 0) o.scale = 1.0 / std::sqrt(double(d));
-    auto pad = [&](const Tensor& t) { return ops::pad(t, 3, 0, padded - d); };
-    return ops::slice(ops::attention(pad(q), pad(k), pad(v), key_mask, o), 3, 0, d);
   }
 
   // The options of one call on [B, H, L, d]: with a fresh dropout mask in training, none in eval.

@@ -42,8 +42,8 @@ class MaskedAttention : public Mixer {
 // ops::attention for any head dim d: the CUDA kernels take 32, 64 and 128, and the LRA image and
 // pathfinder configs use 4 to 16. Zero columns change no score q·k and give zero output columns, so
 // on CUDA such a d is zero-padded to the next kernel size and the output sliced back, with the scale
-// kept at 1/sqrt(d) of the true d. The CPU reference takes any d as it is. (The attention mixers of
-// attention.cpp keep a private copy of the same helper.)
+// kept at 1/sqrt(d) of the true d. The CPU reference takes any d as it is. The attention mixers of
+// attention.cpp call it too.
 Tensor attention_any_head_dim(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_mask,
                               ops::AttentionOptions o);
 

@@ -11,24 +11,14 @@
 
 #include "models/mixer.h"
 #include "ops/elementwise/elementwise.h"
+#include "tests/models/mixer_fixtures.h"
 #include "tests/support/op_cases.h"
 
 namespace lra::models {
 namespace {
 
-MixerConfig config(int width, std::map<std::string, std::string> options) {
-  MixerConfig c;
-  c.width = width;
-  c.max_len = 32;
-  c.dropout = 0.0;
-  c.options = std::move(options);
-  return c;
-}
-
-Tensor random_x(int64_t B, int64_t L, int64_t D, uint64_t seed) {
-  Generator gen(seed);
-  return ops::cast(test::random_input({B, L, D}, gen), DType::F32);
-}
+constexpr auto config = &test_fixtures::mixer_config;
+using test_fixtures::random_x;
 
 std::vector<float> projection_of(const Mixer& m) {
   for (const auto& b : m.named_buffers())

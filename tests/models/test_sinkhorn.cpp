@@ -8,6 +8,7 @@
 
 #include "models/backbone/backbone.h"
 #include "models/mixer.h"
+#include "tests/models/mixer_fixtures.h"
 #include "ops/loss/loss.h"
 
 namespace lra::models {
@@ -28,18 +29,7 @@ ModelConfig config(const std::string& variant, int block) {
   return c;
 }
 
-// ids [3, L], row 1 padded after 4 tokens, row 2 after 9.
-std::pair<Tensor, Tensor> batch(int L) {
-  std::vector<int32_t> ids(size_t(3 * L)), mask(size_t(3 * L), 1);
-  const int len[3] = {L, 4, 9};
-  for (int b = 0; b < 3; ++b)
-    for (int l = 0; l < L; ++l) {
-      const bool real = l < len[b];
-      ids[size_t(b * L + l)] = real ? 1 + (b * 5 + l * 3) % 6 : 0;
-      mask[size_t(b * L + l)] = real ? 1 : 0;
-    }
-  return {Tensor::from_vector(ids, {3, L}), Tensor::from_vector(mask, {3, L})};
-}
+std::pair<Tensor, Tensor> batch(int L) { return test_fixtures::padded_batch(L); }
 
 class SinkhornVariants : public ::testing::TestWithParam<std::string> {};
 
