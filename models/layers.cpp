@@ -112,6 +112,14 @@ Tensor zero_padding(const Tensor& x, const Tensor& key_mask) {
   return ops::mul(x, mask);
 }
 
+int64_t attention_width(const std::string& mixer, int64_t width, int64_t heads, int64_t qkv_dim) {
+  const int64_t Q = qkv_dim > 0 ? qkv_dim : width;
+  LRA_CHECK(qkv_dim >= 0, mixer, ": qkv_dim must be >= 0 (0: the width), got ", qkv_dim);
+  LRA_CHECK(heads > 0 && Q % heads == 0, mixer, ": the attention width (qkv_dim, default the width) ", Q,
+            " must be a positive multiple of heads ", heads);
+  return Q;
+}
+
 void check_mixer_input(const Tensor& x, int64_t width, int64_t max_len, const char* mixer) {
   LRA_CHECK(x.defined() && x.ndim() == 3, mixer, ": x must be [B, L, D], got ",
             x.defined() ? x.describe() : std::string("an undefined tensor"));

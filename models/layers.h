@@ -72,4 +72,8 @@ Tensor zero_padding(const Tensor& x, const Tensor& key_mask);
 // A mixer's input check: x is [B, L, width] with L <= max_len; errors name the mixer.
 void check_mixer_input(const Tensor& x, int64_t width, int64_t max_len, const char* mixer);
 
+// The attention width Q of a multi-head mixer: its qkv_dim setting, or the model width when qkv_dim is 0.
+// Checked here for every such mixer (qkv_dim >= 0; Q a positive multiple of heads); errors name the mixer.
+int64_t attention_width(const std::string& mixer, int64_t width, int64_t heads, int64_t qkv_dim);
+
 }  // namespace lra::models

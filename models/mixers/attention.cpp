@@ -185,10 +185,7 @@ std::vector<float> las_alphas(int H, double B) {
 class AttentionMixer : public Mixer {
  public:
   AttentionMixer(const MixerConfig& c, const AttentionOptions& o, const Variant& v, Generator& init)
-      : H_(o.heads), D_(c.width), Q_(o.qkv_dim > 0 ? o.qkv_dim : c.width), rotary_(o.rotary) {
-    LRA_CHECK(o.qkv_dim >= 0, "attention: qkv_dim must be >= 0 (0: the width), got ", o.qkv_dim);
-    LRA_CHECK(o.heads > 0 && Q_ % o.heads == 0, "attention: the attention width (qkv_dim, default the width) ", Q_,
-              " must be a positive multiple of heads ", o.heads);
+      : H_(o.heads), D_(c.width), Q_(attention_width("attention", c.width, o.heads, o.qkv_dim)), rotary_(o.rotary) {
     LRA_CHECK(rotary_ != "head" || (Q_ / o.heads) % 2 == 0, "attention: rotary per head needs an even head dim, got ",
               Q_ / o.heads);
     LRA_CHECK(rotary_ == "none" || rotary_ == "head" || Q_ % 2 == 0, "attention: rotary over the full width needs ",

@@ -130,11 +130,9 @@ struct BigBirdOptions {
 class BigBirdMixer : public Mixer {
  public:
   BigBirdMixer(const MixerConfig& c, const BigBirdOptions& o, Generator& init)
-      : H_(o.heads), D_(c.width), Q_(o.qkv_dim > 0 ? o.qkv_dim : c.width), C_(o.block), r_(o.random_blocks),
+      : H_(o.heads), D_(c.width), Q_(attention_width("bigbird", c.width, o.heads, o.qkv_dim)),
+        C_(o.block), r_(o.random_blocks),
         span_(o.random_span), max_len_(c.max_len), layer_(c.layer), masked_pad_(o.padding == "masked") {
-    LRA_CHECK(o.qkv_dim >= 0, "bigbird: qkv_dim must be >= 0 (0: the width), got ", o.qkv_dim);
-    LRA_CHECK(o.heads > 0 && Q_ % o.heads == 0, "bigbird: the attention width (qkv_dim, default the width) ", Q_,
-              " must be a positive multiple of heads ", o.heads);
     LRA_CHECK(o.block >= 1, "bigbird: block = ", o.block, " must be a positive integer");
     LRA_CHECK(o.random_blocks >= 0, "bigbird: random_blocks = ", o.random_blocks, " must be >= 0");
     LRA_CHECK(o.random_span >= 1, "bigbird: random_span = ", o.random_span, " must be a positive number of tokens");

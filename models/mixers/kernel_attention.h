@@ -62,10 +62,7 @@ struct HeadProjections {
 inline HeadProjections make_head_projections(int width, int heads, int qkv_dim, Generator& init, const char* mixer) {
   HeadProjections p;
   p.H = heads;
-  p.Q = qkv_dim > 0 ? qkv_dim : width;
-  LRA_CHECK(qkv_dim >= 0, mixer, ": qkv_dim must be >= 0 (0: the width), got ", qkv_dim);
-  LRA_CHECK(heads > 0 && p.Q % heads == 0, mixer, ": the attention width (qkv_dim, default the width) ", p.Q,
-            " must be a positive multiple of heads ", heads);
+  p.Q = attention_width(mixer, width, heads, qkv_dim);
   const int Q = int(p.Q);
   p.query = std::make_shared<Linear>(width, Q, init, LinearInit::XavierUniform, false);
   p.key = std::make_shared<Linear>(width, Q, init, LinearInit::XavierUniform, false);

@@ -55,11 +55,9 @@ struct LinformerOptions {
 class LinformerMixer : public Mixer {
  public:
   LinformerMixer(const MixerConfig& c, const LinformerOptions& o, Generator& init)
-      : H_(o.heads), D_(c.width), Q_(o.qkv_dim > 0 ? o.qkv_dim : c.width), K_(o.k), max_len_(c.max_len),
+      : H_(o.heads), D_(c.width), Q_(attention_width("linformer", c.width, o.heads, o.qkv_dim)),
+        K_(o.k), max_len_(c.max_len),
         dropout_(o.attention_dropout), mask_padding_(o.mask_padding) {
-    LRA_CHECK(o.qkv_dim >= 0, "linformer: qkv_dim must be >= 0 (0: the width), got ", o.qkv_dim);
-    LRA_CHECK(o.heads > 0 && Q_ % o.heads == 0, "linformer: the attention width (qkv_dim, default the width) ", Q_,
-              " must be a positive multiple of heads ", o.heads);
     LRA_CHECK(o.k >= 1, "linformer: k = ", o.k, " must be a positive integer");
     LRA_CHECK(o.attention_dropout >= 0 && o.attention_dropout < 1, "linformer: attention_dropout ",
               o.attention_dropout, " is not in [0, 1)");

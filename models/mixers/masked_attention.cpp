@@ -9,11 +9,9 @@ namespace lra::models {
 
 MaskedAttention::MaskedAttention(const MixerConfig& c, int heads, int qkv_dim, double attention_dropout,
                                  const ops::AttentionOptions& structure, std::string mixer, Generator& init)
-    : H_(heads), D_(c.width), Q_(qkv_dim > 0 ? qkv_dim : c.width), max_len_(c.max_len), dropout_(attention_dropout),
+    : H_(heads), D_(c.width), Q_(attention_width(mixer, c.width, heads, qkv_dim)),
+      max_len_(c.max_len), dropout_(attention_dropout),
       structure_(structure), mixer_(std::move(mixer)) {
-  LRA_CHECK(qkv_dim >= 0, mixer_, ": qkv_dim must be >= 0 (0: the width), got ", qkv_dim);
-  LRA_CHECK(heads > 0 && Q_ % heads == 0, mixer_, ": the attention width (qkv_dim, default the width) ", Q_,
-            " must be a positive multiple of heads ", heads);
   LRA_CHECK(attention_dropout >= 0 && attention_dropout < 1, mixer_, ": attention_dropout ", attention_dropout,
             " is not in [0, 1)");
   query_ = register_module("query", std::make_shared<Linear>(c.width, int(Q_), init, LinearInit::XavierUniform, false));

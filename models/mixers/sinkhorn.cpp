@@ -86,12 +86,10 @@ struct SinkhornOptions {
 class SinkhornMixer : public Mixer {
  public:
   SinkhornMixer(const MixerConfig& c, const SinkhornOptions& o, Generator& init)
-      : H_(o.heads), D_(c.width), Q_(o.qkv_dim > 0 ? o.qkv_dim : c.width), C_(o.block), max_len_(c.max_len),
+      : H_(o.heads), D_(c.width), Q_(attention_width("sinkhorn", c.width, o.heads, o.qkv_dim)),
+        C_(o.block), max_len_(c.max_len),
         paper_(o.variant == "paper"), max_blocks_(o.max_num_blocks), iters_(o.sinkhorn_iters),
         temperature_(o.temperature), dropout_(o.attention_dropout) {
-    LRA_CHECK(o.qkv_dim >= 0, "sinkhorn: qkv_dim must be >= 0 (0: the width), got ", o.qkv_dim);
-    LRA_CHECK(o.heads > 0 && Q_ % o.heads == 0, "sinkhorn: the attention width (qkv_dim, default the width) ", Q_,
-              " must be a positive multiple of heads ", o.heads);
     LRA_CHECK(o.block >= 1, "sinkhorn: block = ", o.block, " must be a positive integer");
     LRA_CHECK(o.attention_dropout >= 0 && o.attention_dropout < 1, "sinkhorn: attention_dropout ",
               o.attention_dropout, " is not in [0, 1)");

@@ -88,11 +88,9 @@ int64_t cuda_head_dim(int64_t w) { return w <= 32 ? 32 : w <= 64 ? 64 : w <= 128
 class SynthesizerMixer : public Mixer {
  public:
   SynthesizerMixer(const MixerConfig& c, const SynthesizerOptions& o, Generator& init)
-      : H_(o.heads), D_(c.width), Q_(o.qkv_dim > 0 ? o.qkv_dim : c.width), M_(c.max_len), K_(o.k),
+      : H_(o.heads), D_(c.width), Q_(attention_width("synthesizer", c.width, o.heads, o.qkv_dim)),
+        M_(c.max_len), K_(o.k),
         dot_(o.dot_product), dense_reshape_(o.dense_layout == "reshape"), dropout_(o.attention_dropout) {
-    LRA_CHECK(o.qkv_dim >= 0, "synthesizer: qkv_dim must be >= 0 (0: the width), got ", o.qkv_dim);
-    LRA_CHECK(o.heads > 0 && Q_ % o.heads == 0, "synthesizer: the attention width (qkv_dim, default the width) ", Q_,
-              " must be a positive multiple of heads ", o.heads);
     LRA_CHECK(o.attention_dropout >= 0 && o.attention_dropout < 1, "synthesizer: attention_dropout ",
               o.attention_dropout, " is not in [0, 1)");
     factorized_ = o.mode.find("factorized_random") != std::string::npos;
