@@ -1147,7 +1147,11 @@ TEST(Registry, EveryMixerDeclaresExactlyTheKeysItReads) {
       // sparse_transformer, longformer
       {"window", "5"},           {"summary", "2"},      {"global_first", "false"},
       // bigbird
-      {"random_blocks", "2"},    {"random_span", "8"},    {"padding", "masked"}};
+      {"random_blocks", "2"},    {"random_span", "8"},    {"padding", "masked"},
+      // s5
+      {"ssm_size", "32"},        {"blocks", "4"},         {"conj_sym", "false"}, {"c_init", "lecun_normal"},
+      {"discretization", "bilinear"}, {"clip_eigs", "true"}, {"activation_fn", "full_glu"},
+      {"opt_config", "BandCdecay"}, {"dt_global", "true"}};
 
   // Keys that are only valid next to another one.
   const std::map<std::string, std::map<std::string, std::string>> companions = {
