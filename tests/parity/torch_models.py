@@ -20,6 +20,9 @@ Conventions taken from the engine's headers (each is a choice the parity test pi
   * Anti-causal kernels start at lag −1 (S4's convention: lag 0 belongs to the causal kernel).
   * S4D: ZOH, C̃ = C·(exp(ΔA) − 1)/A, K = 2·Re Σ_n C̃ exp(ΔA·l), y = K * u + D·u, then GELU and a
     1×1 convolution to 2H with GLU (state-spaces/s4, models/s4/s4d.py).
+  * S5: Λ̄ and B̄ from (Λ, log_step, B̃) each forward (ZOH or bilinear), x_t = Λ̄x_{t−1} + B̄u_t, the reverse
+    scan including the current input, y = 2·Re(C̃x) + D·u (Re without conj_sym), no masking inside the
+    layer, then S5's GELU/GLU activation (lindermanlab/S5 s5/ssm.py, s5/layers.py).
 """
 import copy
 import math
@@ -517,6 +520,88 @@ class S4D(nn.Module):
         y = gelu(y + u * self.D[:, None])
         y = F.glu(self.output_linear(y), dim=1)
         return y.transpose(1, 2)
+
+
+class S5(nn.Module):
+    """S5 (Smith, Warrington, Linderman 2023) as lindermanlab/S5 defines it: s5/ssm.py (S5SSM.setup's
+    discretisation, apply_ssm) and s5/layers.py (SequenceLayer's activations), with the recurrence run as a
+    plain loop over time in complex arithmetic (the reference's associative_scan computes the same sums).
+    The layer's last dropout and the residual are the backbone's; every parameter comes from the dump."""
+
+    def __init__(self, cfg, max_len):
+        super().__init__()
+        H = cfg.width
+        P = cfg.get("ssm_size", 256)
+        self.conj_sym = cfg.get_flag("conj_sym", True)
+        P2 = P // 2 if self.conj_sym else P
+        self.bidirectional = cfg.get_flag("bidirectional")
+        self.c_init = cfg.get_string("c_init", "trunc_standard_normal")
+        self.discretization = cfg.get_string("discretization", "zoh")
+        self.clip_eigs = cfg.get_flag("clip_eigs")
+        self.activation = cfg.get_string("activation_fn", "half_glu1")
+        self.Lambda_re = nn.Parameter(torch.empty(P2))
+        self.Lambda_im = nn.Parameter(torch.empty(P2))
+        self.B = nn.Parameter(torch.empty(P2, H, 2))
+        if self.c_init == "complex_normal":
+            self.C = nn.Parameter(torch.empty(H, (2 if self.bidirectional else 1) * P2, 2))
+        elif self.bidirectional:
+            self.C1 = nn.Parameter(torch.empty(H, P2, 2))
+            self.C2 = nn.Parameter(torch.empty(H, P2, 2))
+        else:
+            self.C = nn.Parameter(torch.empty(H, P2, 2))
+        self.D = nn.Parameter(torch.empty(H))
+        self.log_step = nn.Parameter(torch.empty(P2))
+        if self.activation == "full_glu":
+            self.out1 = nn.Linear(H, H)
+        if self.activation != "gelu":
+            self.out2 = nn.Linear(H, H)
+
+    ENGINE_NAMES = {"out1_weight": ("out1.weight", None), "out1_bias": ("out1.bias", None),
+                    "out2_weight": ("out2.weight", None), "out2_bias": ("out2.bias", None)}
+
+    @staticmethod
+    def recurrence(Lambda_bar, Bu, reverse):
+        """x_t = Λ̄ x_{t−1} + Bu_t (reverse: x_t = Λ̄ x_{t+1} + Bu_t, the current input included)."""
+        L = Bu.shape[1]
+        order = range(L - 1, -1, -1) if reverse else range(L)
+        state = torch.zeros_like(Bu[:, 0])
+        xs = [None] * L
+        for t in order:
+            state = Lambda_bar * state + Bu[:, t]
+            xs[t] = state
+        return torch.stack(xs, dim=1)
+
+    def forward(self, x, mask):
+        re = torch.clamp(self.Lambda_re, max=-1e-4) if self.clip_eigs else self.Lambda_re
+        Lambda = torch.complex(re, self.Lambda_im)
+        step = torch.exp(self.log_step)
+        B_tilde = torch.view_as_complex(self.B.contiguous())
+        if self.discretization == "zoh":
+            Lambda_bar = torch.exp(Lambda * step)
+            B_bar = ((Lambda_bar - 1) / Lambda)[:, None] * B_tilde
+        else:
+            BL = 1 / (1 - (step / 2) * Lambda)
+            Lambda_bar = BL * (1 + (step / 2) * Lambda)
+            B_bar = (BL * step)[:, None] * B_tilde
+        Bu = torch.einsum("ph,blh->blp", B_bar, x.to(B_bar.dtype))
+        xs = self.recurrence(Lambda_bar, Bu, False)
+        if self.bidirectional:
+            xs = torch.cat([xs, self.recurrence(Lambda_bar, Bu, True)], dim=-1)
+        if hasattr(self, "C1"):
+            C_tilde = torch.cat([torch.view_as_complex(self.C1.contiguous()),
+                                 torch.view_as_complex(self.C2.contiguous())], dim=-1)
+        else:
+            C_tilde = torch.view_as_complex(self.C.contiguous())
+        y = torch.einsum("hp,blp->blh", C_tilde, xs).real
+        y = (2 * y if self.conj_sym else y) + self.D * x
+        if self.activation == "gelu":
+            return gelu(y)
+        g = gelu(y)  # dropout 0 in every parity case
+        if self.activation == "half_glu1":
+            return g * torch.sigmoid(self.out2(g))
+        if self.activation == "half_glu2":
+            return y * torch.sigmoid(self.out2(g))
+        return self.out1(g) * torch.sigmoid(self.out2(g))
 
 
 class GMLP(nn.Module):
@@ -1050,6 +1135,7 @@ MIXERS = {
     "las_chunk": lambda cfg, n: Attention(cfg, n, "las_chunk"),
     "local": lambda cfg, n: Attention(cfg, n, "local"),
     "s4d": lambda cfg, n: S4D(cfg, n),
+    "s5": lambda cfg, n: S5(cfg, n),
     "gmlp": lambda cfg, n: GMLP(cfg, n),
     "residual_conv": lambda cfg, n: ResidualConv(cfg, n),
     "sinkhorn": lambda cfg, n: Sinkhorn(cfg, n),
