@@ -64,7 +64,7 @@ MUTATIONS = [
      "F.pad(self.kernel(self.C_anti, L).flip(-1), (L, 0))",
      "F.pad(self.kernel(self.C_anti, L).flip(-1), (L - 1, 1))", ["s4d_bidirectional_inv"]),
     ("S5 reverse scan without the current input (S4's lag convention)", "torch_models.py",
-     "            xs[t] = state\n", "            xs[t] = state - Bu[:, t] if reverse else state\n",
+     "return x.flip(1) if reverse else x", "return x.flip(1) - Bu if reverse else x",
      ["s5_bidirectional_lecun_half_glu2", "s5_complex_normal_gelu", "s5_no_conj_sym"]),
     ("S5 Re instead of 2·Re with conj_sym", "torch_models.py",
      "y = (2 * y if self.conj_sym else y) + self.D * x", "y = y + self.D * x", ["s5"]),

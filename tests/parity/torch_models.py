@@ -22,7 +22,8 @@ Conventions taken from the engine's headers (each is a choice the parity test pi
     1×1 convolution to 2H with GLU (state-spaces/s4, models/s4/s4d.py).
   * S5: Λ̄ and B̄ from (Λ, log_step, B̃) each forward (ZOH or bilinear), x_t = Λ̄x_{t−1} + B̄u_t, the reverse
     scan including the current input, y = 2·Re(C̃x) + D·u (Re without conj_sym), no masking inside the
-    layer, then S5's GELU/GLU activation (lindermanlab/S5 s5/ssm.py, s5/layers.py).
+    layer, then S5's GELU/GLU activation (lindermanlab/S5 s5/ssm.py, s5/layers.py); the scan in the doubling
+    form of jax.lax.associative_scan.
 """
 import copy
 import math
@@ -524,8 +525,8 @@ class S4D(nn.Module):
 
 class S5(nn.Module):
     """S5 (Smith, Warrington, Linderman 2023) as lindermanlab/S5 defines it: s5/ssm.py (S5SSM.setup's
-    discretisation, apply_ssm) and s5/layers.py (SequenceLayer's activations), with the recurrence run as a
-    plain loop over time in complex arithmetic (the reference's associative_scan computes the same sums).
+    discretisation, apply_ssm) and s5/layers.py (SequenceLayer's activations), with the recurrence in complex
+    arithmetic by repeated doubling (the reference's associative_scan computes the same sums).
     The layer's last dropout and the residual are the backbone's; every parameter comes from the dump."""
 
     def __init__(self, cfg, max_len):
@@ -561,15 +562,14 @@ class S5(nn.Module):
 
     @staticmethod
     def recurrence(Lambda_bar, Bu, reverse):
-        """x_t = Λ̄ x_{t−1} + Bu_t (reverse: x_t = Λ̄ x_{t+1} + Bu_t, the current input included)."""
-        L = Bu.shape[1]
-        order = range(L - 1, -1, -1) if reverse else range(L)
-        state = torch.zeros_like(Bu[:, 0])
-        xs = [None] * L
-        for t in order:
-            state = Lambda_bar * state + Bu[:, t]
-            xs[t] = state
-        return torch.stack(xs, dim=1)
+        """x_t = Λ̄ x_{t−1} + Bu_t (reverse: x_t = Λ̄ x_{t+1} + Bu_t, the current input included), by the
+        doubling form of jax.lax.associative_scan: after the step of shift d, x_t = Σ_{k<2d} Λ̄^k Bu_{t−k}."""
+        x = Bu.flip(1) if reverse else Bu
+        a, d, L = Lambda_bar, 1, Bu.shape[1]
+        while d < L:
+            x = torch.cat([x[:, :d], x[:, d:] + a * x[:, :-d]], dim=1)
+            a, d = a * a, 2 * d
+        return x.flip(1) if reverse else x
 
     def forward(self, x, mask):
         re = torch.clamp(self.Lambda_re, max=-1e-4) if self.clip_eigs else self.Lambda_re
