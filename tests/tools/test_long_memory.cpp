@@ -23,6 +23,7 @@ struct LongModel {
 
 const LongModel kModels[] = {
     {"s4d", "", "ssm_n"},
+    {"s5", " --mixer ssm_size=64 --mixer blocks=4 --mixer bidirectional=true", ""},  // [B, L, P] states are the model
 };
 
 double peak_mb(const LongModel& m, int64_t L, const std::string& extra = "") {
