@@ -546,11 +546,13 @@ class SGConv(nn.Module):
         self.ENGINE_NAMES = dict(SGConv.ENGINE_NAMES)
         self.ENGINE_NAMES.update({f"kernel_{i}": (f"kernel_list.{i}", None) for i in range(self.S)})
         self.D = nn.Parameter(torch.empty(1, H))
+        lo, hi = cfg.get("decay_min", 1.0), cfg.get("decay_max", 4.0)
+        # The buffers' values here only serve tools/bench (parity reads the engine's from the dump).
         if "learnable" in self.mode:
-            self.register_buffer("decay", torch.empty(H))  # gconv.py: a Parameter frozen by "fixed"
+            self.register_buffer("decay", torch.rand(H) * (hi - lo) + lo)  # gconv.py: a Parameter frozen by "fixed"
         else:
-            self.register_buffer("multiplier", torch.empty(H))  # linspace(decay_min, decay_max, H)
-        self.register_buffer("kernel_norm", torch.empty(channels, H))
+            self.register_buffer("multiplier", torch.linspace(lo, hi, H))
+        self.register_buffer("kernel_norm", torch.ones(channels, H))
         self.output_linear = nn.Linear(H, 2 * H)
 
     def forward(self, x, mask):
