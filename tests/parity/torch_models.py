@@ -604,6 +604,66 @@ class S5(nn.Module):
         return self.out1(g) * torch.sigmoid(self.out2(g))
 
 
+class SGConv(nn.Module):
+    """SGConv (Li et al. 2022) as the authors' GConv (ctlllll/SGConv branch preview,
+    src/models/sequence/gconv.py), cat modes, transposed=False, postact glu, l_max = max_len: sub-kernel i is
+    F.interpolate(..., scale_factor=2**(max(0, i-1) + init_scale), mode="linear") times
+    multiplier**(S-1-i) (learnable modes: multiplier 1, then the concatenated kernel times
+    exp(-decay·log(l+1))), concatenated, cut or zero-padded to L, divided by the stored kernel_norm (the
+    engine's buffer: gconv.py measures it at the first forward, before any step; this oracle reads it),
+    then S4's bidirectional FFT convolution at n = 2L, + D·u, GELU and Linear → GLU. The layer zeroes padded
+    rows first, as the engine's convolution mixers do (gconv.py itself gets no mask)."""
+
+    ENGINE_NAMES = {"D": ("D", lambda w: w[None, :]),
+                    "out_weight": ("output_linear.weight", None), "out_bias": ("output_linear.bias", None)}
+
+    def __init__(self, cfg, max_len):
+        super().__init__()
+        H = cfg.width
+        self.dk = cfg.get("kernel_dim", 64)
+        self.init_scale = cfg.get("init_scale", 0)
+        self.mode = cfg.get_string("mode", "cat_randn")
+        self.bidirectional = cfg.get_flag("bidirectional")
+        channels = 2 if self.bidirectional else 1
+        S = cfg.get("n_scales", 0) or 1 + math.ceil(math.log2(max_len / self.dk)) - self.init_scale
+        self.S = max(S, 1)  # gconv.py would build no scale at all when kernel_dim > l_max
+        self.kernel_list = nn.ParameterList([nn.Parameter(torch.empty(channels, H, self.dk)) for _ in range(self.S)])
+        self.ENGINE_NAMES = dict(SGConv.ENGINE_NAMES)
+        self.ENGINE_NAMES.update({f"kernel_{i}": (f"kernel_list.{i}", None) for i in range(self.S)})
+        self.D = nn.Parameter(torch.empty(1, H))
+        lo, hi = cfg.get("decay_min", 1.0), cfg.get("decay_max", 4.0)
+        # The buffers' values here only serve tools/bench (parity reads the engine's from the dump).
+        if "learnable" in self.mode:
+            self.register_buffer("decay", torch.rand(H) * (hi - lo) + lo)  # gconv.py: a Parameter frozen by "fixed"
+        else:
+            self.register_buffer("multiplier", torch.linspace(lo, hi, H))
+        self.register_buffer("kernel_norm", torch.ones(channels, H))
+        self.output_linear = nn.Linear(H, 2 * H)
+
+    def forward(self, x, mask):
+        u = masked(x, mask).transpose(1, 2)  # [B, H, L]
+        L = u.shape[-1]
+        learnable = "learnable" in self.mode
+        m = 1.0 if learnable else self.multiplier.view(1, -1, 1)
+        parts = [F.interpolate(w, scale_factor=2 ** (max(0, i - 1) + self.init_scale), mode="linear")
+                 * m ** (self.S - i - 1) for i, w in enumerate(self.kernel_list)]
+        k = torch.cat(parts, dim=-1)
+        if learnable:
+            pos = torch.log(torch.arange(k.shape[-1], dtype=k.dtype) + 1)
+            k = k * torch.exp(-self.decay.view(1, -1, 1) * pos.view(1, 1, -1))
+        k = k[..., :L] if k.shape[-1] >= L else F.pad(k, (0, L - k.shape[-1]))
+        k = k / self.kernel_norm[:, :, None]
+        if self.bidirectional:
+            k = F.pad(k[0], (0, L)) + F.pad(k[1].flip(-1), (L, 0))
+        else:
+            k = k[0]
+        y = torch.fft.irfft(torch.fft.rfft(u, n=2 * L) * torch.fft.rfft(k, n=2 * L), n=2 * L)[..., :L]
+        # GELU on a contiguous [B, L, H]: torch 1.13's float32 GELU backward returns garbage for a gradient
+        # with transposed strides, which the Linear on y.transpose(1, 2) would hand it.
+        y = gelu((y + u * self.D.view(-1, 1)).transpose(1, 2).contiguous())
+        return F.glu(self.output_linear(y), dim=-1)
+
+
 class GMLP(nn.Module):
     """gMLP with a free long spatial convolution, written from the predecessor's definition
     (pablomiralles22/long-transformers src/models/layers/gmlp.py, GMLP with mode="conv" and its
@@ -1135,6 +1195,7 @@ MIXERS = {
     "las_chunk": lambda cfg, n: Attention(cfg, n, "las_chunk"),
     "local": lambda cfg, n: Attention(cfg, n, "local"),
     "s4d": lambda cfg, n: S4D(cfg, n),
+    "sgconv": lambda cfg, n: SGConv(cfg, n),
     "s5": lambda cfg, n: S5(cfg, n),
     "gmlp": lambda cfg, n: GMLP(cfg, n),
     "residual_conv": lambda cfg, n: ResidualConv(cfg, n),
