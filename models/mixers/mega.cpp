@@ -176,9 +176,8 @@ class MegaMixer : public Mixer {
     std::vector<double> sn(size_t(C * half)), cs(size_t(C * half));
     for (int64_t p = 0; p < C; ++p)
       for (int64_t k = 0; k < half; ++k) {
-        // The reference builds the table in float32: θ_k = exp(−k·log(10000)/half) and p·θ_k, rounded.
-        const float theta = std::exp(float(k) * -(std::log(10000.f) / float(half)));
-        const float a = float(p) * theta;
+        // In double (the reference builds θ and p·θ in float32: a relative difference below 1e-6).
+        const double a = double(p) * std::exp(-double(k) * std::log(10000.0) / double(half));
         sn[size_t(p * half + k)] = std::sin(a);
         cs[size_t(p * half + k)] = std::cos(a);
       }
