@@ -23,6 +23,7 @@ struct LongModel {
 
 const LongModel kModels[] = {
     {"s4d", "", "ssm_n"},
+    {"mega", " --mixer chunk=128 --mixer truncation=4096", "ndim"},  // MEGA-chunk, the Path-X recipe's C and K
 };
 
 double peak_mb(const LongModel& m, int64_t L, const std::string& extra = "") {
