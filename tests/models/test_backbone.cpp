@@ -1147,7 +1147,10 @@ TEST(Registry, EveryMixerDeclaresExactlyTheKeysItReads) {
       // sparse_transformer, longformer
       {"window", "5"},           {"summary", "2"},      {"global_first", "false"},
       // bigbird
-      {"random_blocks", "2"},    {"random_span", "8"},    {"padding", "masked"}};
+      {"random_blocks", "2"},    {"random_span", "8"},    {"padding", "masked"},
+      // mega
+      {"z_dim", "6"},            {"hidden_dim", "12"},    {"ndim", "4"},       {"truncation", "5"},
+      {"max_positions", "20"},   {"attention", "laplace"}, {"rel_pos_bias", "rotary"}, {"hidden_dropout", "0.1"}};
 
   // Keys that are only valid next to another one.
   const std::map<std::string, std::map<std::string, std::string>> companions = {
