@@ -1154,7 +1154,10 @@ TEST(Registry, EveryMixerDeclaresExactlyTheKeysItReads) {
       {"opt_config", "BandCdecay"}, {"dt_global", "true"},
       // sgconv ("<mixer> <key>": a value for one mixer where another mixer's key has the same name)
       {"kernel_dim", "2"},       {"init_scale", "1"},     {"n_scales", "3"},   {"decay_min", "1"},
-      {"decay_max", "1"},        {"kernel_decay", "false"}, {"sgconv mode", "cat_cos"}};
+      {"decay_max", "1"},        {"kernel_decay", "false"}, {"sgconv mode", "cat_cos"},
+      // mega
+      {"z_dim", "6"},            {"hidden_dim", "12"},    {"ndim", "4"},       {"truncation", "5"},
+      {"max_positions", "20"},   {"attention", "laplace"}, {"rel_pos_bias", "rotary"}, {"hidden_dropout", "0.1"}};
 
   // Keys that are only valid next to another one.
   const std::map<std::string, std::map<std::string, std::string>> companions = {

@@ -37,6 +37,7 @@ LAYER_NORM_EPS = 1e-6
 BATCH_NORM_EPS = 1e-5
 BATCH_NORM_MOMENTUM = 0.1
 GMLP_NORM_EPS = 1e-5
+SCALE_NORM_EPS = 1e-5
 
 
 class Config:
@@ -96,11 +97,17 @@ def two_sided_conv(u, causal, anti):
 
 
 class Norm(nn.Module):
-    """LayerNorm over the last dim, or BatchNorm over all positions (B×L) with running statistics."""
+    """LayerNorm over the last dim, or BatchNorm over all positions (B×L) with running statistics, or MEGA's
+    ScaleNorm (fairseq/modules/scale_norm.py: g·x/sqrt(mean(x²) + eps), one scalar g, eps 1e-5 from
+    SequenceNorm)."""
 
     def __init__(self, kind, width):
         super().__init__()
         self.batch = kind == "batch"
+        self.scale = kind == "scale"
+        if self.scale:
+            self.weight = nn.Parameter(torch.ones(1))
+            return
         self.weight = nn.Parameter(torch.ones(width))
         self.bias = nn.Parameter(torch.zeros(width))
         if self.batch:
@@ -108,6 +115,8 @@ class Norm(nn.Module):
             self.register_buffer("running_var", torch.ones(width))
 
     def forward(self, x):
+        if self.scale:
+            return self.weight * x * torch.rsqrt(torch.mean(torch.square(x), dim=-1, keepdim=True) + SCALE_NORM_EPS)
         if not self.batch:
             return F.layer_norm(x, x.shape[-1:], self.weight, self.bias, LAYER_NORM_EPS)
         y = F.batch_norm(x.reshape(-1, x.shape[-1]), self.running_mean, self.running_var, self.weight, self.bias,
@@ -120,7 +129,7 @@ class FeedForward(nn.Module):
         super().__init__()
         self.fc1 = nn.Linear(width, hidden)
         self.fc2 = nn.Linear(hidden, width)
-        self.act = F.relu if activation == "relu" else gelu
+        self.act = {"relu": F.relu, "silu": F.silu}.get(activation, gelu)
 
     def forward(self, x):
         return self.fc2(self.act(self.fc1(x)))
@@ -139,6 +148,16 @@ class Block(nn.Module):
             self.ffn = None
 
     def forward(self, x, mask):
+        if getattr(self.mixer, "owns_residual", False):  # MEGA: out = residual + u⊙(h − residual)
+            if self.prenorm:
+                x = self.mixer(self.norm1(x), mask, residual=x)
+                if self.ffn is not None:
+                    x = x + self.ffn(self.norm2(x))
+            else:
+                x = self.norm1(self.mixer(x, mask, residual=x))
+                if self.ffn is not None:
+                    x = self.norm2(x + self.ffn(x))
+            return x
         if self.prenorm:
             x = x + self.mixer(self.norm1(x), mask)
             if self.ffn is not None:
@@ -1188,6 +1207,155 @@ class BigBird(nn.Module):
         return self.out(y.transpose(1, 2).reshape(B, Lp, self.Q)[:, :L])
 
 
+class MegaEMA(nn.Module):
+    """MultiHeadEMA (facebookresearch/mega fairseq/modules/exponential_moving_average.py), forward without
+    incremental state: the Vandermonde kernel, the bidirectional kernel laid out as the reference does
+    (k1 left-padded by K−1 plus flipped k2 right-padded, x left-padded by K−1, n = 2(L + K − 1), slice
+    [2K−2, 2K−2+L)), SiLU(conv + ω⊙x) with ω⊙x on the unmasked x."""
+
+    def __init__(self, D, ndim, bidirectional, truncation):
+        super().__init__()
+        rows = 2 * D if bidirectional else D
+        self.D, self.ndim, self.bidirectional, self.truncation = D, ndim, bidirectional, truncation
+        self.scale = math.sqrt(1.0 / ndim)
+        self.delta = nn.Parameter(torch.empty(rows, ndim, 1))
+        self.alpha = nn.Parameter(torch.empty(rows, ndim, 1))
+        self.beta = nn.Parameter(torch.empty(rows, ndim, 1))
+        self.gamma = nn.Parameter(torch.empty(rows, ndim))
+        self.omega = nn.Parameter(torch.empty(D))
+
+    def kernel(self, length):
+        p = torch.sigmoid(self.delta)
+        q = 1.0 - p * torch.sigmoid(self.alpha)
+        vander = torch.arange(length).to(p).view(1, 1, length) * torch.log(q)
+        kernel = (p * self.beta) * torch.exp(vander)
+        return torch.einsum("dnl,dn->dl", kernel, self.gamma * self.scale)
+
+    def forward(self, x, mask):  # x [B, L, D]
+        residual = x * self.omega
+        u = masked(x, mask).transpose(1, 2)  # [B, D, L]
+        L = u.shape[-1]
+        K = min(self.truncation, L) if self.truncation > 0 else L
+        k = self.kernel(K)
+        fft_len, s = L, 0
+        if self.bidirectional:
+            k1, k2 = torch.split(k, [self.D, self.D], dim=0)
+            k = F.pad(k1, (K - 1, 0)) + F.pad(k2.flip(-1), (0, K - 1))
+            u = F.pad(u, (K - 1, 0))
+            fft_len, s = fft_len + K - 1, 2 * K - 2
+        out = torch.fft.irfft(torch.fft.rfft(u, n=2 * fft_len) * torch.fft.rfft(k, n=2 * fft_len), n=2 * fft_len)
+        return F.silu(out[..., s:s + L].transpose(1, 2) + residual)
+
+
+class Mega(nn.Module):
+    """MovingAverageGatedAttention (facebookresearch/mega fairseq/modules/moving_average_gated_attention.py,
+    relative_positional_bias.py) in [B, L, D] layout, one layer without incremental state: v, EMA, the
+    mx projection split into u, (z, r), hx; q/k by per-dimension affine maps of z; softmax attention with
+    −inf at padded keys (a chunk whose keys are all padding stays unmasked, as the reference does) or
+    element-wise laplace/relu2 scaled by the number of real keys and zeroed at padded keys; the simple
+    (Toeplitz, the reference's pad/tile construction) or rotary bias; chunking by reshaping (L padded to
+    a multiple of the chunk with padded positions, as mega_lra_encoder.py pads its tokens); the gated
+    residual residual + u⊙(h − residual). Rotary tables in float64 (the reference: float32)."""
+
+    owns_residual = True
+    ENGINE_NAMES = {"ema_delta": ("move.delta", lambda w: w[:, :, None]),
+                    "ema_alpha": ("move.alpha", lambda w: w[:, :, None]),
+                    "ema_beta": ("move.beta", lambda w: w[:, :, None]),
+                    "ema_gamma": ("move.gamma", None), "omega": ("move.omega", None),
+                    "v_weight": ("v_proj.weight", None), "v_bias": ("v_proj.bias", None),
+                    "mx_weight": ("mx_proj.weight", None), "mx_bias": ("mx_proj.bias", None),
+                    "h_weight": ("h_proj.weight", None), "h_bias": ("h_proj.bias", None),
+                    "qk_gamma": ("gamma", None), "qk_beta": ("beta", None),
+                    "rel_pos_bias": ("rel_pos_bias", None),
+                    "rotary_alpha": ("rotary_alpha", None), "rotary_beta": ("rotary_beta", None)}
+
+    def __init__(self, cfg, max_len):
+        super().__init__()
+        D = cfg.width
+        self.D = D
+        self.S = cfg.get("z_dim", 64)
+        self.E = cfg.get("hidden_dim", 0) or 2 * D
+        self.chunk = cfg.get("chunk", 0)
+        self.attention = cfg.get_string("attention", "softmax")
+        self.rotary = cfg.get_string("rel_pos_bias", "simple") == "rotary"
+        self.move = MegaEMA(D, cfg.get("ndim", 16), cfg.get_flag("bidirectional", True), cfg.get("truncation", 0))
+        self.v_proj = nn.Linear(D, self.E)
+        self.mx_proj = nn.Linear(D, self.S + self.E + 2 * D)
+        self.h_proj = nn.Linear(self.E, D)
+        self.gamma = nn.Parameter(torch.empty(2, self.S))
+        self.beta = nn.Parameter(torch.empty(2, self.S))
+        self.max_positions = self.chunk if self.chunk > 0 else (cfg.get("max_positions", 0) or max_len)
+        if self.rotary:
+            self.rotary_alpha = nn.Parameter(torch.empty(1, self.S))
+            self.rotary_beta = nn.Parameter(torch.empty(1, self.S))
+        else:
+            self.rel_pos_bias = nn.Parameter(torch.empty(2 * self.max_positions - 1))
+
+    def bias(self, n):
+        if not self.rotary:
+            M = self.max_positions
+            assert n <= M
+            b = self.rel_pos_bias[M - n:M + n - 1]
+            t = torch.tile(F.pad(b, (0, n)), (n,))[:-n].view(n, 3 * n - 2)
+            r = (2 * n - 1) // 2
+            return t[:, r:t.size(1) - r]
+        half = self.S // 2
+        theta = torch.exp(torch.arange(half, dtype=torch.float64) * -(math.log(10000) / half))
+        ang = torch.arange(n, dtype=torch.float64)[:, None] * theta[None, :]
+        sin, cos = torch.sin(ang).to(self.gamma.dtype), torch.cos(ang).to(self.gamma.dtype)
+
+        def rot(w):
+            w1, w2 = torch.chunk(w.expand(n, self.S), 2, dim=-1)
+            return torch.cat([w1 * cos - w2 * sin, w2 * cos + w1 * sin], dim=1)
+
+        return torch.einsum("mk,nk->mn", rot(self.rotary_alpha), rot(self.rotary_beta))
+
+    def forward(self, x, mask, residual=None):
+        residual = x if residual is None else residual
+        B, L, D = x.shape
+        v = F.silu(self.v_proj(x))
+        mx = self.move(x, mask)
+        u, zr, hx = torch.split(self.mx_proj(mx), [D, self.S + self.E, D], dim=-1)
+        u = torch.sigmoid(u)
+        z, r = torch.split(F.silu(zr), [self.S, self.E], dim=-1)
+        q, k = torch.unbind(z.unsqueeze(2) * self.gamma + self.beta, dim=2)
+        pad = None if mask is None else (mask == 0)  # the reference's padding mask: True at padding
+        if self.chunk > 0 and L > self.chunk and L % self.chunk:
+            extra = self.chunk - L % self.chunk
+            q, k, v = (F.pad(t, (0, 0, 0, extra)) for t in (q, k, v))
+            pad = F.pad(pad if pad is not None else torch.zeros(B, L, dtype=torch.bool), (0, extra), value=True)
+        Lp = q.shape[1]
+        C = self.chunk if (self.chunk > 0 and Lp > self.chunk) else Lp
+        nc = Lp // C
+        q, k, v = q.reshape(B, nc, C, self.S), k.reshape(B, nc, C, self.S), v.reshape(B, nc, C, self.E)
+        if pad is not None:
+            pad = pad.reshape(B, nc, C)
+        bias = self.bias(C)
+        if self.attention == "softmax":
+            qk = torch.matmul(q * self.S ** -0.5, k.transpose(2, 3)) + bias
+            if pad is not None:
+                keep_all = pad.all(dim=-1, keepdim=True)
+                qk = qk.masked_fill(torch.logical_and(pad, ~keep_all).unsqueeze(2), float("-inf"))
+            attn = F.softmax(qk, dim=-1)
+        else:
+            if pad is not None:
+                inverse = 1.0 - pad.to(q.dtype)
+                lengths = inverse.sum(dim=-1, keepdim=True).clamp(min=1.0).unsqueeze(-1)
+            else:
+                lengths = C
+            qk = torch.matmul(q, k.transpose(2, 3)) / lengths + bias
+            if self.attention == "relu2":
+                attn = F.relu(qk) ** 2
+            else:  # laplace: mu = sqrt(1/2), std = sqrt(1/(4 pi))
+                mu, std = math.sqrt(0.5), math.sqrt(0.25 / math.pi)
+                attn = 0.5 * (1.0 + torch.erf((qk - mu) / (std * math.sqrt(2.0))))
+            if pad is not None:
+                attn = attn * inverse.unsqueeze(2)
+        h = torch.matmul(attn, v).reshape(B, Lp, self.E)[:, :L]
+        h = F.silu(hx + self.h_proj(h * r))
+        return residual + u * (h - residual)
+
+
 MIXERS = {
     "transformer": lambda cfg, n: Attention(cfg, n, "full"),
     "rotary_transformer": lambda cfg, n: Attention(cfg, n, "full"),
@@ -1208,6 +1376,7 @@ MIXERS = {
     "sparse_transformer": lambda cfg, n: LraMaskedAttention(cfg, n, "sparse_transformer"),
     "longformer": lambda cfg, n: LraMaskedAttention(cfg, n, "longformer"),
     "bigbird": lambda cfg, n: BigBird(cfg, n),
+    "mega": lambda cfg, n: Mega(cfg, n),
 }
 
 
