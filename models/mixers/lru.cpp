@@ -55,7 +55,7 @@ struct LRUOptions {
   double r_min = 0.0, r_max = 1.0;
   double max_phase = 6.28;
   bool bidirectional = false;
-  std::string block = "glu";
+  bool glu = true;
   bool gelu_tanh = true;
   bool mask_padding = false;
 
@@ -65,8 +65,7 @@ struct LRUOptions {
     o.number("r_max", r_max, "largest initial |λ| (the ring's outer radius)");
     o.number("max_phase", max_phase, "initial arg λ drawn from U[0, max_phase) (minimal-LRU: 6.28)");
     o.flag("bidirectional", bidirectional, "add a reverse-time scan with its own C (our extension, as S5's)");
-    o.choice("block", block, {"glu", "none"},
-             "glu: minimal-LRU's SequenceLayer, GELU → dropout → out1(y)·σ(out2(y)); none: the bare LRU output");
+    o.flag("glu", glu, "minimal-LRU's SequenceLayer block GELU → dropout → out1(y)·σ(out2(y)); false: the bare LRU output");
     o.flag("gelu_tanh", gelu_tanh, "GELU's tanh approximation (flax nn.gelu's default); false: the erf form");
     o.flag("mask_padding", mask_padding, "zero padded positions before the scan (the reference does not)");
   }
@@ -99,7 +98,7 @@ class LRUMixer : public Mixer {
  public:
   LRUMixer(const MixerConfig& c, const LRUOptions& o, Generator& gen)
       : H_(c.width), max_len_(c.max_len), dropout_(c.dropout), bidirectional_(o.bidirectional),
-        glu_(o.block == "glu"), gelu_tanh_(o.gelu_tanh), mask_padding_(o.mask_padding) {
+        glu_(o.glu), gelu_tanh_(o.gelu_tanh), mask_padding_(o.mask_padding) {
     const int64_t N = o.ssm_n;
     LRA_CHECK(N >= 1, "lru: ssm_n (the state size N) must be >= 1, got ", N);
     LRA_CHECK(0 <= o.r_min && o.r_min <= o.r_max && o.r_max <= 1, "lru: need 0 <= r_min <= r_max <= 1, got r_min ",

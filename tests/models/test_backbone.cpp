@@ -1147,7 +1147,10 @@ TEST(Registry, EveryMixerDeclaresExactlyTheKeysItReads) {
       // sparse_transformer, longformer
       {"window", "5"},           {"summary", "2"},      {"global_first", "false"},
       // bigbird
-      {"random_blocks", "2"},    {"random_span", "8"},    {"padding", "masked"}};
+      {"random_blocks", "2"},    {"random_span", "8"},    {"padding", "masked"},
+      // lru
+      {"r_min", "0.5"},          {"r_max", "0.9"},        {"max_phase", "3.14"}, {"glu", "false"},
+      {"gelu_tanh", "false"}};
 
   // Keys that are only valid next to another one.
   const std::map<std::string, std::map<std::string, std::string>> companions = {

@@ -56,7 +56,7 @@ INSTANTIATE_TEST_SUITE_P(
     All, LRUOptionsTest,
     ::testing::Values(std::map<std::string, std::string>{{"ssm_n", "5"}},
                       std::map<std::string, std::string>{{"ssm_n", "1"}, {"bidirectional", "1"}},
-                      std::map<std::string, std::string>{{"ssm_n", "7"}, {"block", "none"}, {"mask_padding", "1"}},
+                      std::map<std::string, std::string>{{"ssm_n", "7"}, {"glu", "0"}, {"mask_padding", "1"}},
                       std::map<std::string, std::string>{
                           {"ssm_n", "4"}, {"r_min", "0.999"}, {"r_max", "0.9999"}, {"max_phase", "0.314159"}}));
 
@@ -105,13 +105,13 @@ TEST(LRUMixer, RejectsBadRing) {
   EXPECT_THROW(find_mixer("lru").make(config(4, {{"ssm_n", "0"}}), init), Error);
 }
 
-// y with block = none against y_t = Re(C h_t) + D u_t, h_t = λ h_{t−1} + γ B u_t, in complex<double>.
+// y with glu = false against y_t = Re(C h_t) + D u_t, h_t = λ h_{t−1} + γ B u_t, in complex<double>.
 TEST(LRUMixer, RecurrenceMatchesComplexLoop) {
   const int H = 3, N = 4, B = 2, L = 9;
   for (bool bidirectional : {false, true}) {
     Generator init(11), gen(12);
     auto m = find_mixer("lru").make(
-        config(H, {{"ssm_n", "4"}, {"block", "none"}, {"bidirectional", bidirectional ? "1" : "0"},
+        config(H, {{"ssm_n", "4"}, {"glu", "0"}, {"bidirectional", bidirectional ? "1" : "0"},
                    {"r_min", "0.5"}, {"r_max", "0.95"}}),
         init);
     auto v = values(*m);

@@ -548,7 +548,7 @@ class LRU(nn.Module):
         H, N = cfg.width, cfg.get("ssm_n", 128)
         self.bidirectional = cfg.get_flag("bidirectional")
         self.mask_padding = cfg.get_flag("mask_padding")
-        self.glu = cfg.get_string("block", "glu") == "glu"
+        self.glu = cfg.get_flag("glu", True)
         self.gelu_tanh = cfg.get_flag("gelu_tanh", True)
         for name in ("nu_log", "theta_log", "gamma_log"):
             setattr(self, name, nn.Parameter(torch.empty(N)))
