@@ -26,6 +26,7 @@ const LongModel kModels[] = {
     {"s5", " --mixer ssm_size=64 --mixer blocks=4 --mixer bidirectional=true", ""},  // [B, L, P] states are the model
     // Path-X's SGConv (configs/pathx/sgconv.toml); kernel_dim plays N's part: taps per sub-kernel.
     {"sgconv", " --mixer bidirectional=true --mixer init_scale=1 --mixer mode=cat_cos", "kernel_dim"},
+    {"lru", " --mixer ssm_n=64 --mixer bidirectional=true", ""},  // [B, L, N] complex states are the model
 };
 
 double peak_mb(const LongModel& m, int64_t L, const std::string& extra = "") {
