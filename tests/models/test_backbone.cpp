@@ -1148,6 +1148,9 @@ TEST(Registry, EveryMixerDeclaresExactlyTheKeysItReads) {
       {"window", "5"},           {"summary", "2"},      {"global_first", "false"},
       // bigbird
       {"random_blocks", "2"},    {"random_span", "8"},    {"padding", "masked"},
+      // lru
+      {"r_min", "0.5"},          {"r_max", "0.9"},        {"max_phase", "3.14"}, {"glu", "false"},
+      {"gelu_tanh", "false"},
       // s5
       {"ssm_size", "32"},        {"blocks", "4"},         {"conj_sym", "false"}, {"c_init", "lecun_normal"},
       {"discretization", "bilinear"}, {"clip_eigs", "true"}, {"activation_fn", "full_glu"},

@@ -542,6 +542,65 @@ class S4D(nn.Module):
         return y.transpose(1, 2)
 
 
+def linear_recurrence(lam, b):
+    """x_t = lam * x_{t-1} + b_t (x_{-1} = 0) along dim 1 of b [B, L, N] (complex), lam [N]: the parallel
+    prefix scan of the operator (a_i, b_i) . (a_j, b_j) = (a_j a_i, a_j b_i + b_j) that minimal-LRU runs
+    with jax.lax.associative_scan, in the Hillis-Steele form (log2 L doubling steps)."""
+    L = b.shape[1]
+    a = lam.expand(L, lam.shape[0])
+    x = b
+    step = 1
+    while step < L:
+        x = torch.cat([x[:, :step], x[:, step:] + a[step:] * x[:, :-step]], dim=1)
+        a = torch.cat([a[:step], a[step:] * a[:-step]], dim=0)
+        step *= 2
+    return x
+
+
+class LRU(nn.Module):
+    """The Linear Recurrent Unit (Orvieto et al. 2023) and the block around it, as NicolasZucchet/minimal-LRU
+    lru/model.py (LRU, SequenceLayer): lambda = exp(-exp(nu_log) + i exp(theta_log)), B_norm = (B_re + i B_im)
+    * exp(gamma_log), h_t = lambda h_{t-1} + B_norm u_t, y = Re(C h) + D u, then GELU (tanh form, flax's
+    default), out1(y) * sigmoid(out2(y)). bidirectional (the engine's extension): a reverse-time scan over the
+    same lambda and B_norm u, read out by its own C and added. mask_padding zeroes padded inputs first."""
+
+    ENGINE_NAMES = {"out_weight": ("out.weight", None), "out_bias": ("out.bias", None)}
+
+    def __init__(self, cfg, max_len):
+        super().__init__()
+        H, N = cfg.width, cfg.get("ssm_n", 128)
+        self.bidirectional = cfg.get_flag("bidirectional")
+        self.mask_padding = cfg.get_flag("mask_padding")
+        self.glu = cfg.get_flag("glu", True)
+        self.gelu_tanh = cfg.get_flag("gelu_tanh", True)
+        for name in ("nu_log", "theta_log", "gamma_log"):
+            setattr(self, name, nn.Parameter(torch.empty(N)))
+        self.B_re, self.B_im = nn.Parameter(torch.empty(N, H)), nn.Parameter(torch.empty(N, H))
+        self.C_re, self.C_im = nn.Parameter(torch.empty(H, N)), nn.Parameter(torch.empty(H, N))
+        if self.bidirectional:
+            self.C_re_rev, self.C_im_rev = nn.Parameter(torch.empty(H, N)), nn.Parameter(torch.empty(H, N))
+        self.D = nn.Parameter(torch.empty(H))
+        if self.glu:
+            self.out = nn.Linear(H, 2 * H)  # out1 (rows :H) and out2 (rows H:) of SequenceLayer
+
+    def forward(self, x, mask):
+        u = masked(x, mask) if self.mask_padding else x
+        lam = torch.exp(torch.complex(-torch.exp(self.nu_log), torch.exp(self.theta_log)))
+        B_norm = torch.complex(self.B_re, self.B_im) * torch.exp(self.gamma_log)[:, None]
+        bu = torch.einsum("nh,blh->bln", B_norm, u.to(B_norm.dtype))
+        y = torch.einsum("hn,bln->blh", torch.complex(self.C_re, self.C_im), linear_recurrence(lam, bu)).real
+        if self.bidirectional:
+            rev = linear_recurrence(lam, bu.flip(1)).flip(1)
+            y = y + torch.einsum("hn,bln->blh", torch.complex(self.C_re_rev, self.C_im_rev), rev).real
+        y = y + self.D * u
+        if not self.glu:
+            return y
+        y = F.gelu(y, approximate="tanh") if self.gelu_tanh else gelu(y)
+        z = self.out(y)
+        H = y.shape[-1]
+        return z[..., :H] * torch.sigmoid(z[..., H:])
+
+
 class S5(nn.Module):
     """S5 (Smith, Warrington, Linderman 2023) as lindermanlab/S5 defines it: s5/ssm.py (S5SSM.setup's
     discretisation, apply_ssm) and s5/layers.py (SequenceLayer's activations), with the recurrence in complex
@@ -1363,6 +1422,7 @@ MIXERS = {
     "las_chunk": lambda cfg, n: Attention(cfg, n, "las_chunk"),
     "local": lambda cfg, n: Attention(cfg, n, "local"),
     "s4d": lambda cfg, n: S4D(cfg, n),
+    "lru": lambda cfg, n: LRU(cfg, n),
     "sgconv": lambda cfg, n: SGConv(cfg, n),
     "s5": lambda cfg, n: S5(cfg, n),
     "gmlp": lambda cfg, n: GMLP(cfg, n),

@@ -27,6 +27,7 @@ const LongModel kModels[] = {
     // Path-X's SGConv (configs/pathx/sgconv.toml); kernel_dim plays N's part: taps per sub-kernel.
     {"sgconv", " --mixer bidirectional=true --mixer init_scale=1 --mixer mode=cat_cos", "kernel_dim"},
     {"mega", " --mixer chunk=128 --mixer truncation=4096", "ndim"},  // MEGA-chunk, the Path-X recipe's C and K
+    {"lru", " --mixer ssm_n=64 --mixer bidirectional=true", ""},  // [B, L, N] complex states are the model
 };
 
 double peak_mb(const LongModel& m, int64_t L, const std::string& extra = "") {
