@@ -61,8 +61,8 @@ Tensor dplr_response(const Tensor& dt, const Tensor& log_A_real, const Tensor& A
 
 struct DPLRShape {
   int64_t Cc = 1, H = 1, S = 1, M = 1, n = 1;
-  int64_t nodes() const { return n / 2 + 1; }
-  int64_t streams() const { return 2 * Cc + 2; }  // r_BC[0..Cc), r_PC[0..Cc), r_BQ, r_PQ
+  LRA_CAUCHY_HD int64_t nodes() const { return n / 2 + 1; }
+  LRA_CAUCHY_HD int64_t streams() const { return 2 * Cc + 2; }  // r_BC[0..Cc), r_PC[0..Cc), r_BQ, r_PQ
 };
 
 // A minimal complex number usable on host and device.

@@ -27,6 +27,12 @@
 
 #include "engine/tensor.h"
 
+#if defined(__CUDACC__)
+#define LRA_IRFFT_HD __host__ __device__ inline
+#else
+#define LRA_IRFFT_HD inline
+#endif
+
 namespace lra::ops {
 
 // x = irfft(X, n)[..., :L]: see above. Differentiable in X.
@@ -34,7 +40,7 @@ Tensor irfft(const Tensor& X, int64_t n, int64_t L);
 
 struct IrfftShape {
   int64_t rows = 1, n = 1, L = 1;
-  int64_t bins() const { return n / 2 + 1; }
+  LRA_IRFFT_HD int64_t bins() const { return n / 2 + 1; }
 };
 
 namespace cpu {
