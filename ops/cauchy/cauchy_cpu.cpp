@@ -1,5 +1,5 @@
 // CPU reference of the DPLR frequency response (cauchy.h): plain loops over (h, node, mode) forward and
-// (h, node) then (h, mode) backward, templated on the scalar type (float for parity with CUDA, double for
+// (h, node) then (h, mode) backward (channels in OpenMP threads), templated on the scalar type (float for parity with CUDA, double for
 // the gradient check). The per-node and per-mode formulas are cauchy.h's, shared with the CUDA kernels.
 #include <vector>
 
@@ -38,8 +38,9 @@ template <class T>
 void dplr_response_forward(const DPLRShape& s, const T* dt, const T* log_A_real, const T* A_imag, const T* P,
                            const T* B, const T* C, T* khat) {
   const int64_t K = s.nodes();
-  Cx<T> r[2 * kMaxDPLRChannels + 2], kh[kMaxDPLRChannels];
+#pragma omp parallel for schedule(static) if (s.H * K * s.M >= (int64_t(1) << 16))
   for (int64_t h = 0; h < s.H; ++h) {
+    Cx<T> r[2 * kMaxDPLRChannels + 2], kh[kMaxDPLRChannels];
     const auto modes = channel_modes(s, h, dt, log_A_real, A_imag, P, B, C);
     for (int64_t k = 0; k < K; ++k) {
       const DPLRNode<T> nd = dplr_node<T>(k, s.n);
@@ -59,13 +60,13 @@ void dplr_response_backward(const DPLRShape& s, const T* dt, const T* log_A_real
                             const T* B, const T* C, const T* gkhat, T* g_dt, T* g_log_A_real, T* g_A_imag, T* gP,
                             T* gB, T* gC) {
   const int64_t K = s.nodes(), R = s.streams();
-  for (int64_t i = 0; i < s.S * s.M; ++i) {
-    g_log_A_real[i] = g_A_imag[i] = T(0);
-    gP[2 * i] = gP[2 * i + 1] = gB[2 * i] = gB[2 * i + 1] = T(0);
-  }
-  std::vector<Cx<T>> gr(size_t(K * R));
-  Cx<T> r[2 * kMaxDPLRChannels + 2], gk[kMaxDPLRChannels];
+  // Channels run in parallel; each writes its modes' shares of the S-shaped gradients to shares [H, M, 6],
+  // summed over h ≡ s afterwards in increasing h (the CUDA kernels' order: deterministic).
+  std::vector<T> shares(size_t(s.H * s.M * 6));
+#pragma omp parallel for schedule(static) if (s.H * K * s.M >= (int64_t(1) << 14))
   for (int64_t h = 0; h < s.H; ++h) {
+    std::vector<Cx<T>> gr(size_t(K * R));
+    Cx<T> r[2 * kMaxDPLRChannels + 2], gk[kMaxDPLRChannels];
     const auto modes = channel_modes(s, h, dt, log_A_real, A_imag, P, B, C);
     // Pass 1: each node's gradient of the stream sums.
     for (int64_t k = 0; k < K; ++k) {
@@ -93,13 +94,13 @@ void dplr_response_backward(const DPLRShape& s, const T* dt, const T* log_A_real
         }
       }
       const DPLRModeGrad<T> g = dplr_mode_backward(s, md, gv, gw);
-      const int64_t sm = (h % s.S) * s.M + m;
-      g_log_A_real[sm] += g.g_log_A_real;
-      g_A_imag[sm] += g.g_A_imag;
-      gB[2 * sm] += g.gB.re;
-      gB[2 * sm + 1] += g.gB.im;
-      gP[2 * sm] += g.gP.re;
-      gP[2 * sm + 1] += g.gP.im;
+      T* out = shares.data() + 6 * (h * s.M + m);
+      out[0] = g.g_log_A_real;
+      out[1] = g.g_A_imag;
+      out[2] = g.gB.re;
+      out[3] = g.gB.im;
+      out[4] = g.gP.re;
+      out[5] = g.gP.im;
       for (int64_t c = 0; c < s.Cc; ++c) {
         const int64_t i = (c * s.H + h) * s.M + m;
         gC[2 * i] = g.gC[c].re;
@@ -108,6 +109,18 @@ void dplr_response_backward(const DPLRShape& s, const T* dt, const T* log_A_real
       dt_acc += g.g_dt;
     }
     g_dt[h] = dt_acc;
+  }
+  for (int64_t sm = 0; sm < s.S * s.M; ++sm) {
+    const int64_t copy = sm / s.M, m = sm % s.M;
+    T acc[6] = {};
+    for (int64_t h = copy; h < s.H; h += s.S)
+      for (int j = 0; j < 6; ++j) acc[j] += shares[size_t(6 * (h * s.M + m) + j)];
+    g_log_A_real[sm] = acc[0];
+    g_A_imag[sm] = acc[1];
+    gB[2 * sm] = acc[2];
+    gB[2 * sm + 1] = acc[3];
+    gP[2 * sm] = acc[4];
+    gP[2 * sm + 1] = acc[5];
   }
 }
 
