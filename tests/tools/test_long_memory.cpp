@@ -23,6 +23,7 @@ struct LongModel {
 
 const LongModel kModels[] = {
     {"s4d", "", "ssm_n"},
+    {"s4", "", "ssm_n"},
 };
 
 double peak_mb(const LongModel& m, int64_t L, const std::string& extra = "") {
