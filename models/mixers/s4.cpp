@@ -194,7 +194,8 @@ class S4Mixer : public Mixer {
     }
     // (Λ, P, B) from HiPPO-LegS, the same for every copy (dplr.py combination / hippo.py nplr).
     const hippo::NPLR nplr = hippo::nplr_legs(N);
-    std::vector<float> a_re(static_cast<size_t>(S * M)), a_im(static_cast<size_t>(S * M)), p(static_cast<size_t>(S * M * 2)), b(static_cast<size_t>(S * M * 2));
+    const size_t sm = static_cast<size_t>(S * M);
+    std::vector<float> a_re(sm), a_im(sm), p(2 * sm), b(2 * sm);
     for (int64_t s = 0; s < S; ++s)
       for (int64_t m = 0; m < M; ++m) {
         const size_t i = size_t(s * M + m);
@@ -221,7 +222,7 @@ class S4Mixer : public Mixer {
         const double v = inv_dt.data<float>()[h];
         dt[size_t(h)] = softplus_ ? std::log1p(std::exp(v)) : std::exp(v);
       }
-      std::vector<s4::cdouble> lam(static_cast<size_t>(S * M)), pc(static_cast<size_t>(S * M)), cc(static_cast<size_t>(Cc * H_ * M));
+      std::vector<s4::cdouble> lam(sm), pc(sm), cc(static_cast<size_t>(Cc * H_ * M));
       for (size_t i = 0; i < lam.size(); ++i) {
         lam[i] = {-std::exp(double(a_re[i])), -double(a_im[i])};
         pc[i] = {double(p[2 * i]), double(p[2 * i + 1])};

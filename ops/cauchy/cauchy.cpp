@@ -45,9 +45,9 @@ Tensor dplr_response(const Tensor& dt, const Tensor& log_A_real, const Tensor& A
   // reaches any parameter. No kernel is launched for them.
   if (H * M == 0) {
     autograd::record(khat, op, {dt, log_A_real, A_imag, P, B, C}, [=](const Tensor&) {
-      return std::vector<Tensor>{Tensor::zeros({H}, dtype, device),         Tensor::zeros({S, M}, dtype, device),
-                                 Tensor::zeros({S, M}, dtype, device),      Tensor::zeros({S, M, 2}, dtype, device),
-                                 Tensor::zeros({S, M, 2}, dtype, device),   Tensor::zeros({Cc, H, M, 2}, dtype, device)};
+      return std::vector<Tensor>{Tensor::zeros({H}, dtype, device),       Tensor::zeros({S, M}, dtype, device),
+                                 Tensor::zeros({S, M}, dtype, device),    Tensor::zeros({S, M, 2}, dtype, device),
+                                 Tensor::zeros({S, M, 2}, dtype, device), Tensor::zeros({Cc, H, M, 2}, dtype, device)};
     });
     return khat;
   }

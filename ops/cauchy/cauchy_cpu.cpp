@@ -1,6 +1,7 @@
 // CPU reference of the DPLR frequency response (cauchy.h): plain loops over (h, node, mode) forward and
-// (h, node) then (h, mode) backward (channels in OpenMP threads), templated on the scalar type (float for parity with CUDA, double for
-// the gradient check). The per-node and per-mode formulas are cauchy.h's, shared with the CUDA kernels.
+// (h, node) then (h, mode) backward (channels in OpenMP threads), templated on the scalar type (float for
+// parity with CUDA, double for the gradient check). The per-node and per-mode formulas are cauchy.h's,
+// shared with the CUDA kernels.
 #include <vector>
 
 #include "ops/cauchy/cauchy.h"
