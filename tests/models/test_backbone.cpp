@@ -1147,7 +1147,9 @@ TEST(Registry, EveryMixerDeclaresExactlyTheKeysItReads) {
       // sparse_transformer, longformer
       {"window", "5"},           {"summary", "2"},      {"global_first", "false"},
       // bigbird
-      {"random_blocks", "2"},    {"random_span", "8"},    {"padding", "masked"}};
+      {"random_blocks", "2"},    {"random_span", "8"},    {"padding", "masked"},
+      // s4
+      {"n_ssm", "2"},            {"dt_transform", "exp"}, {"dt_group", "default"}};
 
   // Keys that are only valid next to another one.
   const std::map<std::string, std::map<std::string, std::string>> companions = {
