@@ -21,7 +21,8 @@
 // stored through the inverse transform. C ~ CN(0, 1) [Cc, H, N/2]; D ~ N(0, 1) [H]; the output Linear with
 // PyTorch's default U(±1/√H).
 // Parameter groups: log_A_real, A_imag, B and P in "ssm" (their own lr, no weight decay; P with A's lr and
-// wd 0, ssm.py 775); inv_dt in dt_group; C joins "ssm" with ssm_bc.
+// wd 0, ssm.py 775); inv_dt in dt_group; C in c_group ("ssm_decay": the ssm lr with the usual weight
+// decay, as a scalar layer lr gives C in the reference).
 // Cost: kernel O(H·N·L) time and O(H·(N + L)) memory; convolution O(B·H·L log L); output Linear O(B·L·H²);
 // construction O(H·N³·log L) (the dense C̃ correction, once).
 #include "models/mixers/s4.h"
@@ -153,7 +154,7 @@ struct S4Options {
   std::string dt_transform = "softplus";
   bool bidirectional = false;
   std::string dt_group = "ssm";
-  bool ssm_bc = false;
+  std::string c_group = "default";
 
   void visit(MixerOptions& o) {
     o.integer("ssm_n", ssm_n, "state size N (even: N/2 complex modes and their conjugates)");
@@ -163,7 +164,8 @@ struct S4Options {
     o.choice("dt_transform", dt_transform, {"softplus", "exp"}, "dt = transform(inv_dt)");
     o.flag("bidirectional", bidirectional, "add an anti-causal kernel (a second C; Λ, P, B, dt shared)");
     o.choice("dt_group", dt_group, {"ssm", "default"}, "parameter group of inv_dt");
-    o.flag("ssm_bc", ssm_bc, "C joins the ssm parameter group");
+    o.choice("c_group", c_group, {"default", "ssm", "ssm_decay"},
+             "parameter group of C (ssm: ssm lr, no decay; ssm_decay: ssm lr with weight decay)");
   }
 };
 
@@ -235,7 +237,7 @@ class S4Mixer : public Mixer {
         cd[2 * i + 1] = float(cc[i].imag());
       }
     }
-    C_ = register_parameter("C", C, nn::ParamKind::Weight, o.ssm_bc ? "ssm" : "default");
+    C_ = register_parameter("C", C, nn::ParamKind::Weight, o.c_group);
     Tensor D = Tensor::empty({H_});
     nn::init::normal(D, gen, 0.0, 1.0);
     D_ = register_parameter("D", D);

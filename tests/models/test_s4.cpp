@@ -132,7 +132,7 @@ TEST(S4Mixer, ShapesAndGradientsReachEveryParameter) {
   for (const auto& extra : std::vector<std::map<std::string, std::string>>{
            {{"ssm_n", "8"}},
            {{"ssm_n", "6"}, {"bidirectional", "1"}, {"n_ssm", "0"}},
-           {{"ssm_n", "4"}, {"n_ssm", "2"}, {"dt_transform", "exp"}, {"ssm_bc", "1"}, {"dt_group", "default"}}}) {
+           {{"ssm_n", "4"}, {"n_ssm", "2"}, {"dt_transform", "exp"}, {"c_group", "ssm_decay"}, {"dt_group", "default"}}}) {
     Generator init(1), gen(2);
     auto mixer = find_mixer("s4").make(config(8, extra), init);
     Tensor x = test_fixtures::random_x(2, 13, 8, 3);

@@ -22,6 +22,10 @@ Conventions taken from the engine's headers (each is a choice the parity test pi
     1×1 convolution to 2H with GLU (state-spaces/s4, models/s4/s4d.py).
   * S4: the DPLR kernel by naive Cauchy sums, Woodbury and irfft at the attuned length (ssm.py
     SSMKernelDPLR), the same block as S4D.
+  * S5: Λ̄ and B̄ from (Λ, log_step, B̃) each forward (ZOH or bilinear), x_t = Λ̄x_{t−1} + B̄u_t, the reverse
+    scan including the current input, y = 2·Re(C̃x) + D·u (Re without conj_sym), no masking inside the
+    layer, then S5's GELU/GLU activation (lindermanlab/S5 s5/ssm.py, s5/layers.py); the scan in the doubling
+    form of jax.lax.associative_scan.
 """
 import copy
 import math
@@ -519,6 +523,147 @@ class S4D(nn.Module):
         y = gelu(y + u * self.D[:, None])
         y = F.glu(self.output_linear(y), dim=1)
         return y.transpose(1, 2)
+
+
+class S5(nn.Module):
+    """S5 (Smith, Warrington, Linderman 2023) as lindermanlab/S5 defines it: s5/ssm.py (S5SSM.setup's
+    discretisation, apply_ssm) and s5/layers.py (SequenceLayer's activations), with the recurrence in complex
+    arithmetic by repeated doubling (the reference's associative_scan computes the same sums).
+    The layer's last dropout and the residual are the backbone's; every parameter comes from the dump."""
+
+    def __init__(self, cfg, max_len):
+        super().__init__()
+        H = cfg.width
+        P = cfg.get("ssm_size", 256)
+        self.conj_sym = cfg.get_flag("conj_sym", True)
+        P2 = P // 2 if self.conj_sym else P
+        self.bidirectional = cfg.get_flag("bidirectional")
+        self.c_init = cfg.get_string("c_init", "trunc_standard_normal")
+        self.discretization = cfg.get_string("discretization", "zoh")
+        self.clip_eigs = cfg.get_flag("clip_eigs")
+        self.activation = cfg.get_string("activation_fn", "half_glu1")
+        self.Lambda_re = nn.Parameter(torch.empty(P2))
+        self.Lambda_im = nn.Parameter(torch.empty(P2))
+        self.B = nn.Parameter(torch.empty(P2, H, 2))
+        if self.c_init == "complex_normal":
+            self.C = nn.Parameter(torch.empty(H, (2 if self.bidirectional else 1) * P2, 2))
+        elif self.bidirectional:
+            self.C1 = nn.Parameter(torch.empty(H, P2, 2))
+            self.C2 = nn.Parameter(torch.empty(H, P2, 2))
+        else:
+            self.C = nn.Parameter(torch.empty(H, P2, 2))
+        self.D = nn.Parameter(torch.empty(H))
+        self.log_step = nn.Parameter(torch.empty(P2))
+        if self.activation == "full_glu":
+            self.out1 = nn.Linear(H, H)
+        if self.activation != "gelu":
+            self.out2 = nn.Linear(H, H)
+
+    ENGINE_NAMES = {"out1_weight": ("out1.weight", None), "out1_bias": ("out1.bias", None),
+                    "out2_weight": ("out2.weight", None), "out2_bias": ("out2.bias", None)}
+
+    @staticmethod
+    def recurrence(Lambda_bar, Bu, reverse):
+        """x_t = Λ̄ x_{t−1} + Bu_t (reverse: x_t = Λ̄ x_{t+1} + Bu_t, the current input included), by the
+        doubling form of jax.lax.associative_scan: after the step of shift d, x_t = Σ_{k<2d} Λ̄^k Bu_{t−k}."""
+        x = Bu.flip(1) if reverse else Bu
+        a, d, L = Lambda_bar, 1, Bu.shape[1]
+        while d < L:
+            x = torch.cat([x[:, :d], x[:, d:] + a * x[:, :-d]], dim=1)
+            a, d = a * a, 2 * d
+        return x.flip(1) if reverse else x
+
+    def forward(self, x, mask):
+        re = torch.clamp(self.Lambda_re, max=-1e-4) if self.clip_eigs else self.Lambda_re
+        Lambda = torch.complex(re, self.Lambda_im)
+        step = torch.exp(self.log_step)
+        B_tilde = torch.view_as_complex(self.B.contiguous())
+        if self.discretization == "zoh":
+            Lambda_bar = torch.exp(Lambda * step)
+            B_bar = ((Lambda_bar - 1) / Lambda)[:, None] * B_tilde
+        else:
+            BL = 1 / (1 - (step / 2) * Lambda)
+            Lambda_bar = BL * (1 + (step / 2) * Lambda)
+            B_bar = (BL * step)[:, None] * B_tilde
+        Bu = torch.einsum("ph,blh->blp", B_bar, x.to(B_bar.dtype))
+        xs = self.recurrence(Lambda_bar, Bu, False)
+        if self.bidirectional:
+            xs = torch.cat([xs, self.recurrence(Lambda_bar, Bu, True)], dim=-1)
+        if hasattr(self, "C1"):
+            C_tilde = torch.cat([torch.view_as_complex(self.C1.contiguous()),
+                                 torch.view_as_complex(self.C2.contiguous())], dim=-1)
+        else:
+            C_tilde = torch.view_as_complex(self.C.contiguous())
+        y = torch.einsum("hp,blp->blh", C_tilde, xs).real
+        y = (2 * y if self.conj_sym else y) + self.D * x
+        if self.activation == "gelu":
+            return gelu(y)
+        g = gelu(y)  # dropout 0 in every parity case
+        if self.activation == "half_glu1":
+            return g * torch.sigmoid(self.out2(g))
+        if self.activation == "half_glu2":
+            return y * torch.sigmoid(self.out2(g))
+        return self.out1(g) * torch.sigmoid(self.out2(g))
+
+
+class SGConv(nn.Module):
+    """SGConv (Li et al. 2022) as the authors' GConv (ctlllll/SGConv branch preview,
+    src/models/sequence/gconv.py), cat modes, transposed=False, postact glu, l_max = max_len: sub-kernel i is
+    F.interpolate(..., scale_factor=2**(max(0, i-1) + init_scale), mode="linear") times
+    multiplier**(S-1-i) (learnable modes: multiplier 1, then the concatenated kernel times
+    exp(-decay·log(l+1))), concatenated, cut or zero-padded to L, divided by the stored kernel_norm (the
+    engine's buffer: gconv.py measures it at the first forward, before any step; this oracle reads it),
+    then S4's bidirectional FFT convolution at n = 2L, + D·u, GELU and Linear → GLU. The layer zeroes padded
+    rows first, as the engine's convolution mixers do (gconv.py itself gets no mask)."""
+
+    ENGINE_NAMES = {"D": ("D", lambda w: w[None, :]),
+                    "out_weight": ("output_linear.weight", None), "out_bias": ("output_linear.bias", None)}
+
+    def __init__(self, cfg, max_len):
+        super().__init__()
+        H = cfg.width
+        self.dk = cfg.get("kernel_dim", 64)
+        self.init_scale = cfg.get("init_scale", 0)
+        self.mode = cfg.get_string("mode", "cat_randn")
+        self.bidirectional = cfg.get_flag("bidirectional")
+        channels = 2 if self.bidirectional else 1
+        S = cfg.get("n_scales", 0) or 1 + math.ceil(math.log2(max_len / self.dk)) - self.init_scale
+        self.S = max(S, 1)  # gconv.py would build no scale at all when kernel_dim > l_max
+        self.kernel_list = nn.ParameterList([nn.Parameter(torch.empty(channels, H, self.dk)) for _ in range(self.S)])
+        self.ENGINE_NAMES = dict(SGConv.ENGINE_NAMES)
+        self.ENGINE_NAMES.update({f"kernel_{i}": (f"kernel_list.{i}", None) for i in range(self.S)})
+        self.D = nn.Parameter(torch.empty(1, H))
+        lo, hi = cfg.get("decay_min", 1.0), cfg.get("decay_max", 4.0)
+        # The buffers' values here only serve tools/bench (parity reads the engine's from the dump).
+        if "learnable" in self.mode:
+            self.register_buffer("decay", torch.rand(H) * (hi - lo) + lo)  # gconv.py: a Parameter frozen by "fixed"
+        else:
+            self.register_buffer("multiplier", torch.linspace(lo, hi, H))
+        self.register_buffer("kernel_norm", torch.ones(channels, H))
+        self.output_linear = nn.Linear(H, 2 * H)
+
+    def forward(self, x, mask):
+        u = masked(x, mask).transpose(1, 2)  # [B, H, L]
+        L = u.shape[-1]
+        learnable = "learnable" in self.mode
+        m = 1.0 if learnable else self.multiplier.view(1, -1, 1)
+        parts = [F.interpolate(w, scale_factor=2 ** (max(0, i - 1) + self.init_scale), mode="linear")
+                 * m ** (self.S - i - 1) for i, w in enumerate(self.kernel_list)]
+        k = torch.cat(parts, dim=-1)
+        if learnable:
+            pos = torch.log(torch.arange(k.shape[-1], dtype=k.dtype) + 1)
+            k = k * torch.exp(-self.decay.view(1, -1, 1) * pos.view(1, 1, -1))
+        k = k[..., :L] if k.shape[-1] >= L else F.pad(k, (0, L - k.shape[-1]))
+        k = k / self.kernel_norm[:, :, None]
+        if self.bidirectional:
+            k = F.pad(k[0], (0, L)) + F.pad(k[1].flip(-1), (L, 0))
+        else:
+            k = k[0]
+        y = torch.fft.irfft(torch.fft.rfft(u, n=2 * L) * torch.fft.rfft(k, n=2 * L), n=2 * L)[..., :L]
+        # GELU on a contiguous [B, L, H]: torch 1.13's float32 GELU backward returns garbage for a gradient
+        # with transposed strides, which the Linear on y.transpose(1, 2) would hand it.
+        y = gelu((y + u * self.D.view(-1, 1)).transpose(1, 2).contiguous())
+        return F.glu(self.output_linear(y), dim=-1)
 
 
 class S4(nn.Module):
@@ -1122,6 +1267,8 @@ MIXERS = {
     "local": lambda cfg, n: Attention(cfg, n, "local"),
     "s4d": lambda cfg, n: S4D(cfg, n),
     "s4": lambda cfg, n: S4(cfg, n),
+    "sgconv": lambda cfg, n: SGConv(cfg, n),
+    "s5": lambda cfg, n: S5(cfg, n),
     "gmlp": lambda cfg, n: GMLP(cfg, n),
     "residual_conv": lambda cfg, n: ResidualConv(cfg, n),
     "sinkhorn": lambda cfg, n: Sinkhorn(cfg, n),
