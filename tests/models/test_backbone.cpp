@@ -1151,6 +1151,9 @@ TEST(Registry, EveryMixerDeclaresExactlyTheKeysItReads) {
       // lru
       {"r_min", "0.5"},          {"r_max", "0.9"},        {"max_phase", "3.14"}, {"glu", "false"},
       {"gelu_tanh", "false"},
+      // s4
+      {"n_ssm", "2"},            {"dt_transform", "exp"}, {"dt_group", "default"},
+      {"c_group", "ssm_decay"},
       // s5
       {"ssm_size", "32"},        {"blocks", "4"},         {"conj_sym", "false"}, {"c_init", "lecun_normal"},
       {"discretization", "bilinear"}, {"clip_eigs", "true"}, {"activation_fn", "full_glu"},

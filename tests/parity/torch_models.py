@@ -20,6 +20,8 @@ Conventions taken from the engine's headers (each is a choice the parity test pi
   * Anti-causal kernels start at lag −1 (S4's convention: lag 0 belongs to the causal kernel).
   * S4D: ZOH, C̃ = C·(exp(ΔA) − 1)/A, K = 2·Re Σ_n C̃ exp(ΔA·l), y = K * u + D·u, then GELU and a
     1×1 convolution to 2H with GLU (state-spaces/s4, models/s4/s4d.py).
+  * S4: the DPLR kernel by naive Cauchy sums, Woodbury and irfft at the attuned length (ssm.py
+    SSMKernelDPLR), the same block as S4D.
   * S5: Λ̄ and B̄ from (Λ, log_step, B̃) each forward (ZOH or bilinear), x_t = Λ̄x_{t−1} + B̄u_t, the reverse
     scan including the current input, y = 2·Re(C̃x) + D·u (Re without conj_sym), no masking inside the
     layer, then S5's GELU/GLU activation (lindermanlab/S5 s5/ssm.py, s5/layers.py); the scan in the doubling
@@ -742,6 +744,75 @@ class SGConv(nn.Module):
         return F.glu(self.output_linear(y), dim=-1)
 
 
+class S4(nn.Module):
+    """S4 with the DPLR kernel, as state-spaces/s4 src/models/sequence/kernels/ssm.py SSMKernelDPLR.forward
+    (rank 1, no state), the Cauchy sums as src/models/functional/cauchy.py cauchy_naive (the [.., N, L]
+    matrix: fine at test sizes), FFTConv (fftconv.py, bidirectional: both directions from one kernel call
+    with two C rows) and S4Block (GELU, then a 1x1 convolution to 2H with GLU). The kernel is evaluated at
+    the attuned length l_max = the mixer's max_len and truncated to L. The trained C is the dumped C̃ (the
+    reference overwrites C with C̃ on its first forward); the nodes ω^k are computed in double, where the
+    reference's expression at the Nyquist node is within ~1e-16 of the exact limit the engine takes."""
+
+    ENGINE_NAMES = {"out_weight": ("output_linear.weight", lambda w: w[:, :, None]),
+                    "out_bias": ("output_linear.bias", None)}
+
+    def __init__(self, cfg, max_len):
+        super().__init__()
+        H, M = cfg.width, cfg.get("ssm_n", 64) // 2
+        S = cfg.get("n_ssm", 1) or H
+        self.H, self.S, self.l_max = H, S, max_len
+        self.bidirectional = cfg.get_flag("bidirectional")
+        self.softplus = cfg.get_string("dt_transform", "softplus") == "softplus"
+        channels = 2 if self.bidirectional else 1
+        self.inv_dt = nn.Parameter(torch.empty(H))
+        self.log_A_real = nn.Parameter(torch.empty(S, M))
+        self.A_imag = nn.Parameter(torch.empty(S, M))
+        self.P = nn.Parameter(torch.empty(S, M, 2))  # view_as_real, as the reference registers them
+        self.B = nn.Parameter(torch.empty(S, M, 2))
+        self.C = nn.Parameter(torch.empty(channels, H, M, 2))
+        self.D = nn.Parameter(torch.empty(H))
+        self.output_linear = nn.Conv1d(H, 2 * H, kernel_size=1)
+
+    @staticmethod
+    def cauchy_naive(v, z, w):
+        """Σ_n v/(z − w) over the modes and their conjugates: v, w [..., N], z [L] → [..., L]."""
+        v = torch.cat([v, v.conj()], dim=-1)
+        w = torch.cat([w, w.conj()], dim=-1)
+        return torch.sum(v.unsqueeze(-1) / (z - w.unsqueeze(-1)), dim=-2)
+
+    def kernel(self, L):
+        dt = F.softplus(self.inv_dt) if self.softplus else torch.exp(self.inv_dt)  # (H)
+        copy = torch.arange(self.H) % self.S  # channel h uses SSM copy h mod n_ssm
+        A = (-torch.exp(self.log_A_real) - 1j * self.A_imag)[copy]  # (H, M)
+        B = torch.view_as_complex(self.B.contiguous())[copy]
+        P = torch.view_as_complex(self.P.contiguous())[copy]
+        Q = P.conj()
+        C = torch.view_as_complex(self.C.contiguous())  # (channels, H, M)
+        n = self.l_max
+        k = torch.arange(n // 2 + 1, dtype=dt.dtype)
+        omega = torch.polar(torch.ones_like(k), -2 * math.pi * k / n)
+        z = 2 * (1 - omega) / (1 + omega)
+        Bs = torch.stack([B, P])  # (2, H, M)
+        Cs = torch.cat([C, Q[None]])  # (channels + 1, H, M)
+        v = Bs[:, None] * Cs[None] * dt[:, None]  # (2, channels + 1, H, M)
+        r = self.cauchy_naive(v, z, A * dt[:, None])  # (2, channels + 1, H, n/2 + 1)
+        k_f = r[:-1, :-1] - r[:-1, -1:] * r[-1:, :-1] / (1 + r[-1:, -1:])
+        k_f = k_f * 2 / (1 + omega)
+        return torch.fft.irfft(k_f, n=n)[0, :, :, :L]  # (channels, H, L)
+
+    def forward(self, x, mask):
+        u = masked(x, mask).transpose(1, 2)  # [B, H, L]
+        L = u.shape[-1]
+        kk = self.kernel(L)
+        k = kk[0]
+        if self.bidirectional:
+            k = F.pad(k, (0, L)) + F.pad(kk[1].flip(-1), (L, 0))
+        y = torch.fft.irfft(torch.fft.rfft(u, n=2 * L) * torch.fft.rfft(k, n=2 * L), n=2 * L)[..., :L]
+        y = gelu(y + u * self.D[:, None])
+        y = F.glu(self.output_linear(y), dim=1)
+        return y.transpose(1, 2)
+
+
 class GMLP(nn.Module):
     """gMLP with a free long spatial convolution, written from the predecessor's definition
     (pablomiralles22/long-transformers src/models/layers/gmlp.py, GMLP with mode="conv" and its
@@ -1423,6 +1494,7 @@ MIXERS = {
     "local": lambda cfg, n: Attention(cfg, n, "local"),
     "s4d": lambda cfg, n: S4D(cfg, n),
     "lru": lambda cfg, n: LRU(cfg, n),
+    "s4": lambda cfg, n: S4(cfg, n),
     "sgconv": lambda cfg, n: SGConv(cfg, n),
     "s5": lambda cfg, n: S5(cfg, n),
     "gmlp": lambda cfg, n: GMLP(cfg, n),

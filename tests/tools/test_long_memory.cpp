@@ -23,6 +23,7 @@ struct LongModel {
 
 const LongModel kModels[] = {
     {"s4d", "", "ssm_n"},
+    {"s4", "", "ssm_n"},
     {"s5", " --mixer ssm_size=64 --mixer blocks=4 --mixer bidirectional=true", ""},  // [B, L, P] states are the model
     // Path-X's SGConv (configs/pathx/sgconv.toml); kernel_dim plays N's part: taps per sub-kernel.
     {"sgconv", " --mixer bidirectional=true --mixer init_scale=1 --mixer mode=cat_cos", "kernel_dim"},
