@@ -75,7 +75,8 @@ def main():
     meta = {"model": a.model, "input": "tokens", "position": "none", "norm": "layer", "activation": "relu",
             "pooling": "mean", "interaction": "concat", "vocab_size": a.vocab, "num_classes": a.classes,
             "max_len": a.length, "width": a.width, "depth": a.depth, "ffn": a.ffn, "mlp_dim": 0, "head_layers": 0,
-            "cls_token": "false", "prenorm": "true", "final_norm": "true", "dual": "false"}
+            "cls_token": "false", "prenorm": "true", "final_norm": "true", "dual": "false",
+            "mask_zero_pixels": "false"}
     meta.update({k: str(v) for k, v in json.loads(a.settings).items()})
     for k, v in json.loads(a.mixer).items():
         meta["mixer." + k] = str(v)
