@@ -1,6 +1,6 @@
 # Finds the Debian packages lra-engine builds against. Nothing here is vendored: each dependency comes
 # from the system, and a missing one stops the configure step with the package to install.
-#   sudo apt-get install libgtest-dev libcli11-dev libstb-dev nlohmann-json3-dev libtomlplusplus-dev zlib1g-dev
+#   sudo apt-get install libgtest-dev libcli11-dev libstb-dev nlohmann-json3-dev libtomlplusplus-dev zlib1g-dev liblapacke-dev
 
 function(lra_missing what package)
   message(FATAL_ERROR "lra-engine needs ${what}, which was not found. On Debian/Ubuntu install it with:\n"
@@ -50,3 +50,13 @@ if(LRA_BUILD_TESTS)
     lra_missing("GoogleTest (the test suite)" libgtest-dev)
   endif()
 endif()
+
+# LAPACKE (LAPACK's C interface): the Hermitian eigensolver of the HiPPO initialisations (models/hippo/).
+find_path(LRA_LAPACKE_INCLUDE lapacke.h)
+find_library(LRA_LAPACKE_LIBRARY lapacke)
+if(NOT LRA_LAPACKE_INCLUDE OR NOT LRA_LAPACKE_LIBRARY)
+  lra_missing("LAPACKE (the eigensolver of the S4/S5 HiPPO initialisation)" liblapacke-dev)
+endif()
+add_library(lra_lapacke INTERFACE)
+target_include_directories(lra_lapacke INTERFACE ${LRA_LAPACKE_INCLUDE})
+target_link_libraries(lra_lapacke INTERFACE ${LRA_LAPACKE_LIBRARY})

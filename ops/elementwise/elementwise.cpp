@@ -19,6 +19,10 @@ const char* unary_name(UnaryOp op) {
     case UnaryOp::Elu: return "elu";
     case UnaryOp::Exp: return "exp";
     case UnaryOp::Guard: return "guard";
+    case UnaryOp::Sin: return "sin";
+    case UnaryOp::Cos: return "cos";
+    case UnaryOp::Softplus: return "softplus";
+    case UnaryOp::Laplace: return "laplace";
   }
   return "unary";
 }
@@ -74,6 +78,10 @@ Tensor scale(const Tensor& x, double alpha) { return unary(UnaryOp::Scale, x, al
 Tensor elu(const Tensor& x, double shift) { return unary(UnaryOp::Elu, x, shift); }
 Tensor exp_plus(const Tensor& x, double shift) { return unary(UnaryOp::Exp, x, shift); }
 Tensor guard(const Tensor& x, double eps) { return unary(UnaryOp::Guard, x, eps); }
+Tensor sine(const Tensor& x) { return unary(UnaryOp::Sin, x); }
+Tensor cosine(const Tensor& x) { return unary(UnaryOp::Cos, x); }
+Tensor softplus(const Tensor& x) { return unary(UnaryOp::Softplus, x); }
+Tensor laplace(const Tensor& x) { return unary(UnaryOp::Laplace, x); }
 
 Tensor glu(const Tensor& x, int dim) {
   check_float(x, "glu");

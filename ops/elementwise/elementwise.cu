@@ -68,6 +68,10 @@ __global__ void bf16_to_f32_kernel(const __nv_bfloat16* x, float* y, int64_t n) 
       case UnaryOp::Elu: KERNEL<UnaryOp::Elu><<<blocks, 256, 0, stream()>>>(__VA_ARGS__); break;                 \
       case UnaryOp::Exp: KERNEL<UnaryOp::Exp><<<blocks, 256, 0, stream()>>>(__VA_ARGS__); break;                 \
       case UnaryOp::Guard: KERNEL<UnaryOp::Guard><<<blocks, 256, 0, stream()>>>(__VA_ARGS__); break;             \
+      case UnaryOp::Sin: KERNEL<UnaryOp::Sin><<<blocks, 256, 0, stream()>>>(__VA_ARGS__); break;                 \
+      case UnaryOp::Cos: KERNEL<UnaryOp::Cos><<<blocks, 256, 0, stream()>>>(__VA_ARGS__); break;                 \
+      case UnaryOp::Softplus: KERNEL<UnaryOp::Softplus><<<blocks, 256, 0, stream()>>>(__VA_ARGS__); break;       \
+      case UnaryOp::Laplace: KERNEL<UnaryOp::Laplace><<<blocks, 256, 0, stream()>>>(__VA_ARGS__); break;         \
     }                                                                                                            \
     LRA_KERNEL_CHECK();                                                                                          \
   } while (0)

@@ -1,7 +1,8 @@
 // Element-wise ops.
 //
 //   unary:  relu, gelu (tanh or erf form), silu, sigmoid, tanh, scale,      y = f(x), any shape
-//           rsqrt (1/sqrt(x + shift)), elu and exp (+ shift), guard (see unary_math.h)
+//           rsqrt (1/sqrt(x + shift)), elu and exp (+ shift), guard, sin, cos, softplus, laplace
+//           (MEGA's attention function; see unary_math.h)
 //   glu:    glu(x, dim)   splits dim into halves a | b, y = a * sigmoid(b)    [.., 2D, ..] -> [.., D, ..]
 //   cast:   float32 <-> bfloat16 <-> float64 (float64 on the CPU only); int32 -> float (masks)
 //   binary: add, sub, mul, div with NumPy broadcasting (ops/elementwise/binary.*)
@@ -29,6 +30,10 @@ Tensor scale(const Tensor& x, double alpha);
 Tensor elu(const Tensor& x, double shift = 0.0);  // elu(x) + shift (elu(x) = exp(x) - 1 for x <= 0)
 Tensor exp_plus(const Tensor& x, double shift = 0.0);  // exp(x) + shift (not `exp`: it would hide std::exp in ops)
 Tensor guard(const Tensor& x, double eps);        // x + 2 eps where |x| <= eps, else x; gradient 1
+Tensor sine(const Tensor& x);    // not `sin`, `cos`: they would hide std::sin, std::cos in ops
+Tensor cosine(const Tensor& x);
+Tensor softplus(const Tensor& x);  // log(1 + exp(x)), overflow-free
+Tensor laplace(const Tensor& x);   // ½(1 + erf((x − √½)·√(2π))): MEGA's laplace attention function
 Tensor unary(UnaryOp op, const Tensor& x, double alpha = 1.0);
 
 Tensor glu(const Tensor& x, int dim = -1);

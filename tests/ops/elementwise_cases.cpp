@@ -22,7 +22,9 @@ std::vector<OpCase> elementwise_cases(Generator& gen) {
                            {"sigmoid", UnaryOp::Sigmoid, 1}, {"tanh", UnaryOp::Tanh, 1},
                            {"scale", UnaryOp::Scale, -0.37}, {"rsqrt", UnaryOp::Rsqrt, 1e-5},
                            {"elu", UnaryOp::Elu, 1},        {"exp", UnaryOp::Exp, 1e-3},
-                           {"guard", UnaryOp::Guard, 0.25}};
+                           {"guard", UnaryOp::Guard, 0.25},  {"sin", UnaryOp::Sin, 1},
+                           {"cos", UnaryOp::Cos, 1},        {"softplus", UnaryOp::Softplus, 1},
+                           {"laplace", UnaryOp::Laplace, 1}};
   for (const Unary& u : unaries)
     for (const Shape& s : shapes) {
       OpCase c;
@@ -59,7 +61,8 @@ std::vector<OpCase> elementwise_cases(Generator& gen) {
   // the split dim itself (0 is even: two halves of 0); a cast of nothing.
   for (auto [name, op, shape] : std::vector<std::tuple<const char*, UnaryOp, Shape>>{
            {"relu", UnaryOp::Relu, {0}}, {"gelu_erf", UnaryOp::GeluErf, {3, 0}}, {"silu", UnaryOp::Silu, {0, 5}},
-           {"tanh", UnaryOp::Tanh, {2, 0, 7}}, {"elu", UnaryOp::Elu, {0, 4}}, {"exp", UnaryOp::Exp, {5, 0}}}) {
+           {"tanh", UnaryOp::Tanh, {2, 0, 7}}, {"elu", UnaryOp::Elu, {0, 4}}, {"exp", UnaryOp::Exp, {5, 0}},
+           {"softplus", UnaryOp::Softplus, {0}}, {"laplace", UnaryOp::Laplace, {4, 0}}}) {
     OpCase c;
     c.name = std::string(name) + " " + shape.to_string();
     c.inputs = {random_input(shape, gen)};
