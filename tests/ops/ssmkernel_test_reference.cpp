@@ -35,7 +35,7 @@ TEST(SSMKernel, MatchesComplexFormula) {
   EXPECT_LT(worst, 1e-12);
 }
 
-// S4's variants written as SSMKernelDiag.forward states them (ssm.py 591–598), with std::complex<double>:
+// S4's variants written as SSMKernelDiag.forward states them (ssm.py 597–604), with std::complex<double>:
 // dt = softplus(inv_dt), C̃ = B·C, then ZOH C̃·(exp(dtA) − 1)/A with powers exp(dtA·l), or bilinear
 // C̃·dt/(1 − dtA/2) with powers dA^l, dA = (1 + dtA/2)/(1 − dtA/2) (std::pow, not the op's exp(l·log dA)).
 TEST(SSMKernel, VariantsMatchS4sFormulas) {
