@@ -28,7 +28,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-fs::path source_dir() { return fs::absolute(__FILE__).parent_path().parent_path().parent_path(); }
+// The source tree, from CMake (not __FILE__: a compiler cache may hand the compiler a relative path).
+fs::path source_dir() { return fs::path(LRA_SOURCE_DIR); }
 
 struct Allowed {
   const char* file;  // relative to the source root

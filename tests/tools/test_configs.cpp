@@ -34,11 +34,15 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const char* const kTasks[] = {"listops", "text", "retrieval", "image", "pathfinder"};
+// The config folders: one per task, plus pathx, Path-X: the pathfinder binary with `[data] size = 128`.
+const char* const kTasks[] = {"listops", "text", "retrieval", "image", "pathfinder", "pathx"};
+
+// The task (and binary, lra-<task>) a config folder trains.
+std::string task_of(const std::string& folder) { return folder == "pathx" ? "pathfinder" : folder; }
 
 fs::path source_dir() {
-  // __FILE__ is the absolute path CMake hands the compiler: <source>/tests/tools/test_configs.cpp.
-  return fs::path(__FILE__).parent_path().parent_path().parent_path();
+  // From CMake, not __FILE__: a compiler cache may hand the compiler a relative path.
+  return fs::path(LRA_SOURCE_DIR);
 }
 
 struct ConfigFile {
@@ -74,7 +78,7 @@ std::string header_of(const fs::path& path) {
 // A config file read as the trainer reads it; *applied lists the keys it sets.
 lra::train::TrainConfig read_config(const fs::path& path, const std::string& task, std::vector<std::string>* applied) {
   lra::train::TrainConfig c;
-  lra::train::apply_toml_file(c, path.string(), &lra::tasks::find_task(task), applied);
+  lra::train::apply_toml_file(c, path.string(), &lra::tasks::find_task(task_of(task)), applied);
   return c;
 }
 
@@ -88,6 +92,7 @@ std::string tiny_data_flags(const std::string& task) {
   if (task == "retrieval") return " --text-len 64 --gen-train 8";
   if (task == "image") return " --fashion-mnist '" + (source_dir() / "tests/data/image/fashion").string() + "'";
   if (task == "pathfinder") return " --gen-count 20";
+  if (task == "pathx") return " --gen-count 20";
   return "";
 }
 
@@ -96,7 +101,7 @@ int64_t release_train_size(const std::string& task, const lra::tasks::DataOption
   if (task == "text") return 25000;
   if (task == "retrieval") return 147086;
   if (task == "image") return 45000;
-  if (task == "pathfinder") return 160000 * int64_t(data.difficulty.size());
+  if (task == "pathfinder" || task == "pathx") return 160000 * int64_t(data.difficulty.size());
   return 0;
 }
 
@@ -117,7 +122,7 @@ class Config : public testing::TestWithParam<ConfigFile> {};
 
 TEST_P(Config, TrainsOneStepAndKeepsItsSettings) {
   const ConfigFile& f = GetParam();
-  const lra::tasks::TaskDescriptor& task = lra::tasks::find_task(f.task);
+  const lra::tasks::TaskDescriptor& task = lra::tasks::find_task(task_of(f.task));
   // Every key is a setting of the task's binary (an unknown one throws, naming file, line and key).
   std::vector<std::string> applied;
   lra::train::TrainConfig file;
@@ -126,6 +131,7 @@ TEST_P(Config, TrainsOneStepAndKeepsItsSettings) {
   // The file names its model after itself and says where its values come from.
   EXPECT_EQ(file.model.model, f.model) << f.path << ": configs/<task>/<model>.toml must train <model>";
   EXPECT_TRUE(contains(header_of(f.path), "Source")) << f.path << ": the header comment must cite its source";
+  if (f.task == "pathx") EXPECT_EQ(file.data.size, 128) << f.path << ": Path-X is Pathfinder at 128 x 128";
 
   // The schedule holds for a real run: total steps from the release's training-set size.
   {
@@ -141,7 +147,7 @@ TEST_P(Config, TrainsOneStepAndKeepsItsSettings) {
   if (file.model.mixer.count("groups")) width = std::lcm(width, std::stoi(file.model.mixer.at("groups")));
   const bool heads = file.model.mixer.count("heads") > 0;
   const std::string dir = temp_dir("lra_config_" + f.task + "_" + f.model);
-  std::string cmd = std::string(LRA_BINARY_DIR) + "/tools/lra-" + f.task + " --config '" + f.path.string() +
+  std::string cmd = std::string(LRA_BINARY_DIR) + "/tools/lra-" + task_of(f.task) + " --config '" + f.path.string() +
                     "' --generate --device cpu --steps 1" + tiny_data_flags(f.task) +
                     " --set width=" + std::to_string(width) + (heads ? " --set mixer.heads=2" : "") +
                     " --set depth=1 --set mlp-dim=16 --set batch=2 --set max-len=64"

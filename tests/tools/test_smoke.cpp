@@ -29,8 +29,8 @@ namespace {
 namespace fs = std::filesystem;
 
 fs::path source_dir() {
-  // __FILE__ is the absolute path CMake hands the compiler: <source>/tests/tools/test_smoke.cpp.
-  return fs::path(__FILE__).parent_path().parent_path().parent_path();
+  // From CMake, not __FILE__: a compiler cache may hand the compiler a relative path.
+  return fs::path(LRA_SOURCE_DIR);
 }
 
 const char* const kTasks[] = {"listops", "text", "retrieval", "image", "pathfinder"};
