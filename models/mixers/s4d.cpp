@@ -24,7 +24,7 @@
 // Parameter groups: the dt parameter, log_A_real, A_imag and B are in group "ssm" (their own lr, no weight
 // decay); dt_group = default moves dt to the global lr, still undecayed (S4's ListOps/IMDB/AAN configs,
 // lr: {dt: null, A: 0.001, B: 0.001} with the layer's wd 0: kind Bias, the kind the optimizer leaves
-// undecayed); C joins the ssm group with ssm_bc.
+// undecayed unless decay_all, which no s4d file sets); C joins the ssm group with ssm_bc.
 // Cost: O(H·N·L) for the kernel, O(B·H·L log L) for the convolution, O(B·L·H²) for the output Linear.
 #include <algorithm>
 #include <cmath>
@@ -67,7 +67,7 @@ struct S4DOptions {
              "dt = exp(log_dt) (S4D's minimal layer) or softplus(inv_dt) (S4's layer default)");
     o.integer("n_ssm", n_ssm, "trained (A, B) copies, channel h uses copy h mod n_ssm; 0 = one per channel");
     o.choice("dt_group", dt_group, {"ssm", "default"},
-             "dt in the ssm group (ssm_lr) or at the global lr (S4's lr.dt null); never decayed");
+             "dt in the ssm group (ssm_lr) or at the global lr (S4's lr.dt null), undecayed unless decay_all");
     o.choice("disc", disc, {"zoh", "bilinear"}, "discretisation: zero-order hold or bilinear");
     o.flag("bidirectional", bidirectional, "add an anti-causal kernel (a second C)");
     o.flag("ssm_bc", ssm_bc, "C joins the ssm parameter group");
