@@ -1147,7 +1147,9 @@ TEST(Registry, EveryMixerDeclaresExactlyTheKeysItReads) {
       // sparse_transformer, longformer
       {"window", "5"},           {"summary", "2"},      {"global_first", "false"},
       // bigbird
-      {"random_blocks", "2"},    {"random_span", "8"},    {"padding", "masked"}};
+      {"random_blocks", "2"},    {"random_span", "8"},    {"padding", "masked"},
+      // s4d (issue 15)
+      {"dt_transform", "softplus"}, {"n_ssm", "2"},      {"dt_group", "default"}, {"disc", "bilinear"}};
 
   // Keys that are only valid next to another one.
   const std::map<std::string, std::map<std::string, std::string>> companions = {
