@@ -7,8 +7,10 @@ using namespace settings;
 const Names<Input> kInputNames = {{Input::Tokens, "tokens"}, {Input::Scalars, "scalars"}};
 const Names<Position> kPositionNames = {
     {Position::None, "none"}, {Position::Sinusoidal, "sinusoidal"}, {Position::Learned, "learned"}};
-const Names<NormKind> kNormNames = {{NormKind::Layer, "layer"}, {NormKind::Batch, "batch"}};
-const Names<Activation> kActivationNames = {{Activation::Gelu, "gelu"}, {Activation::Relu, "relu"}};
+const Names<NormKind> kNormNames = {
+    {NormKind::Layer, "layer"}, {NormKind::Batch, "batch"}, {NormKind::Scale, "scale"}};
+const Names<Activation> kActivationNames = {
+    {Activation::Gelu, "gelu"}, {Activation::Relu, "relu"}, {Activation::Silu, "silu"}};
 const Names<Pooling> kPoolingNames = {
     {Pooling::Cls, "cls"}, {Pooling::MaskedMean, "masked_mean"}, {Pooling::Mean, "mean"}, {Pooling::Sum, "sum"}};
 const Names<Interaction> kInteractionNames = {{Interaction::Concat, "concat"}, {Interaction::Nli, "nli"}};
@@ -29,9 +31,12 @@ const std::vector<Setting<ModelConfig>>& model_settings() {
              "the CLS row's initial value: zeros (LRA) or N(0, 1) like an embedding row (the predecessor)"),
       flag("prenorm", &C::prenorm, "normalise before each sublayer (false: after)"),
       flag("final_norm", &C::final_norm, "pre-norm: a norm after the last block (false: none)"),
-      choice("norm", &C::norm, kNormNames, "normalisation (batch: over all B x L positions)"),
+      choice("norm", &C::norm, kNormNames,
+             "normalisation (batch: over all B x L positions; scale: MEGA's ScaleNorm, one learned scalar)"),
       choice("activation", &C::activation, kActivationNames, "feed-forward activation"),
       number("dropout", &C::dropout, "dropout rate (residual branches, feed-forward, mixer-internal)"),
+      number("act_dropout", &C::act_dropout,
+             "feed-forward dropout after the activation (< 0: the dropout rate; MEGA's act-dropout: 0)"),
       number("input_dropout", &C::input_dropout,
              "dropout rate after the embedding and positions (LRA: the dropout rate; S4, the predecessor: 0)"),
       flag("tied_dropout", &C::tied_dropout, "one dropout mask per channel, shared over the sequence"),

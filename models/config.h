@@ -17,8 +17,8 @@ namespace lra::models {
 
 enum class Input { Tokens, Scalars };  // token ids through an embedding | pixel scalars through Linear(1→D)
 enum class Position { None, Sinusoidal, Learned };
-enum class NormKind { Layer, Batch };
-enum class Activation { Gelu, Relu };
+enum class NormKind { Layer, Batch, Scale };  // Scale: MEGA's ScaleNorm
+enum class Activation { Gelu, Relu, Silu };
 enum class Pooling { Cls, MaskedMean, Mean, Sum };
 enum class Interaction { Concat, Nli };
 enum class ClsInit { Zeros, Normal };  // the cls row: LRA's zero-initialised vector | an N(0, 1) embedding row
@@ -46,6 +46,7 @@ struct ModelConfig {
   NormKind norm = NormKind::Layer;
   Activation activation = Activation::Gelu;  // of the FFN
   double dropout = 0.1;         // residual branches, FFN, mixer-internal (not the input: input_dropout)
+  double act_dropout = -1.0;    // FFN: after the activation (< 0: dropout; MEGA's act-dropout is 0)
   double input_dropout = 0.0;   // after embedding + positions (LRA: = dropout; S4 and the predecessor: none)
   bool tied_dropout = false;    // one mask per channel, broadcast over the sequence (input dropout too)
   bool mask_zero_pixels = false;  // LRA's pixel mask: pixel 0 is padding, for queries as well as keys

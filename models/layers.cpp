@@ -17,6 +17,7 @@ namespace {
 constexpr double kLayerNormEps = 1e-6;  // flax default, as in the LRA code
 constexpr double kBatchNormEps = 1e-5;
 constexpr double kBatchNormMomentum = 0.1;
+constexpr double kScaleNormEps = 1e-5;  // MEGA's SequenceNorm passes 1e-5 to ScaleNorm
 
 }  // namespace
 
@@ -46,7 +47,11 @@ Tensor Linear::forward(const Tensor& x) const { return ops::linear(x, weight_, b
 
 // --- Norm ----------------------------------------------------------------------------------------
 
-Norm::Norm(NormKind kind, int width) : batch_(kind == NormKind::Batch) {
+Norm::Norm(NormKind kind, int width) : kind_(kind), batch_(kind == NormKind::Batch) {
+  if (kind == NormKind::Scale) {
+    weight_ = register_parameter("weight", Tensor::ones({1}), nn::ParamKind::Norm);
+    return;
+  }
   weight_ = register_parameter("weight", Tensor::ones({width}), nn::ParamKind::Norm);
   bias_ = register_parameter("bias", Tensor::zeros({width}), nn::ParamKind::Norm);
   if (batch_) {
@@ -56,6 +61,8 @@ Norm::Norm(NormKind kind, int width) : batch_(kind == NormKind::Batch) {
 }
 
 Tensor Norm::forward(const Tensor& x) {
+  if (kind_ == NormKind::Scale)
+    return ops::mul(ops::mul(x, ops::rsqrt(ops::mean(ops::mul(x, x), -1, true), kScaleNormEps)), weight_);
   if (!batch_) return ops::layer_norm(x, weight_, bias_, kLayerNormEps);
   const int64_t D = x.dim(-1), N = x.numel() / D;
   LRA_CHECK(running_mean_.device() == x.device(), "BatchNorm: the input is on ", device_name(x.device()),
@@ -89,7 +96,8 @@ Tensor Norm::forward(const Tensor& x) {
 
 // --- FeedForward ---------------------------------------------------------------------------------
 
-FeedForward::FeedForward(int width, int hidden, Activation activation, Generator& init) : activation_(activation) {
+FeedForward::FeedForward(int width, int hidden, Activation activation, Generator& init, double act_dropout)
+    : activation_(activation), act_dropout_(act_dropout) {
   fc1_ = register_module("fc1", std::make_shared<Linear>(width, hidden, init));
   fc2_ = register_module("fc2", std::make_shared<Linear>(hidden, width, init));
 }
@@ -97,8 +105,8 @@ FeedForward::FeedForward(int width, int hidden, Activation activation, Generator
 Tensor FeedForward::forward(const Tensor& x, double dropout, bool tied, Generator& gen) {
   const int tie = tied ? -2 : ops::kNoTie;  // [B, L, D]: one mask per (b, d), shared along L
   Tensor h = fc1_->forward(x);
-  h = activation_ == Activation::Relu ? ops::relu(h) : ops::gelu(h);
-  h = ops::dropout(h, dropout, gen, training(), tie);
+  h = activation_ == Activation::Relu ? ops::relu(h) : activation_ == Activation::Silu ? ops::silu(h) : ops::gelu(h);
+  h = ops::dropout(h, act_dropout_ < 0 ? dropout : act_dropout_, gen, training(), tie);
   return ops::dropout(fc2_->forward(h), dropout, gen, training(), tie);
 }
 

@@ -43,25 +43,30 @@ class Linear : public nn::Module {
 // training, running statistics in eval, the running variance updated with the unbiased batch variance as
 // PyTorch's BatchNorm1d does. The running statistics are buffers ("running_mean", "running_var"): moved
 // by to() and saved in checkpoints.
+// ScaleNorm (MEGA, fairseq/modules/scale_norm.py): x·g/sqrt(mean(x²) + 1e-5) over the last dim, one
+// learned scalar g = 1 ("weight" [1]; the eps is SequenceNorm's 1e-5).
 class Norm : public nn::Module {
  public:
   Norm(NormKind kind, int width);
   Tensor forward(const Tensor& x);  // x [..., D]
 
  private:
+  NormKind kind_;
   bool batch_;
   Tensor weight_, bias_;
   Tensor running_mean_, running_var_;
 };
 
-// FFN = Linear(D→hidden) → act → Drop → Linear(hidden→D) → Drop (Xavier-uniform weights, zero biases).
+// FFN = Linear(D→hidden) → act → Drop(act_dropout) → Linear(hidden→D) → Drop (Xavier-uniform weights, zero
+// biases); act_dropout < 0 uses the forward's dropout rate for both.
 class FeedForward : public nn::Module {
  public:
-  FeedForward(int width, int hidden, Activation activation, Generator& init);
+  FeedForward(int width, int hidden, Activation activation, Generator& init, double act_dropout = -1.0);
   Tensor forward(const Tensor& x, double dropout, bool tied, Generator& gen);
 
  private:
   Activation activation_;
+  double act_dropout_;
   std::shared_ptr<Linear> fc1_, fc2_;
 };
 

@@ -84,6 +84,17 @@ class Mixer : public nn::Module {
  public:
   // x [B, L, D]; key_mask [B, L] int32 (1 = real token) or undefined; gen supplies dropout masks.
   virtual Tensor forward(const Tensor& x, const Tensor& key_mask, Generator& gen) = 0;
+
+  // A mixer that owns its residual connection (MEGA's gated residual residual + u⊙(h − residual), with
+  // the block's un-normalised input as `residual`) returns true here; the block then replaces its
+  // `x + Drop(mixer(Norm(x)))` (post-norm: Norm(x + Drop(mixer(x)))) by forward_residual(x, Norm(x))
+  // (post-norm: Norm(forward_residual(x, x))) and applies no dropout of its own. forward() stays the
+  // branch alone, forward_residual(x, x) − x, for the mixer tests.
+  virtual bool owns_residual() const { return false; }
+  virtual Tensor forward_residual(const Tensor& residual, const Tensor& x, const Tensor& key_mask, Generator& gen) {
+    (void)residual, (void)x, (void)key_mask, (void)gen;
+    throw Error("mixer: forward_residual called on a mixer that does not own its residual");
+  }
 };
 
 using MixerFactory = std::function<std::shared_ptr<Mixer>(const MixerConfig& config, Generator& init)>;

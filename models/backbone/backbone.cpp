@@ -35,7 +35,8 @@ Block::Block(const ModelConfig& config, const MixerConfig& mixer_config, Generat
   LRA_CHECK(mixer_ != nullptr, "model: mixer '", config.model, "' returned no module");
   if (config.ffn > 0) {
     norm2_ = register_module("norm2", std::make_shared<Norm>(config.norm, config.width));
-    ffn_ = register_module("ffn", std::make_shared<FeedForward>(config.width, config.ffn, config.activation, init));
+    ffn_ = register_module("ffn", std::make_shared<FeedForward>(config.width, config.ffn, config.activation, init,
+                                                                config.act_dropout));
   }
 }
 
@@ -43,11 +44,14 @@ Tensor Block::forward(const Tensor& x, const Tensor& mask, Generator& gen) {
   const int tie = config_.tied_dropout ? -2 : ops::kNoTie;
   auto drop = [&](const Tensor& t) { return ops::dropout(t, config_.dropout, gen, training(), tie); };
   Tensor h = x;
+  // A mixer that owns its residual (MEGA's gated residual, models/mixer.h) returns the sub-layer's output.
+  const bool owns = mixer_->owns_residual();
   if (config_.prenorm) {
-    h = ops::add(h, drop(mix(norm1_->forward(h), mask, gen)));
+    h = owns ? mixer_->forward_residual(h, norm1_->forward(h), mask, gen)
+             : ops::add(h, drop(mix(norm1_->forward(h), mask, gen)));
     if (ffn_) h = ops::add(h, ffn_->forward(norm2_->forward(h), config_.dropout, config_.tied_dropout, gen));
   } else {
-    h = norm1_->forward(ops::add(h, drop(mix(h, mask, gen))));
+    h = norm1_->forward(owns ? mixer_->forward_residual(h, h, mask, gen) : ops::add(h, drop(mix(h, mask, gen))));
     if (ffn_) h = norm2_->forward(ops::add(h, ffn_->forward(h, config_.dropout, config_.tied_dropout, gen)));
   }
   return h;
@@ -99,6 +103,7 @@ LraModel::LraModel(const ModelConfig& config, Generator& init) : config_(config)
   LRA_CHECK(c.input == Input::Scalars || c.vocab_size > 0, "model: input = tokens needs vocab_size > 0, got ",
             c.vocab_size);
   LRA_CHECK(c.dropout >= 0 && c.dropout < 1, "model: dropout ", c.dropout, " is not in [0, 1)");
+  LRA_CHECK(c.act_dropout < 1, "model: act_dropout ", c.act_dropout, " is not below 1 (< 0: the dropout rate)");
   LRA_CHECK(c.input_dropout >= 0 && c.input_dropout < 1, "model: input_dropout ", c.input_dropout,
             " is not in [0, 1)");
   // The query mask is LRA's full-attention semantics (uniform weights over every key for a masked query,

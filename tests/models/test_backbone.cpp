@@ -1149,7 +1149,20 @@ TEST(Registry, EveryMixerDeclaresExactlyTheKeysItReads) {
       // bigbird
       {"random_blocks", "2"},    {"random_span", "8"},    {"padding", "masked"},
       // s4d (issue 15)
-      {"dt_transform", "softplus"}, {"n_ssm", "2"},      {"dt_group", "default"}, {"disc", "bilinear"}};
+      {"dt_transform", "softplus"}, {"n_ssm", "2"},      {"dt_group", "default"}, {"disc", "bilinear"},
+      // lru
+      {"r_min", "0.5"},          {"r_max", "0.9"},        {"max_phase", "3.14"}, {"glu", "false"},
+      {"gelu_tanh", "false"},
+      // s5
+      {"ssm_size", "32"},        {"blocks", "4"},         {"conj_sym", "false"}, {"c_init", "lecun_normal"},
+      {"discretization", "bilinear"}, {"clip_eigs", "true"}, {"activation_fn", "full_glu"},
+      {"opt_config", "BandCdecay"}, {"dt_global", "true"},
+      // sgconv ("<mixer> <key>": a value for one mixer where another mixer's key has the same name)
+      {"kernel_dim", "2"},       {"init_scale", "1"},     {"n_scales", "3"},   {"decay_min", "1"},
+      {"decay_max", "1"},        {"kernel_decay", "false"}, {"sgconv mode", "cat_cos"},
+      // mega
+      {"z_dim", "6"},            {"hidden_dim", "12"},    {"ndim", "4"},       {"truncation", "5"},
+      {"max_positions", "20"},   {"attention", "laplace"}, {"rel_pos_bias", "rotary"}, {"hidden_dropout", "0.1"}};
 
   // Keys that are only valid next to another one.
   const std::map<std::string, std::map<std::string, std::string>> companions = {
@@ -1158,16 +1171,19 @@ TEST(Registry, EveryMixerDeclaresExactlyTheKeysItReads) {
   for (const MixerEntry& e : mixers()) {
     for (const OptionInfo& o : e.options) {
       const std::string& key = o.key;
-      ASSERT_TRUE(valid.count(key)) << e.name << " declares '" << key << "': add a valid value to this test";
+      const std::string own = e.name + " " + key;
+      ASSERT_TRUE(valid.count(own) || valid.count(key))
+          << e.name << " declares '" << key << "': add a valid value to this test";
+      const std::string value = valid.count(own) ? valid.at(own) : valid.at(key);
       MixerConfig mc;
       mc.width = 16;
       mc.max_len = 12;
-      mc.options = {{key, valid.at(key)}};
+      mc.options = {{key, value}};
       if (companions.count(e.name + " " + key))
         for (const auto& kv : companions.at(e.name + " " + key)) mc.options.insert(kv);
       Generator init(1), gen(2);
       std::shared_ptr<Mixer> m;
-      ASSERT_NO_THROW(m = find_mixer(e.name).make(mc, init)) << e.name << " with " << key << "=" << valid.at(key);
+      ASSERT_NO_THROW(m = find_mixer(e.name).make(mc, init)) << e.name << " with " << key << "=" << value;
       Tensor x = Tensor::zeros({1, 10, 16});
       EXPECT_EQ(m->forward(x, Tensor(), gen).shape().vec(), (std::vector<int64_t>{1, 10, 16})) << e.name << " " << key;
       mc.options = {{key, "nonsense"}};

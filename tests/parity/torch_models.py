@@ -21,6 +21,10 @@ Conventions taken from the engine's headers (each is a choice the parity test pi
   * S4D: S4's SSMKernelDiag (ssm.py): ZOH C̃ = B·C·(exp(ΔA) − 1)/A or bilinear, K = 2·Re Σ_n C̃ exp(x·l),
     y = K * u + D·u, then GELU and a 1×1 convolution to 2H with GLU (state-spaces/s4). The engine stores
     the conjugate modes (Im A = +A_imag), so its B and C are S4's conjugated.
+  * S5: Λ̄ and B̄ from (Λ, log_step, B̃) each forward (ZOH or bilinear), x_t = Λ̄x_{t−1} + B̄u_t, the reverse
+    scan including the current input, y = 2·Re(C̃x) + D·u (Re without conj_sym), no masking inside the
+    layer, then S5's GELU/GLU activation (lindermanlab/S5 s5/ssm.py, s5/layers.py); the scan in the doubling
+    form of jax.lax.associative_scan.
 """
 import copy
 import math
@@ -34,6 +38,7 @@ LAYER_NORM_EPS = 1e-6
 BATCH_NORM_EPS = 1e-5
 BATCH_NORM_MOMENTUM = 0.1
 GMLP_NORM_EPS = 1e-5
+SCALE_NORM_EPS = 1e-5
 
 
 class Config:
@@ -93,11 +98,17 @@ def two_sided_conv(u, causal, anti):
 
 
 class Norm(nn.Module):
-    """LayerNorm over the last dim, or BatchNorm over all positions (B×L) with running statistics."""
+    """LayerNorm over the last dim, or BatchNorm over all positions (B×L) with running statistics, or MEGA's
+    ScaleNorm (fairseq/modules/scale_norm.py: g·x/sqrt(mean(x²) + eps), one scalar g, eps 1e-5 from
+    SequenceNorm)."""
 
     def __init__(self, kind, width):
         super().__init__()
         self.batch = kind == "batch"
+        self.scale = kind == "scale"
+        if self.scale:
+            self.weight = nn.Parameter(torch.ones(1))
+            return
         self.weight = nn.Parameter(torch.ones(width))
         self.bias = nn.Parameter(torch.zeros(width))
         if self.batch:
@@ -105,6 +116,8 @@ class Norm(nn.Module):
             self.register_buffer("running_var", torch.ones(width))
 
     def forward(self, x):
+        if self.scale:
+            return self.weight * x * torch.rsqrt(torch.mean(torch.square(x), dim=-1, keepdim=True) + SCALE_NORM_EPS)
         if not self.batch:
             return F.layer_norm(x, x.shape[-1:], self.weight, self.bias, LAYER_NORM_EPS)
         y = F.batch_norm(x.reshape(-1, x.shape[-1]), self.running_mean, self.running_var, self.weight, self.bias,
@@ -117,7 +130,7 @@ class FeedForward(nn.Module):
         super().__init__()
         self.fc1 = nn.Linear(width, hidden)
         self.fc2 = nn.Linear(hidden, width)
-        self.act = F.relu if activation == "relu" else gelu
+        self.act = {"relu": F.relu, "silu": F.silu}.get(activation, gelu)
 
     def forward(self, x):
         return self.fc2(self.act(self.fc1(x)))
@@ -136,6 +149,16 @@ class Block(nn.Module):
             self.ffn = None
 
     def forward(self, x, mask):
+        if getattr(self.mixer, "owns_residual", False):  # MEGA: out = residual + u⊙(h − residual)
+            if self.prenorm:
+                x = self.mixer(self.norm1(x), mask, residual=x)
+                if self.ffn is not None:
+                    x = x + self.ffn(self.norm2(x))
+            else:
+                x = self.norm1(self.mixer(x, mask, residual=x))
+                if self.ffn is not None:
+                    x = self.norm2(x + self.ffn(x))
+            return x
         if self.prenorm:
             x = x + self.mixer(self.norm1(x), mask)
             if self.ffn is not None:
@@ -575,6 +598,206 @@ def s4d_legs_init(N):
     Bt = V.conj().T @ B.to(torch.complex128)
     Bt = torch.complex(Bt.real, Bt.imag.clamp(-2.0, 2.0))
     return torch.log(-w_re).expand(N // 2), (-w_im).clamp(min=1e-4), Bt
+
+
+def linear_recurrence(lam, b):
+    """x_t = lam * x_{t-1} + b_t (x_{-1} = 0) along dim 1 of b [B, L, N] (complex), lam [N]: the parallel
+    prefix scan of the operator (a_i, b_i) . (a_j, b_j) = (a_j a_i, a_j b_i + b_j) that minimal-LRU runs
+    with jax.lax.associative_scan, in the Hillis-Steele form (log2 L doubling steps)."""
+    L = b.shape[1]
+    a = lam.expand(L, lam.shape[0])
+    x = b
+    step = 1
+    while step < L:
+        x = torch.cat([x[:, :step], x[:, step:] + a[step:] * x[:, :-step]], dim=1)
+        a = torch.cat([a[:step], a[step:] * a[:-step]], dim=0)
+        step *= 2
+    return x
+
+
+class LRU(nn.Module):
+    """The Linear Recurrent Unit (Orvieto et al. 2023) and the block around it, as NicolasZucchet/minimal-LRU
+    lru/model.py (LRU, SequenceLayer): lambda = exp(-exp(nu_log) + i exp(theta_log)), B_norm = (B_re + i B_im)
+    * exp(gamma_log), h_t = lambda h_{t-1} + B_norm u_t, y = Re(C h) + D u, then GELU (tanh form, flax's
+    default), out1(y) * sigmoid(out2(y)). bidirectional (the engine's extension): a reverse-time scan over the
+    same lambda and B_norm u, read out by its own C and added. mask_padding zeroes padded inputs first."""
+
+    ENGINE_NAMES = {"out_weight": ("out.weight", None), "out_bias": ("out.bias", None)}
+
+    def __init__(self, cfg, max_len):
+        super().__init__()
+        H, N = cfg.width, cfg.get("ssm_n", 128)
+        self.bidirectional = cfg.get_flag("bidirectional")
+        self.mask_padding = cfg.get_flag("mask_padding")
+        self.glu = cfg.get_flag("glu", True)
+        self.gelu_tanh = cfg.get_flag("gelu_tanh", True)
+        for name in ("nu_log", "theta_log", "gamma_log"):
+            setattr(self, name, nn.Parameter(torch.empty(N)))
+        self.B_re, self.B_im = nn.Parameter(torch.empty(N, H)), nn.Parameter(torch.empty(N, H))
+        self.C_re, self.C_im = nn.Parameter(torch.empty(H, N)), nn.Parameter(torch.empty(H, N))
+        if self.bidirectional:
+            self.C_re_rev, self.C_im_rev = nn.Parameter(torch.empty(H, N)), nn.Parameter(torch.empty(H, N))
+        self.D = nn.Parameter(torch.empty(H))
+        if self.glu:
+            self.out = nn.Linear(H, 2 * H)  # out1 (rows :H) and out2 (rows H:) of SequenceLayer
+
+    def forward(self, x, mask):
+        u = masked(x, mask) if self.mask_padding else x
+        lam = torch.exp(torch.complex(-torch.exp(self.nu_log), torch.exp(self.theta_log)))
+        B_norm = torch.complex(self.B_re, self.B_im) * torch.exp(self.gamma_log)[:, None]
+        bu = torch.einsum("nh,blh->bln", B_norm, u.to(B_norm.dtype))
+        y = torch.einsum("hn,bln->blh", torch.complex(self.C_re, self.C_im), linear_recurrence(lam, bu)).real
+        if self.bidirectional:
+            rev = linear_recurrence(lam, bu.flip(1)).flip(1)
+            y = y + torch.einsum("hn,bln->blh", torch.complex(self.C_re_rev, self.C_im_rev), rev).real
+        y = y + self.D * u
+        if not self.glu:
+            return y
+        y = F.gelu(y, approximate="tanh") if self.gelu_tanh else gelu(y)
+        z = self.out(y)
+        H = y.shape[-1]
+        return z[..., :H] * torch.sigmoid(z[..., H:])
+
+
+class S5(nn.Module):
+    """S5 (Smith, Warrington, Linderman 2023) as lindermanlab/S5 defines it: s5/ssm.py (S5SSM.setup's
+    discretisation, apply_ssm) and s5/layers.py (SequenceLayer's activations), with the recurrence in complex
+    arithmetic by repeated doubling (the reference's associative_scan computes the same sums).
+    The layer's last dropout and the residual are the backbone's; every parameter comes from the dump."""
+
+    def __init__(self, cfg, max_len):
+        super().__init__()
+        H = cfg.width
+        P = cfg.get("ssm_size", 256)
+        self.conj_sym = cfg.get_flag("conj_sym", True)
+        P2 = P // 2 if self.conj_sym else P
+        self.bidirectional = cfg.get_flag("bidirectional")
+        self.c_init = cfg.get_string("c_init", "trunc_standard_normal")
+        self.discretization = cfg.get_string("discretization", "zoh")
+        self.clip_eigs = cfg.get_flag("clip_eigs")
+        self.activation = cfg.get_string("activation_fn", "half_glu1")
+        self.Lambda_re = nn.Parameter(torch.empty(P2))
+        self.Lambda_im = nn.Parameter(torch.empty(P2))
+        self.B = nn.Parameter(torch.empty(P2, H, 2))
+        if self.c_init == "complex_normal":
+            self.C = nn.Parameter(torch.empty(H, (2 if self.bidirectional else 1) * P2, 2))
+        elif self.bidirectional:
+            self.C1 = nn.Parameter(torch.empty(H, P2, 2))
+            self.C2 = nn.Parameter(torch.empty(H, P2, 2))
+        else:
+            self.C = nn.Parameter(torch.empty(H, P2, 2))
+        self.D = nn.Parameter(torch.empty(H))
+        self.log_step = nn.Parameter(torch.empty(P2))
+        if self.activation == "full_glu":
+            self.out1 = nn.Linear(H, H)
+        if self.activation != "gelu":
+            self.out2 = nn.Linear(H, H)
+
+    ENGINE_NAMES = {"out1_weight": ("out1.weight", None), "out1_bias": ("out1.bias", None),
+                    "out2_weight": ("out2.weight", None), "out2_bias": ("out2.bias", None)}
+
+    @staticmethod
+    def recurrence(Lambda_bar, Bu, reverse):
+        """x_t = Λ̄ x_{t−1} + Bu_t (reverse: x_t = Λ̄ x_{t+1} + Bu_t, the current input included), by the
+        doubling form of jax.lax.associative_scan: after the step of shift d, x_t = Σ_{k<2d} Λ̄^k Bu_{t−k}."""
+        x = Bu.flip(1) if reverse else Bu
+        a, d, L = Lambda_bar, 1, Bu.shape[1]
+        while d < L:
+            x = torch.cat([x[:, :d], x[:, d:] + a * x[:, :-d]], dim=1)
+            a, d = a * a, 2 * d
+        return x.flip(1) if reverse else x
+
+    def forward(self, x, mask):
+        re = torch.clamp(self.Lambda_re, max=-1e-4) if self.clip_eigs else self.Lambda_re
+        Lambda = torch.complex(re, self.Lambda_im)
+        step = torch.exp(self.log_step)
+        B_tilde = torch.view_as_complex(self.B.contiguous())
+        if self.discretization == "zoh":
+            Lambda_bar = torch.exp(Lambda * step)
+            B_bar = ((Lambda_bar - 1) / Lambda)[:, None] * B_tilde
+        else:
+            BL = 1 / (1 - (step / 2) * Lambda)
+            Lambda_bar = BL * (1 + (step / 2) * Lambda)
+            B_bar = (BL * step)[:, None] * B_tilde
+        Bu = torch.einsum("ph,blh->blp", B_bar, x.to(B_bar.dtype))
+        xs = self.recurrence(Lambda_bar, Bu, False)
+        if self.bidirectional:
+            xs = torch.cat([xs, self.recurrence(Lambda_bar, Bu, True)], dim=-1)
+        if hasattr(self, "C1"):
+            C_tilde = torch.cat([torch.view_as_complex(self.C1.contiguous()),
+                                 torch.view_as_complex(self.C2.contiguous())], dim=-1)
+        else:
+            C_tilde = torch.view_as_complex(self.C.contiguous())
+        y = torch.einsum("hp,blp->blh", C_tilde, xs).real
+        y = (2 * y if self.conj_sym else y) + self.D * x
+        if self.activation == "gelu":
+            return gelu(y)
+        g = gelu(y)  # dropout 0 in every parity case
+        if self.activation == "half_glu1":
+            return g * torch.sigmoid(self.out2(g))
+        if self.activation == "half_glu2":
+            return y * torch.sigmoid(self.out2(g))
+        return self.out1(g) * torch.sigmoid(self.out2(g))
+
+
+class SGConv(nn.Module):
+    """SGConv (Li et al. 2022) as the authors' GConv (ctlllll/SGConv branch preview,
+    src/models/sequence/gconv.py), cat modes, transposed=False, postact glu, l_max = max_len: sub-kernel i is
+    F.interpolate(..., scale_factor=2**(max(0, i-1) + init_scale), mode="linear") times
+    multiplier**(S-1-i) (learnable modes: multiplier 1, then the concatenated kernel times
+    exp(-decay·log(l+1))), concatenated, cut or zero-padded to L, divided by the stored kernel_norm (the
+    engine's buffer: gconv.py measures it at the first forward, before any step; this oracle reads it),
+    then S4's bidirectional FFT convolution at n = 2L, + D·u, GELU and Linear → GLU. The layer zeroes padded
+    rows first, as the engine's convolution mixers do (gconv.py itself gets no mask)."""
+
+    ENGINE_NAMES = {"D": ("D", lambda w: w[None, :]),
+                    "out_weight": ("output_linear.weight", None), "out_bias": ("output_linear.bias", None)}
+
+    def __init__(self, cfg, max_len):
+        super().__init__()
+        H = cfg.width
+        self.dk = cfg.get("kernel_dim", 64)
+        self.init_scale = cfg.get("init_scale", 0)
+        self.mode = cfg.get_string("mode", "cat_randn")
+        self.bidirectional = cfg.get_flag("bidirectional")
+        channels = 2 if self.bidirectional else 1
+        S = cfg.get("n_scales", 0) or 1 + math.ceil(math.log2(max_len / self.dk)) - self.init_scale
+        self.S = max(S, 1)  # gconv.py would build no scale at all when kernel_dim > l_max
+        self.kernel_list = nn.ParameterList([nn.Parameter(torch.empty(channels, H, self.dk)) for _ in range(self.S)])
+        self.ENGINE_NAMES = dict(SGConv.ENGINE_NAMES)
+        self.ENGINE_NAMES.update({f"kernel_{i}": (f"kernel_list.{i}", None) for i in range(self.S)})
+        self.D = nn.Parameter(torch.empty(1, H))
+        lo, hi = cfg.get("decay_min", 1.0), cfg.get("decay_max", 4.0)
+        # The buffers' values here only serve tools/bench (parity reads the engine's from the dump).
+        if "learnable" in self.mode:
+            self.register_buffer("decay", torch.rand(H) * (hi - lo) + lo)  # gconv.py: a Parameter frozen by "fixed"
+        else:
+            self.register_buffer("multiplier", torch.linspace(lo, hi, H))
+        self.register_buffer("kernel_norm", torch.ones(channels, H))
+        self.output_linear = nn.Linear(H, 2 * H)
+
+    def forward(self, x, mask):
+        u = masked(x, mask).transpose(1, 2)  # [B, H, L]
+        L = u.shape[-1]
+        learnable = "learnable" in self.mode
+        m = 1.0 if learnable else self.multiplier.view(1, -1, 1)
+        parts = [F.interpolate(w, scale_factor=2 ** (max(0, i - 1) + self.init_scale), mode="linear")
+                 * m ** (self.S - i - 1) for i, w in enumerate(self.kernel_list)]
+        k = torch.cat(parts, dim=-1)
+        if learnable:
+            pos = torch.log(torch.arange(k.shape[-1], dtype=k.dtype) + 1)
+            k = k * torch.exp(-self.decay.view(1, -1, 1) * pos.view(1, 1, -1))
+        k = k[..., :L] if k.shape[-1] >= L else F.pad(k, (0, L - k.shape[-1]))
+        k = k / self.kernel_norm[:, :, None]
+        if self.bidirectional:
+            k = F.pad(k[0], (0, L)) + F.pad(k[1].flip(-1), (L, 0))
+        else:
+            k = k[0]
+        y = torch.fft.irfft(torch.fft.rfft(u, n=2 * L) * torch.fft.rfft(k, n=2 * L), n=2 * L)[..., :L]
+        # GELU on a contiguous [B, L, H]: torch 1.13's float32 GELU backward returns garbage for a gradient
+        # with transposed strides, which the Linear on y.transpose(1, 2) would hand it.
+        y = gelu((y + u * self.D.view(-1, 1)).transpose(1, 2).contiguous())
+        return F.glu(self.output_linear(y), dim=-1)
 
 
 class GMLP(nn.Module):
@@ -1101,6 +1324,155 @@ class BigBird(nn.Module):
         return self.out(y.transpose(1, 2).reshape(B, Lp, self.Q)[:, :L])
 
 
+class MegaEMA(nn.Module):
+    """MultiHeadEMA (facebookresearch/mega fairseq/modules/exponential_moving_average.py), forward without
+    incremental state: the Vandermonde kernel, the bidirectional kernel laid out as the reference does
+    (k1 left-padded by K−1 plus flipped k2 right-padded, x left-padded by K−1, n = 2(L + K − 1), slice
+    [2K−2, 2K−2+L)), SiLU(conv + ω⊙x) with ω⊙x on the unmasked x."""
+
+    def __init__(self, D, ndim, bidirectional, truncation):
+        super().__init__()
+        rows = 2 * D if bidirectional else D
+        self.D, self.ndim, self.bidirectional, self.truncation = D, ndim, bidirectional, truncation
+        self.scale = math.sqrt(1.0 / ndim)
+        self.delta = nn.Parameter(torch.empty(rows, ndim, 1))
+        self.alpha = nn.Parameter(torch.empty(rows, ndim, 1))
+        self.beta = nn.Parameter(torch.empty(rows, ndim, 1))
+        self.gamma = nn.Parameter(torch.empty(rows, ndim))
+        self.omega = nn.Parameter(torch.empty(D))
+
+    def kernel(self, length):
+        p = torch.sigmoid(self.delta)
+        q = 1.0 - p * torch.sigmoid(self.alpha)
+        vander = torch.arange(length).to(p).view(1, 1, length) * torch.log(q)
+        kernel = (p * self.beta) * torch.exp(vander)
+        return torch.einsum("dnl,dn->dl", kernel, self.gamma * self.scale)
+
+    def forward(self, x, mask):  # x [B, L, D]
+        residual = x * self.omega
+        u = masked(x, mask).transpose(1, 2)  # [B, D, L]
+        L = u.shape[-1]
+        K = min(self.truncation, L) if self.truncation > 0 else L
+        k = self.kernel(K)
+        fft_len, s = L, 0
+        if self.bidirectional:
+            k1, k2 = torch.split(k, [self.D, self.D], dim=0)
+            k = F.pad(k1, (K - 1, 0)) + F.pad(k2.flip(-1), (0, K - 1))
+            u = F.pad(u, (K - 1, 0))
+            fft_len, s = fft_len + K - 1, 2 * K - 2
+        out = torch.fft.irfft(torch.fft.rfft(u, n=2 * fft_len) * torch.fft.rfft(k, n=2 * fft_len), n=2 * fft_len)
+        return F.silu(out[..., s:s + L].transpose(1, 2) + residual)
+
+
+class Mega(nn.Module):
+    """MovingAverageGatedAttention (facebookresearch/mega fairseq/modules/moving_average_gated_attention.py,
+    relative_positional_bias.py) in [B, L, D] layout, one layer without incremental state: v, EMA, the
+    mx projection split into u, (z, r), hx; q/k by per-dimension affine maps of z; softmax attention with
+    −inf at padded keys (a chunk whose keys are all padding stays unmasked, as the reference does) or
+    element-wise laplace/relu2 scaled by the number of real keys and zeroed at padded keys; the simple
+    (Toeplitz, the reference's pad/tile construction) or rotary bias; chunking by reshaping (L padded to
+    a multiple of the chunk with padded positions, as mega_lra_encoder.py pads its tokens); the gated
+    residual residual + u⊙(h − residual). Rotary tables in float64 (the reference: float32)."""
+
+    owns_residual = True
+    ENGINE_NAMES = {"ema_delta": ("move.delta", lambda w: w[:, :, None]),
+                    "ema_alpha": ("move.alpha", lambda w: w[:, :, None]),
+                    "ema_beta": ("move.beta", lambda w: w[:, :, None]),
+                    "ema_gamma": ("move.gamma", None), "omega": ("move.omega", None),
+                    "v_weight": ("v_proj.weight", None), "v_bias": ("v_proj.bias", None),
+                    "mx_weight": ("mx_proj.weight", None), "mx_bias": ("mx_proj.bias", None),
+                    "h_weight": ("h_proj.weight", None), "h_bias": ("h_proj.bias", None),
+                    "qk_gamma": ("gamma", None), "qk_beta": ("beta", None),
+                    "rel_pos_bias": ("rel_pos_bias", None),
+                    "rotary_alpha": ("rotary_alpha", None), "rotary_beta": ("rotary_beta", None)}
+
+    def __init__(self, cfg, max_len):
+        super().__init__()
+        D = cfg.width
+        self.D = D
+        self.S = cfg.get("z_dim", 64)
+        self.E = cfg.get("hidden_dim", 0) or 2 * D
+        self.chunk = cfg.get("chunk", 0)
+        self.attention = cfg.get_string("attention", "softmax")
+        self.rotary = cfg.get_string("rel_pos_bias", "simple") == "rotary"
+        self.move = MegaEMA(D, cfg.get("ndim", 16), cfg.get_flag("bidirectional", True), cfg.get("truncation", 0))
+        self.v_proj = nn.Linear(D, self.E)
+        self.mx_proj = nn.Linear(D, self.S + self.E + 2 * D)
+        self.h_proj = nn.Linear(self.E, D)
+        self.gamma = nn.Parameter(torch.empty(2, self.S))
+        self.beta = nn.Parameter(torch.empty(2, self.S))
+        self.max_positions = self.chunk if self.chunk > 0 else (cfg.get("max_positions", 0) or max_len)
+        if self.rotary:
+            self.rotary_alpha = nn.Parameter(torch.empty(1, self.S))
+            self.rotary_beta = nn.Parameter(torch.empty(1, self.S))
+        else:
+            self.rel_pos_bias = nn.Parameter(torch.empty(2 * self.max_positions - 1))
+
+    def bias(self, n):
+        if not self.rotary:
+            M = self.max_positions
+            assert n <= M
+            b = self.rel_pos_bias[M - n:M + n - 1]
+            t = torch.tile(F.pad(b, (0, n)), (n,))[:-n].view(n, 3 * n - 2)
+            r = (2 * n - 1) // 2
+            return t[:, r:t.size(1) - r]
+        half = self.S // 2
+        theta = torch.exp(torch.arange(half, dtype=torch.float64) * -(math.log(10000) / half))
+        ang = torch.arange(n, dtype=torch.float64)[:, None] * theta[None, :]
+        sin, cos = torch.sin(ang).to(self.gamma.dtype), torch.cos(ang).to(self.gamma.dtype)
+
+        def rot(w):
+            w1, w2 = torch.chunk(w.expand(n, self.S), 2, dim=-1)
+            return torch.cat([w1 * cos - w2 * sin, w2 * cos + w1 * sin], dim=1)
+
+        return torch.einsum("mk,nk->mn", rot(self.rotary_alpha), rot(self.rotary_beta))
+
+    def forward(self, x, mask, residual=None):
+        residual = x if residual is None else residual
+        B, L, D = x.shape
+        v = F.silu(self.v_proj(x))
+        mx = self.move(x, mask)
+        u, zr, hx = torch.split(self.mx_proj(mx), [D, self.S + self.E, D], dim=-1)
+        u = torch.sigmoid(u)
+        z, r = torch.split(F.silu(zr), [self.S, self.E], dim=-1)
+        q, k = torch.unbind(z.unsqueeze(2) * self.gamma + self.beta, dim=2)
+        pad = None if mask is None else (mask == 0)  # the reference's padding mask: True at padding
+        if self.chunk > 0 and L > self.chunk and L % self.chunk:
+            extra = self.chunk - L % self.chunk
+            q, k, v = (F.pad(t, (0, 0, 0, extra)) for t in (q, k, v))
+            pad = F.pad(pad if pad is not None else torch.zeros(B, L, dtype=torch.bool), (0, extra), value=True)
+        Lp = q.shape[1]
+        C = self.chunk if (self.chunk > 0 and Lp > self.chunk) else Lp
+        nc = Lp // C
+        q, k, v = q.reshape(B, nc, C, self.S), k.reshape(B, nc, C, self.S), v.reshape(B, nc, C, self.E)
+        if pad is not None:
+            pad = pad.reshape(B, nc, C)
+        bias = self.bias(C)
+        if self.attention == "softmax":
+            qk = torch.matmul(q * self.S ** -0.5, k.transpose(2, 3)) + bias
+            if pad is not None:
+                keep_all = pad.all(dim=-1, keepdim=True)
+                qk = qk.masked_fill(torch.logical_and(pad, ~keep_all).unsqueeze(2), float("-inf"))
+            attn = F.softmax(qk, dim=-1)
+        else:
+            if pad is not None:
+                inverse = 1.0 - pad.to(q.dtype)
+                lengths = inverse.sum(dim=-1, keepdim=True).clamp(min=1.0).unsqueeze(-1)
+            else:
+                lengths = C
+            qk = torch.matmul(q, k.transpose(2, 3)) / lengths + bias
+            if self.attention == "relu2":
+                attn = F.relu(qk) ** 2
+            else:  # laplace: mu = sqrt(1/2), std = sqrt(1/(4 pi))
+                mu, std = math.sqrt(0.5), math.sqrt(0.25 / math.pi)
+                attn = 0.5 * (1.0 + torch.erf((qk - mu) / (std * math.sqrt(2.0))))
+            if pad is not None:
+                attn = attn * inverse.unsqueeze(2)
+        h = torch.matmul(attn, v).reshape(B, Lp, self.E)[:, :L]
+        h = F.silu(hx + self.h_proj(h * r))
+        return residual + u * (h - residual)
+
+
 MIXERS = {
     "transformer": lambda cfg, n: Attention(cfg, n, "full"),
     "rotary_transformer": lambda cfg, n: Attention(cfg, n, "full"),
@@ -1108,6 +1480,9 @@ MIXERS = {
     "las_chunk": lambda cfg, n: Attention(cfg, n, "las_chunk"),
     "local": lambda cfg, n: Attention(cfg, n, "local"),
     "s4d": lambda cfg, n: S4D(cfg, n),
+    "lru": lambda cfg, n: LRU(cfg, n),
+    "sgconv": lambda cfg, n: SGConv(cfg, n),
+    "s5": lambda cfg, n: S5(cfg, n),
     "gmlp": lambda cfg, n: GMLP(cfg, n),
     "residual_conv": lambda cfg, n: ResidualConv(cfg, n),
     "sinkhorn": lambda cfg, n: Sinkhorn(cfg, n),
@@ -1119,6 +1494,7 @@ MIXERS = {
     "sparse_transformer": lambda cfg, n: LraMaskedAttention(cfg, n, "sparse_transformer"),
     "longformer": lambda cfg, n: LraMaskedAttention(cfg, n, "longformer"),
     "bigbird": lambda cfg, n: BigBird(cfg, n),
+    "mega": lambda cfg, n: Mega(cfg, n),
 }
 
 

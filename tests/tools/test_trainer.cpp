@@ -184,8 +184,9 @@ std::vector<lra::nn::NamedParameter> model_parameters(const std::string& model) 
   mc.ffn = 8;
   mc.position = lra::models::Position::Learned;
   mc.cls_token = true;
-  mc.mixer = model == "s4d" ? std::map<std::string, std::string>{{"ssm_n", "4"}}
-                            : std::map<std::string, std::string>{{"heads", "2"}};
+  mc.mixer = model == "s4d"      ? std::map<std::string, std::string>{{"ssm_n", "4"}}
+             : model == "sgconv" ? std::map<std::string, std::string>{{"kernel_dim", "2"}}
+                                 : std::map<std::string, std::string>{{"heads", "2"}};
   lra::Generator init(1);
   lra::models::LraModel m(mc, init);
   return m.named_parameters();  // the tensors outlive the module (shared storage)
@@ -236,6 +237,34 @@ TEST(TrainerOptimizer, WeightDecayGroups) {
     EXPECT_EQ(d.at(n), 0.0) << n;
   EXPECT_EQ(d.at("blocks.0.mixer.out_weight"), 0.25);
   EXPECT_EQ(d.at("blocks.0.mixer.out_bias"), 0.25);
+}
+
+// SGConv's sub-kernels (group ssm_decay): the ssm lr, and weight decay as any weight (gconv.py's _optim sets
+// only the lr).
+TEST(TrainerOptimizer, SsmDecayGroupTakesTheSsmLrAndKeepsWeightDecay) {
+  lra::train::TrainConfig c;
+  c.lr = 0.01;
+  c.ssm_lr = 0.001;
+  c.weight_decay = 0.05;
+  std::unique_ptr<lra::optim::AdamW> opt = lra::train::make_optimizer(c, model_parameters("sgconv"));
+  const lra::optim::Segments& segs = opt->segments();
+  int kernels = 0;
+  for (size_t i = 0; i < opt->parameters().size(); ++i) {
+    const std::string& name = opt->parameters()[i].name;
+    const int64_t at = opt->slot_begin(i);
+    for (int k = 0; k < segs.count; ++k) {
+      if (!(segs.seg[k].begin <= at && at < segs.seg[k].end)) continue;
+      if (name.rfind("blocks.0.mixer.kernel_", 0) == 0) {
+        ++kernels;
+        EXPECT_NEAR(segs.seg[k].lr_scale, 0.1, 1e-12) << name;
+        EXPECT_EQ(segs.seg[k].weight_decay, 0.05) << name;
+      } else if (name == "blocks.0.mixer.D") {
+        EXPECT_EQ(segs.seg[k].lr_scale, 1.0);
+        EXPECT_EQ(segs.seg[k].weight_decay, 0.05);
+      }
+    }
+  }
+  EXPECT_GT(kernels, 0);
 }
 
 // A run whose validation accuracy cannot change (lr 1e-12 leaves float32 parameters untouched) has its lr

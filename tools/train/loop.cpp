@@ -163,10 +163,11 @@ void Run::resume() {
 }
 
 void Run::announce() const {
-  int64_t ssm_params = 0, decayed = 0, undecayed = 0;
+  int64_t ssm_params = 0, ssm_decay_params = 0, decayed = 0, undecayed = 0;
   for (size_t i = 0; i < opt_->parameters().size(); ++i) {
     const nn::NamedParameter& p = opt_->parameters()[i];
     if (p.group == "ssm") ssm_params += p.tensor.numel();
+    if (p.group == "ssm_decay") ssm_decay_params += p.tensor.numel();
     (segment_weight_decay(*opt_, i) > 0 ? decayed : undecayed) += p.tensor.numel();
   }
   std::printf("lra-%s: %s on %s (%lld train / %lld val examples, length %d, %d classes)\n", task_.name.c_str(),
@@ -178,6 +179,9 @@ void Run::announce() const {
   if (ssm_params > 0)
     std::printf("parameter group ssm: %lld parameters, lr %s, no weight decay\n", (long long)ssm_params,
                 c_.ssm_lr > 0 ? fmt(c_.ssm_lr).c_str() : "the base lr");
+  if (ssm_decay_params > 0)
+    std::printf("parameter group ssm_decay: %lld parameters, lr %s, weight decay as the other weights\n",
+                (long long)ssm_decay_params, c_.ssm_lr > 0 ? fmt(c_.ssm_lr).c_str() : "the base lr");
   if (c_.weight_decay > 0) {
     std::string spared = c_.decay_all ? "" : "biases, norms";
     if (!c_.decay_embeddings) spared += std::string(spared.empty() ? "" : ", ") + "embeddings";

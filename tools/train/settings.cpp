@@ -312,6 +312,8 @@ std::unique_ptr<optim::AdamW> make_optimizer(const TrainConfig& c, std::vector<n
   oc.decay_norms_and_biases = c.decay_all;
   // SSM parameters (S4D's A, Δ, ...) never get weight decay; ssm_lr > 0 gives them their own rate.
   oc.groups.push_back({"ssm", c.ssm_lr > 0 ? c.ssm_lr / c.lr : 1.0, 0.0});
+  // "ssm_decay": the ssm lr with the usual weight-decay rule (SGConv's kernels: gconv.py's _optim sets lr only).
+  oc.groups.push_back({"ssm_decay", c.ssm_lr > 0 ? c.ssm_lr / c.lr : 1.0, std::nullopt});
   if (!c.decay_embeddings) {
     // The optimizer knows groups, not kinds: embedding tables move to a group of their own with no decay.
     // Only those in the default group, so that a mixer's own group keeps its settings.

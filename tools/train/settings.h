@@ -59,7 +59,7 @@ struct TrainConfig {
   double clip = 1.0;                // global gradient norm; 0 turns clipping off
   std::string schedule = "cosine";  // parse_schedule spec; lr and total default to the run's
   std::string plateau = "none";     // parse_plateau spec: ReduceLROnPlateau on top of the schedule
-  double ssm_lr = 0;       // > 0: the "ssm" parameter group gets this lr and no weight decay
+  double ssm_lr = 0;       // > 0: the "ssm" group gets this lr and no weight decay; "ssm_decay" this lr
   bool augment = false;    // the task's training augmentation
   double denoise = 0;      // > 0: weight of the masked-token denoising loss (byte tasks)
   double denoise_rate = 0.3;
