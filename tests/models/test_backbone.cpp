@@ -1148,6 +1148,8 @@ TEST(Registry, EveryMixerDeclaresExactlyTheKeysItReads) {
       {"window", "5"},           {"summary", "2"},      {"global_first", "false"},
       // bigbird
       {"random_blocks", "2"},    {"random_span", "8"},    {"padding", "masked"},
+      // s4d (issue 15)
+      {"dt_transform", "softplus"}, {"n_ssm", "2"},      {"dt_group", "default"}, {"disc", "bilinear"},
       // lru
       {"r_min", "0.5"},          {"r_max", "0.9"},        {"max_phase", "3.14"}, {"glu", "false"},
       {"gelu_tanh", "false"},

@@ -64,6 +64,10 @@ INSTANTIATE_TEST_SUITE_P(
     All, ConvMixers,
     ::testing::Values(Setting{"s4d", {{"ssm_n", "8"}}}, Setting{"s4d", {{"ssm_n", "6"}, {"bidirectional", "1"}}},
                       Setting{"s4d", {{"ssm_n", "4"}, {"init", "inv"}, {"ssm_bc", "1"}}},
+                      Setting{"s4d", {{"ssm_n", "8"}, {"init", "legs"}, {"dt_transform", "softplus"},
+                                      {"n_ssm", "1"}, {"bidirectional", "1"}}},
+                      Setting{"s4d", {{"ssm_n", "6"}, {"disc", "bilinear"}, {"n_ssm", "3"}, {"dt_group", "default"}}},
+                      Setting{"s4d", {{"ssm_n", "4"}, {"init", "real"}, {"disc", "bilinear"}, {"n_ssm", "5"}}},
                       Setting{"gmlp", {}}, Setting{"gmlp", {{"bidirectional", "0"}, {"groups", "2"}}},
                       Setting{"gmlp", {{"hidden", "12"}, {"groups", "4"}}},
                       Setting{"gmlp", {{"conv_scale", "none"}, {"conv_bias", "per_channel"}}},
@@ -101,6 +105,92 @@ TEST(S4DMixer, SsmGroupAndInit) {
   auto inv = find_mixer("s4d").make(config(4, {{"ssm_n", "8"}, {"init", "inv"}}), init);
   auto ai_inv = params_by_name(*inv)["A_imag"].to_vector<float>();
   for (int n = 0; n < 4; ++n) EXPECT_NEAR(ai_inv[size_t(n)], 8 / M_PI * (8.0 / (1 + 2 * n) - 1), 1e-4);
+}
+
+// S4D-LegS at N = 2 in closed form: HiPPO-LegS A = [[−1, 0], [−√3, −2]], B = (1, √3), P = (√½, √(3/2)),
+// so S = A + PPᵀ = −½·I + [[0, √3/2], [−√3/2, 0]]: Λ = −½ − i·√3/2 (the kept, negative-imaginary mode) with
+// eigenvector (1, −i)/√2 (first component real and positive), B̃ = V*·B = (1 + i·√3)/√2 (|Im| < 2: no clip).
+// The engine stores S4's A_imag = √3/2 and the conjugate B = (1 − i·√3)/√2. At N = 64 the clip of Im B̃ to
+// [−2, 2] bites 11 of the 32 modes (the phase convention decides which; tests/parity/torch_models.py
+// s4d_legs_init with torch.linalg.eigh counts the same 11).
+TEST(S4DMixer, LegsInitIsHippoClosedForm) {
+  Generator init(3);
+  auto m2 = find_mixer("s4d").make(config(3, {{"ssm_n", "2"}, {"init", "legs"}}), init);
+  auto P = params_by_name(*m2);
+  ASSERT_EQ(P["B"].shape(), Shape({3, 1, 2}));
+  auto ar = P["log_A_real"].to_vector<float>(), ai = P["A_imag"].to_vector<float>(), b = P["B"].to_vector<float>();
+  for (int h = 0; h < 3; ++h) {
+    EXPECT_NEAR(ar[size_t(h)], std::log(0.5), 1e-6);
+    EXPECT_NEAR(ai[size_t(h)], std::sqrt(3.0) / 2, 1e-6);
+    EXPECT_NEAR(b[size_t(2 * h)], 1 / std::sqrt(2.0), 1e-6);
+    EXPECT_NEAR(b[size_t(2 * h + 1)], -std::sqrt(1.5), 1e-6);
+  }
+  auto m64 = find_mixer("s4d").make(config(2, {{"ssm_n", "64"}, {"init", "legs"}, {"n_ssm", "1"}}), init);
+  auto Q = params_by_name(*m64);
+  ASSERT_EQ(Q["A_imag"].shape(), Shape({1, 32}));
+  auto ai64 = Q["A_imag"].to_vector<float>(), b64 = Q["B"].to_vector<float>();
+  int clipped = 0;
+  for (int n = 0; n < 32; ++n) {
+    if (n > 0) EXPECT_LT(ai64[size_t(n)], ai64[size_t(n - 1)]) << n;  // S4's order: Im Λ ascending
+    EXPECT_GT(ai64[size_t(n)], 0.f);
+    EXPECT_LE(std::abs(b64[size_t(2 * n + 1)]), 2.f);
+    clipped += std::abs(b64[size_t(2 * n + 1)]) == 2.f;
+  }
+  EXPECT_EQ(clipped, 11);
+  // lin and inv start at B = 1.
+  auto lin = params_by_name(*find_mixer("s4d").make(config(2, {{"ssm_n", "4"}}), init));
+  auto bl = lin["B"].to_vector<float>();
+  for (size_t i = 0; i < bl.size(); ++i) EXPECT_EQ(bl[i], i % 2 == 0 ? 1.f : 0.f) << i;
+}
+
+// n_ssm copies, the softplus dt parameter, dt_group = default and the bilinear kernel: the mixer's kernel is
+// ops::ssm_kernel over the copies tiled so that channel h uses copy h mod n_ssm.
+TEST(S4DMixer, SharedCopiesSoftplusAndGroups) {
+  Generator init(4), gen(5);
+  const int64_t H = 6;
+  auto mixer = find_mixer("s4d").make(config(H, {{"ssm_n", "4"}, {"n_ssm", "4"}, {"dt_transform", "softplus"},
+                                                 {"dt_group", "default"}, {"disc", "bilinear"}, {"init", "inv"}}),
+                                      init);
+  std::map<std::string, std::string> group;
+  std::map<std::string, nn::ParamKind> kind;
+  for (const auto& p : mixer->named_parameters()) {
+    group[p.name] = p.group;
+    kind[p.name] = p.kind;
+  }
+  EXPECT_EQ(group.count("log_dt"), 0u);
+  EXPECT_EQ(group["inv_dt"], "default");
+  EXPECT_EQ(kind["inv_dt"], nn::ParamKind::Bias);  // the global lr, but never decayed (S4's wd 0 for dt)
+  for (const char* n : {"log_A_real", "A_imag", "B"}) EXPECT_EQ(group[n], "ssm") << n;
+  auto P = params_by_name(*mixer);
+  ASSERT_EQ(P["A_imag"].shape(), Shape({4, 2}));
+  ASSERT_EQ(P["B"].shape(), Shape({4, 2, 2}));
+  for (float v : P["inv_dt"].to_vector<float>()) {  // softplus(inv_dt) is the log-uniform dt
+    const double dt = std::log1p(std::exp(double(v)));
+    EXPECT_GE(dt, 1e-3 * (1 - 1e-5));
+    EXPECT_LE(dt, 1e-1 * (1 + 1e-5));
+  }
+  // Copies differ after a perturbation, so a wrong tiling would show.
+  {
+    auto ai = P["A_imag"].to_vector<float>();
+    for (size_t i = 0; i < ai.size(); ++i) ai[i] += 0.37f * float(i);
+    P["A_imag"].copy_from(Tensor::from_vector(ai, {4, 2}));
+  }
+  Tensor x = random_x(2, 9, H, 9);
+  Tensor y = mixer->forward(x, Tensor(), gen);
+  std::vector<int64_t> copy;
+  for (int64_t h = 0; h < H; ++h) copy.push_back(h % 4);
+  auto rows = [&](const Tensor& t) {
+    std::vector<Tensor> r;
+    for (int64_t c : copy) r.push_back(ops::slice(t, 0, c, c + 1));
+    return ops::concat(r, 0);
+  };
+  Tensor K = ops::ssm_kernel(P["inv_dt"], rows(P["log_A_real"]), rows(P["A_imag"]), rows(P["B"]), P["C"], 9,
+                             {ops::SSMDt::Softplus, ops::SSMDisc::Bilinear});
+  Tensor u = ops::gelu(ops::fftconv(ops::transpose(x, 1, 2), K, Tensor(), P["D"], {}));
+  Tensor ref = ops::glu(ops::linear(ops::transpose(u, 1, 2), P["out_weight"], P["out_bias"]), -1);
+  auto a = y.to_vector<float>(), b = ref.to_vector<float>();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], 1e-6) << i;
 }
 
 TEST(S4DMixer, KernelMatchesDoubleLoop) {
@@ -301,7 +391,10 @@ TEST(ConvMixers, BadSettingsAreNamed) {
     }
   };
   expect_error("s4d", {{"ssm_n", "7"}}, "ssm_n");
-  expect_error("s4d", {{"init", "legs"}}, "mixer s4d: init must be one of lin, inv, got 'legs'");
+  expect_error("s4d", {{"init", "hippo"}}, "mixer s4d: init must be one of lin, inv, legs, real, got 'hippo'");
+  expect_error("s4d", {{"n_ssm", "9"}}, "s4d: n_ssm must be in [0, width = 8]");
+  expect_error("s4d", {{"dt_transform", "relu"}}, "mixer s4d: dt_transform must be one of exp, softplus");
+  expect_error("s4d", {{"disc", "dss"}}, "mixer s4d: disc must be one of zoh, bilinear");
   expect_error("s4d", {{"bidirectional", "2"}}, "mixer s4d: bidirectional takes true or false, got '2'");
   expect_error("s4d", {{"ssm_n", "6.5"}}, "mixer s4d: ssm_n takes an integer, got '6.5'");
   expect_error("gmlp", {{"groups", "3"}}, "groups");

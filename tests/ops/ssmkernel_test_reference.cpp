@@ -35,6 +35,49 @@ TEST(SSMKernel, MatchesComplexFormula) {
   EXPECT_LT(worst, 1e-12);
 }
 
+// S4's variants written as SSMKernelDiag.forward states them (ssm.py 597–604), with std::complex<double>:
+// dt = softplus(inv_dt), C̃ = B·C, then ZOH C̃·(exp(dtA) − 1)/A with powers exp(dtA·l), or bilinear
+// C̃·dt/(1 − dtA/2) with powers dA^l, dA = (1 + dtA/2)/(1 − dtA/2) (std::pow, not the op's exp(l·log dA)).
+TEST(SSMKernel, VariantsMatchS4sFormulas) {
+  Generator gen(8);
+  const int64_t H = 3, N = 5, L = 40;
+  Tensor p = random_input({H}, gen, -7.0, 0.5), ar = random_input({H, N}, gen, -1.0, 0.0),
+         ai = random_input({H, N}, gen, 0.0, 20.0), C = random_input({H, N, 2}, gen), B = random_input({H, N, 2}, gen);
+  auto vp = p.to_vector<double>(), var = ar.to_vector<double>(), vai = ai.to_vector<double>(),
+       vc = C.to_vector<double>(), vb = B.to_vector<double>();
+  for (auto disc : {ops::SSMDisc::ZOH, ops::SSMDisc::Bilinear}) {
+    auto vk = ops::ssm_kernel(p, ar, ai, B, C, L, {ops::SSMDt::Softplus, disc}).to_vector<double>();
+    double worst = 0;
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t l = 0; l < L; ++l) {
+        std::complex<double> sum = 0;
+        const double dt = std::log1p(std::exp(vp[h]));
+        for (int64_t n = 0; n < N; ++n) {
+          int64_t hn = h * N + n;
+          std::complex<double> A(-std::exp(var[hn]), vai[hn]), bc = std::complex<double>(vb[2 * hn], vb[2 * hn + 1]) *
+                                                                     std::complex<double>(vc[2 * hn], vc[2 * hn + 1]);
+          std::complex<double> dtA = A * dt;
+          if (disc == ops::SSMDisc::ZOH)
+            sum += bc * (std::exp(dtA) - 1.0) / A * std::exp(dtA * double(l));
+          else
+            sum += bc * dt / (1.0 - dtA / 2.0) * std::pow((1.0 + dtA / 2.0) / (1.0 - dtA / 2.0), double(l));
+        }
+        worst = std::max(worst, std::abs(2 * sum.real() - vk[h * L + l]));
+      }
+    EXPECT_LT(worst, 1e-12) << (disc == ops::SSMDisc::ZOH ? "zoh" : "bilinear");
+  }
+  // B undefined is B = 1.
+  Tensor ones = Tensor::zeros({H, N, 2}, DType::F64);
+  {
+    auto v = ones.to_vector<double>();
+    for (size_t i = 0; i < v.size(); i += 2) v[i] = 1.0;
+    ones = Tensor::from_vector(v, {H, N, 2});
+  }
+  auto k1 = ops::ssm_kernel(p, ar, ai, ones, C, L, {ops::SSMDt::Exp, ops::SSMDisc::Bilinear}).to_vector<double>();
+  auto k0 = ops::ssm_kernel(p, ar, ai, Tensor(), C, L, {ops::SSMDt::Exp, ops::SSMDisc::Bilinear}).to_vector<double>();
+  for (size_t i = 0; i < k0.size(); ++i) ASSERT_EQ(k0[i], k1[i]) << i;
+}
+
 TEST(SSMKernel, ErrorsNameTheArgument) {
   Tensor dt = Tensor::zeros({4}, DType::F64), ar = Tensor::zeros({4, 3}, DType::F64);
   Tensor ai = Tensor::zeros({4, 3}, DType::F64), C = Tensor::zeros({4, 3, 2}, DType::F64);
@@ -46,6 +89,7 @@ TEST(SSMKernel, ErrorsNameTheArgument) {
   }
   EXPECT_THROW(ops::ssm_kernel(dt, Tensor::zeros({5, 3}, DType::F64), ai, C, 8), std::exception);
   EXPECT_THROW(ops::ssm_kernel(dt, ar, ai, C, -1), std::exception);
+  EXPECT_THROW(ops::ssm_kernel(dt, ar, ai, Tensor::zeros({4, 3}, DType::F64), C, 8), std::exception);  // B [H, N]
   // L = 0 is an empty kernel, not an error (the case table checks its shape and zero gradients).
   EXPECT_EQ(ops::ssm_kernel(dt, ar, ai, C, 0).shape(), Shape({4, 0}));
 }

@@ -163,6 +163,26 @@ def reference(tensors, meta, dtype):
     return out
 
 
+def check_s4d_legs_init(label, tensors, meta):
+    """With steps=0 the dumped parameters are the initialisation: an S4D-LegS model's A and B must be S4's
+    (torch_models.s4d_legs_init: hippo.py's construction with torch.linalg.eigh in float64, independent of
+    the engine's LAPACK zheev). The engine stores S4's A_real and A_imag values and B conjugated; the mixer
+    rounds them to float32 in either dtype, so the bound is float32's relative rounding."""
+    a_re, a_im, B = torch_models.s4d_legs_init(int(meta["mixer.ssm_n"]))
+    names = [n for n in tensors if n.endswith("mixer.A_imag") and not n.startswith("grad/")]
+    if not names:
+        fail(f"{label}: no S4D A_imag in the dump")
+    worst = 0.0
+    for n in names:
+        prefix = n[: -len("A_imag")]
+        ai, ar, b = (tensors[prefix + k].double() for k in ("A_imag", "log_A_real", "B"))
+        worst = max(worst, ((ai - a_im) / a_im).abs().max().item(), (ar - a_re).abs().max().item(),
+                    (b[..., 0] - B.real).abs().max().item(), (b[..., 1] + B.imag).abs().max().item())
+    good = worst <= 1e-6
+    print(f"{'ok' if good else 'FAIL'} {label}: S4D-LegS initial A, B against torch eigh, worst {worst:.2g} (bound 1e-6)")
+    return good
+
+
 def check(binary, case, settings, keep=None):
     """Runs the case in float32 and in float64; True when both agree with the reference."""
     ok = True
@@ -172,6 +192,8 @@ def check(binary, case, settings, keep=None):
             label = f"{case} [{dtype}]"
             tensors, meta = dump(binary, f"{case}.{dtype}", [*settings, f"dtype={dtype}"], folder)
             ref = reference(tensors, meta, torch.float64)
+            if meta.get("model") == "s4d" and meta.get("mixer.init") == "legs" and meta.get("dump.steps") == "0":
+                ok &= check_s4d_legs_init(label, tensors, meta)
             zero = [n[len("grad/"):] for n, g in ref.items() if n.startswith("grad/") and not g.abs().max() > 0]
             if zero:
                 # A parameter whose reference gradient is exactly zero is not being checked by this case.

@@ -18,8 +18,9 @@ Conventions taken from the engine's headers (each is a choice the parity test pi
   * LaS: s_ij · exp(−α_h|i−j|) before the mask, α_0 = 0, α_c = B·100^(−(H−1−c)/(H−2)) (H = 2: α_1 = B);
     smoothing = average pooling of each attention row along the keys (window P, zero padding, divisor P).
   * Anti-causal kernels start at lag −1 (S4's convention: lag 0 belongs to the causal kernel).
-  * S4D: ZOH, C̃ = C·(exp(ΔA) − 1)/A, K = 2·Re Σ_n C̃ exp(ΔA·l), y = K * u + D·u, then GELU and a
-    1×1 convolution to 2H with GLU (state-spaces/s4, models/s4/s4d.py).
+  * S4D: S4's SSMKernelDiag (ssm.py): ZOH C̃ = B·C·(exp(ΔA) − 1)/A or bilinear, K = 2·Re Σ_n C̃ exp(x·l),
+    y = K * u + D·u, then GELU and a 1×1 convolution to 2H with GLU (state-spaces/s4). The engine stores
+    the conjugate modes (Im A = +A_imag), so its B and C are S4's conjugated.
   * S4: the DPLR kernel by naive Cauchy sums, Woodbury and irfft at the attuned length (ssm.py
     SSMKernelDPLR), the same block as S4D.
   * S5: Λ̄ and B̄ from (Λ, log_step, B̃) each forward (ZOH or bilinear), x_t = Λ̄x_{t−1} + B̄u_t, the reverse
@@ -505,43 +506,100 @@ class Synthesizer(nn.Module):
 # --- convolution mixers ----------------------------------------------------------------------------
 
 
-class S4D(nn.Module):
-    """S4D (Gu et al. 2022), as state-spaces/s4 models/s4/s4d.py, bidirectional as S4's FFTConv."""
+def _conj_pairs(t):
+    """The engine's (re, im) pairs → the complex conjugate's pairs (the engine stores S4's B and C conjugated)."""
+    return t * torch.tensor([1.0, -1.0], dtype=t.dtype)
 
-    ENGINE_NAMES = {"out_weight": ("output_linear.weight", lambda w: w[:, :, None]),
-                    "out_bias": ("output_linear.bias", None)}
+
+class S4D(nn.Module):
+    """S4D as state-spaces/s4 writes it: SSMKernelDiag (src/models/sequence/kernels/ssm.py: register_params
+    and _get_params for the parameterisation, forward for ZOH/bilinear and log_vandermonde_naive for the
+    sum) inside FFTConv (bidirectional: channels = 2, k0 causal and k1 flipped) and S4Block (GELU, 1×1
+    convolution to 2H, GLU); with dt_transform = exp, n_ssm = H and B = 1 this is models/s4/s4d.py.
+
+    S4's layout: inv_dt [H, 1], dt = exp or softplus of it; A = −exp(A_real) − i·A_imag with A_real,
+    A_imag [n_ssm, N/2]; B [n_ssm, N/2] complex; C [channels, H, N/2] complex; (A, B) of channel h is copy
+    h mod n_ssm (einops repeat '(v t)'). The engine keeps A_imag's values with the opposite sign of Im A, so
+    its modes, B and C are the complex conjugates of S4's (ENGINE_NAMES conjugates B and C back)."""
 
     def __init__(self, cfg, max_len):
         super().__init__()
         H, M = cfg.width, cfg.get("ssm_n", 64) // 2
+        S = cfg.get("n_ssm", 0) or H
+        self.H, self.S = H, S
         self.bidirectional = cfg.get_flag("bidirectional")
-        self.log_dt = nn.Parameter(torch.empty(H))
-        self.log_A_real = nn.Parameter(torch.empty(H, M))
-        self.A_imag = nn.Parameter(torch.empty(H, M))
-        self.C = nn.Parameter(torch.empty(H, M, 2))  # view_as_real of the complex C
+        self.softplus = cfg.get_string("dt_transform", "exp") == "softplus"
+        self.bilinear = cfg.get_string("disc", "zoh") == "bilinear"
+        self.ENGINE_NAMES = {
+            ("inv_dt" if self.softplus else "log_dt"): ("inv_dt", lambda t: t[:, None]),
+            "B": ("B", _conj_pairs), "C": ("C", lambda t: _conj_pairs(t)[None]),
+            "out_weight": ("output_linear.weight", lambda w: w[:, :, None]),
+            "out_bias": ("output_linear.bias", None)}
         if self.bidirectional:
-            self.C_anti = nn.Parameter(torch.empty(H, M, 2))
+            self.ENGINE_NAMES["C_anti"] = ("C_anti", lambda t: _conj_pairs(t)[None])
+        self.ENGINE_NAMES["log_A_real"] = ("A_real", None)
+        self.inv_dt = nn.Parameter(torch.empty(H, 1))
+        self.A_real = nn.Parameter(torch.empty(S, M))
+        self.A_imag = nn.Parameter(torch.empty(S, M))
+        self.B = nn.Parameter(torch.empty(S, M, 2))
+        self.C = nn.Parameter(torch.empty(1, H, M, 2))
+        if self.bidirectional:
+            self.C_anti = nn.Parameter(torch.empty(1, H, M, 2))
         self.D = nn.Parameter(torch.empty(H))
         self.output_linear = nn.Conv1d(H, 2 * H, kernel_size=1)
 
-    def kernel(self, C, L):
-        dt = torch.exp(self.log_dt)
-        A = torch.complex(-torch.exp(self.log_A_real), self.A_imag)
-        dtA = A * dt[:, None]
-        Ct = torch.view_as_complex(C.contiguous()) * (torch.exp(dtA) - 1.0) / A
-        powers = torch.exp(dtA[:, :, None] * torch.arange(L, dtype=dt.dtype))
-        return 2 * torch.einsum("hn,hnl->hl", Ct, powers).real
+    def kernel(self, L):
+        """K [channels, H, L] as SSMKernelDiag.forward computes it."""
+        dt = F.softplus(self.inv_dt) if self.softplus else torch.exp(self.inv_dt)  # [H, 1]
+        A = -torch.exp(self.A_real) - 1j * self.A_imag  # [S, M]
+        B = torch.view_as_complex(self.B.contiguous())
+        copy = torch.arange(self.H) % self.S
+        A, B = A[copy], B[copy]  # [H, M]
+        C = self.C if not self.bidirectional else torch.cat([self.C, self.C_anti], dim=0)
+        C = B[None] * torch.view_as_complex(C.contiguous())  # [channels, H, M]
+        dtA = dt * A
+        if self.bilinear:
+            C = C * (1.0 - dtA / 2).reciprocal() * dt
+            x = ((1.0 + dtA / 2) / (1.0 - dtA / 2)).log()
+        else:
+            C = C * (torch.exp(dtA) - 1.0) / A
+            x = dtA
+        powers = torch.exp(x[..., None] * torch.arange(L, dtype=dt.dtype))  # log_vandermonde_naive
+        return 2 * torch.einsum("chn,hnl->chl", C, powers).real
 
     def forward(self, x, mask):
         u = masked(x, mask).transpose(1, 2)  # [B, H, L]
         L = u.shape[-1]
-        k = self.kernel(self.C, L)
+        k = self.kernel(L)
         if self.bidirectional:
-            k = F.pad(k, (0, L)) + F.pad(self.kernel(self.C_anti, L).flip(-1), (L, 0))
+            k = F.pad(k[0], (0, L)) + F.pad(k[1].flip(-1), (L, 0))
+        else:
+            k = k[0]
         y = torch.fft.irfft(torch.fft.rfft(u, n=2 * L) * torch.fft.rfft(k, n=2 * L), n=2 * L)[..., :L]
         y = gelu(y + u * self.D[:, None])
         y = F.glu(self.output_linear(y), dim=1)
         return y.transpose(1, 2)
+
+
+def s4d_legs_init(N):
+    """S4D-LegS's (Λ, B) as state-spaces/s4 builds them (src/models/hippo/hippo.py transition('legs') and
+    nplr with B_clip = 2, dplr.py init 'legs'), in float64 with torch.linalg.eigh, each eigenvector's phase
+    fixed so its first component is real and positive (LAPACK's convention, which the clip depends on).
+    Returns S4's stored A_real, A_imag and B (complex, S4's sign) for the N/2 kept modes."""
+    n = torch.arange(N, dtype=torch.float64)
+    r = torch.sqrt(2 * n + 1)
+    A = -torch.where(n[:, None] > n[None, :], r[:, None] * r[None, :], torch.diag(n + 1))
+    B = r.clone()
+    P = torch.sqrt(n + 0.5)
+    S = A + P[:, None] * P[None, :]
+    w_re = torch.diagonal(S).mean()
+    w_im, V = torch.linalg.eigh(S.to(torch.complex128) * -1j)
+    idx = torch.argsort(w_im)[: N // 2]
+    w_im, V = w_im[idx], V[:, idx]
+    V = V * (V[0].conj() / V[0].abs())[None, :]  # first component real and positive
+    Bt = V.conj().T @ B.to(torch.complex128)
+    Bt = torch.complex(Bt.real, Bt.imag.clamp(-2.0, 2.0))
+    return torch.log(-w_re).expand(N // 2), (-w_im).clamp(min=1e-4), Bt
 
 
 def linear_recurrence(lam, b):
