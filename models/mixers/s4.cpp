@@ -21,7 +21,7 @@
 // stored through the inverse transform. C ~ CN(0, 1) [Cc, H, N/2]; D ~ N(0, 1) [H]; the output Linear with
 // PyTorch's default U(±1/√H).
 // Parameter groups: log_A_real, A_imag, B and P in "ssm" (their own lr, no weight decay; P with A's lr and
-// wd 0, ssm.py 775); inv_dt in dt_group; C in c_group ("ssm_decay": the ssm lr with the usual weight
+// wd 0, ssm.py 775); inv_dt in dt_group (default: global lr, undecayed); C in c_group ("ssm_decay": the ssm lr with the usual weight
 // decay, as a scalar layer lr gives C in the reference).
 // Cost: kernel O(H·N·L) time and O(H·(N + L)) memory; convolution O(B·H·L log L); output Linear O(B·L·H²);
 // construction O(H·N³·log L) (the dense C̃ correction, once).
@@ -163,7 +163,7 @@ struct S4Options {
     o.number("dt_max", dt_max, "largest initial step size");
     o.choice("dt_transform", dt_transform, {"softplus", "exp"}, "dt = transform(inv_dt)");
     o.flag("bidirectional", bidirectional, "add an anti-causal kernel (a second C; Λ, P, B, dt shared)");
-    o.choice("dt_group", dt_group, {"ssm", "default"}, "parameter group of inv_dt");
+    o.choice("dt_group", dt_group, {"ssm", "default"}, "parameter group of inv_dt (default: the global lr, undecayed)");
     o.choice("c_group", c_group, {"default", "ssm", "ssm_decay"},
              "parameter group of C (ssm: ssm lr, no decay; ssm_decay: ssm lr with weight decay)");
   }
@@ -209,7 +209,10 @@ class S4Mixer : public Mixer {
         b[2 * i] = float(bm.real());
         b[2 * i + 1] = float(std::clamp(bm.imag(), -2.0, 2.0));
       }
-    inv_dt_ = register_parameter("inv_dt", inv_dt, nn::ParamKind::Weight, o.dt_group);
+    // dt_group = default: the global lr, registered with kind Bias so the optimizer leaves it undecayed (S4
+    // gives dt wd 0 and `lr: null`, kernel.py 82-94), as the s4d mixer does.
+    inv_dt_ = register_parameter("inv_dt", inv_dt, o.dt_group == "ssm" ? nn::ParamKind::Weight : nn::ParamKind::Bias,
+                                 o.dt_group);
     log_A_real_ = register_parameter("log_A_real", Tensor::from_vector(a_re, {S, M}), nn::ParamKind::Weight, "ssm");
     A_imag_ = register_parameter("A_imag", Tensor::from_vector(a_im, {S, M}), nn::ParamKind::Weight, "ssm");
     P_ = register_parameter("P", Tensor::from_vector(p, {S, M, 2}), nn::ParamKind::Weight, "ssm");

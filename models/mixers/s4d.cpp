@@ -24,7 +24,8 @@
 // Parameter groups: the dt parameter, log_A_real, A_imag and B are in group "ssm" (their own lr, no weight
 // decay); dt_group = default moves dt to the global lr, still undecayed (S4's ListOps/IMDB/AAN configs,
 // lr: {dt: null, A: 0.001, B: 0.001} with the layer's wd 0: kind Bias, the kind the optimizer leaves
-// undecayed unless decay_all, which no s4d file sets); C joins the ssm group with ssm_bc.
+// undecayed unless decay_all, which no s4d file sets); C in c_group (ssm_decay: the ssm lr with the usual
+// weight decay, as S4's scalar layer lr gives C).
 // Cost: O(H·N·L) for the kernel, O(B·H·L log L) for the convolution, O(B·L·H²) for the output Linear.
 #include <algorithm>
 #include <cmath>
@@ -55,7 +56,7 @@ struct S4DOptions {
   std::string dt_group = "ssm";
   std::string disc = "zoh";
   bool bidirectional = false;
-  bool ssm_bc = false;
+  std::string c_group = "default";
 
   void visit(MixerOptions& o) {
     o.integer("ssm_n", ssm_n, "state size N (even: N/2 complex modes per channel)");
@@ -70,7 +71,8 @@ struct S4DOptions {
              "dt in the ssm group (ssm_lr) or at the global lr (S4's lr.dt null), undecayed unless decay_all");
     o.choice("disc", disc, {"zoh", "bilinear"}, "discretisation: zero-order hold or bilinear");
     o.flag("bidirectional", bidirectional, "add an anti-causal kernel (a second C)");
-    o.flag("ssm_bc", ssm_bc, "C joins the ssm parameter group");
+    o.choice("c_group", c_group, {"default", "ssm", "ssm_decay"},
+             "parameter group of C (ssm: ssm lr, no decay; ssm_decay: ssm lr with weight decay)");
   }
 };
 
@@ -137,7 +139,6 @@ class S4DMixer : public Mixer {
     LRA_CHECK(0 <= o.n_ssm && o.n_ssm <= H_, "s4d: n_ssm must be in [0, width = ", H_, "] (0 = one (A, B) per ",
               "channel), got ", o.n_ssm);
     const int64_t S = o.n_ssm == 0 ? H_ : o.n_ssm;
-    const std::string c_group = o.ssm_bc ? "ssm" : "default";
     kopts_.dt = o.dt_transform == "softplus" ? ops::SSMDt::Softplus : ops::SSMDt::Exp;
     kopts_.disc = o.disc == "bilinear" ? ops::SSMDisc::Bilinear : ops::SSMDisc::ZOH;
 
@@ -167,11 +168,11 @@ class S4DMixer : public Mixer {
     // randn(cfloat): real and imaginary parts each of variance 1/2.
     Tensor C = Tensor::empty({H_, M, 2});
     nn::init::normal(C, gen, 0.0, std::sqrt(0.5));
-    C_ = register_parameter("C", C, nn::ParamKind::Weight, c_group);
+    C_ = register_parameter("C", C, nn::ParamKind::Weight, o.c_group);
     if (bidirectional_) {
       Tensor Ca = Tensor::empty({H_, M, 2});
       nn::init::normal(Ca, gen, 0.0, std::sqrt(0.5));
-      C_anti_ = register_parameter("C_anti", Ca, nn::ParamKind::Weight, c_group);
+      C_anti_ = register_parameter("C_anti", Ca, nn::ParamKind::Weight, o.c_group);
     }
     Tensor D = Tensor::empty({H_});
     nn::init::normal(D, gen, 0.0, 1.0);

@@ -1130,7 +1130,7 @@ TEST(Registry, EveryMixerDeclaresExactlyTheKeysItReads) {
       {"las_P", "3"},            {"chunk", "4"},         {"block", "4"},      {"grouping", "strided"},
       {"projection_init", "torch"},
       {"ssm_n", "4"},            {"init", "inv"},        {"dt_min", "0.002"}, {"dt_max", "0.05"},
-      {"bidirectional", "true"}, {"ssm_bc", "true"},     {"hidden", "16"},    {"groups", "2"},
+      {"bidirectional", "true"}, {"s4d c_group", "ssm"}, {"hidden", "16"},    {"groups", "2"},
       {"kernel_size", "3"},      {"qkv_dim", "8"},       {"heads", "2"},      {"attention_dropout", "0.2"},
       {"attention_bias", "true"},
       {"variant", "paper"},      {"max_num_blocks", "4"}, {"sinkhorn_iters", "2"}, {"temperature", "0.5"},

@@ -63,7 +63,7 @@ TEST_P(ConvMixers, ShapeFiniteAndGradientsReachEveryParameter) {
 INSTANTIATE_TEST_SUITE_P(
     All, ConvMixers,
     ::testing::Values(Setting{"s4d", {{"ssm_n", "8"}}}, Setting{"s4d", {{"ssm_n", "6"}, {"bidirectional", "1"}}},
-                      Setting{"s4d", {{"ssm_n", "4"}, {"init", "inv"}, {"ssm_bc", "1"}}},
+                      Setting{"s4d", {{"ssm_n", "4"}, {"init", "inv"}, {"c_group", "ssm"}}},
                       Setting{"s4d", {{"ssm_n", "8"}, {"init", "legs"}, {"dt_transform", "softplus"},
                                       {"n_ssm", "1"}, {"bidirectional", "1"}}},
                       Setting{"s4d", {{"ssm_n", "6"}, {"disc", "bilinear"}, {"n_ssm", "3"}, {"dt_group", "default"}}},
@@ -88,7 +88,7 @@ TEST(S4DMixer, SsmGroupAndInit) {
   EXPECT_NE(group["C"], "ssm");
   EXPECT_NE(group["D"], "ssm");
   EXPECT_NE(group["out_weight"], "ssm");
-  auto bc = find_mixer("s4d").make(config(4, {{"ssm_n", "8"}, {"ssm_bc", "1"}, {"bidirectional", "1"}}), init);
+  auto bc = find_mixer("s4d").make(config(4, {{"ssm_n", "8"}, {"c_group", "ssm"}, {"bidirectional", "1"}}), init);
   for (const auto& p : bc->named_parameters())
     if (p.name == "C" || p.name == "C_anti") EXPECT_EQ(p.group, "ssm") << p.name;
 
