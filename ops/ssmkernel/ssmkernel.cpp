@@ -1,6 +1,8 @@
 // Glue for the S4D kernel: shape checks, allocation, device dispatch and the autograd record.
 #include "ops/ssmkernel/ssmkernel.h"
 
+#include <type_traits>
+
 #include "ops/common.h"
 
 namespace lra::ops {
@@ -16,8 +18,12 @@ void forward_into(const SSMKernelShape& s, const Tensor& p, const Tensor& ar, co
     case Device::CPU:
       dispatch_float(p, "ssm_kernel", [&](auto t) {
         using T = decltype(t);
-        cpu::ssm_kernel_forward<T>(s, p.data<T>(), ar.data<T>(), ai.data<T>(), data_or_null<T>(B), C.data<T>(),
-                                   K.data<T>());
+        if constexpr (std::is_same_v<T, float>)
+          cpu::ssm_kernel_forward_fast(s, p.data<T>(), ar.data<T>(), ai.data<T>(), data_or_null<T>(B), C.data<T>(),
+                                       K.data<T>());
+        else
+          cpu::ssm_kernel_forward<T>(s, p.data<T>(), ar.data<T>(), ai.data<T>(), data_or_null<T>(B), C.data<T>(),
+                                     K.data<T>());
       });
       break;
     case Device::CUDA: {
@@ -91,10 +97,16 @@ Tensor ssm_kernel(const Tensor& dt_param, const Tensor& log_A_real, const Tensor
                        case Device::CPU:
                          dispatch_float(p, "ssm_kernel", [&](auto t) {
                            using T = decltype(t);
-                           cpu::ssm_kernel_backward<T>(s, p.data<T>(), ar.data<T>(), ai.data<T>(),
-                                                       data_or_null<T>(b), c.data<T>(), gK.data<T>(),
-                                                       g_p.data<T>(), g_ar.data<T>(), g_ai.data<T>(),
-                                                       data_or_null<T>(g_b), g_c.data<T>());
+                           if constexpr (std::is_same_v<T, float>)
+                             cpu::ssm_kernel_backward_fast(s, p.data<T>(), ar.data<T>(), ai.data<T>(),
+                                                           data_or_null<T>(b), c.data<T>(), gK.data<T>(),
+                                                           g_p.data<T>(), g_ar.data<T>(), g_ai.data<T>(),
+                                                           data_or_null<T>(g_b), g_c.data<T>());
+                           else
+                             cpu::ssm_kernel_backward<T>(s, p.data<T>(), ar.data<T>(), ai.data<T>(),
+                                                         data_or_null<T>(b), c.data<T>(), gK.data<T>(),
+                                                         g_p.data<T>(), g_ar.data<T>(), g_ai.data<T>(),
+                                                         data_or_null<T>(g_b), g_c.data<T>());
                          });
                          break;
                        case Device::CUDA: {

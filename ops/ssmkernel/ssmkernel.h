@@ -37,6 +37,10 @@
 // Saved for backward: the inputs (the modes are recomputed). Cost: forward H·N·L complex exponentials
 // (≈ 20 flops each), writes 4·H·L bytes; backward the same exponentials, reads 4·H·L bytes. The
 // discretisation and the dt transform are per mode (H·N work), free next to the H·N·L sums.
+// CPU paths: float64 runs the reference loops below (the spec the tests use); float32 runs
+// ssmkernel_cpu_fast.cpp, the same sums with the powers by a recurrence re-anchored every 64 taps (one complex
+// multiply per entry instead of exp, cos and sin) and channels in parallel: an s4d step at L 4096 (width 128,
+// N 64) spent 56% of its backward in the reference's kernel gradient.
 #pragma once
 
 #include <cmath>
@@ -210,6 +214,13 @@ void ssm_kernel_forward(const SSMKernelShape& s, const T* p_dt, const T* log_A_r
 template <class T>
 void ssm_kernel_backward(const SSMKernelShape& s, const T* p_dt, const T* log_A_real, const T* A_imag, const T* B,
                          const T* C, const T* gK, T* g_p_dt, T* g_log_A_real, T* g_A_imag, T* gB, T* gC);
+// The float32 path the op runs (ssmkernel_cpu_fast.cpp): powers by a re-anchored recurrence in double,
+// channels in parallel; the templates above are the reference it is tested against (float64 runs them).
+void ssm_kernel_forward_fast(const SSMKernelShape& s, const float* p_dt, const float* log_A_real, const float* A_imag,
+                             const float* B, const float* C, float* K);
+void ssm_kernel_backward_fast(const SSMKernelShape& s, const float* p_dt, const float* log_A_real,
+                              const float* A_imag, const float* B, const float* C, const float* gK, float* g_p_dt,
+                              float* g_log_A_real, float* g_A_imag, float* gB, float* gC);
 }  // namespace cpu
 
 namespace cuda {
