@@ -33,6 +33,8 @@ const std::vector<Setting<ModelConfig>>& model_settings() {
       flag("final_norm", &C::final_norm, "pre-norm: a norm after the last block (false: none)"),
       choice("norm", &C::norm, kNormNames,
              "normalisation (batch: over all B x L positions; scale: MEGA's ScaleNorm, one learned scalar)"),
+      number("bn_momentum", &C::bn_momentum,
+             "BatchNorm running statistics: r = (1 − m)·r + m·batch (PyTorch's m; flax momentum 0.95 is m = 0.05)"),
       choice("activation", &C::activation, kActivationNames, "feed-forward activation"),
       number("dropout", &C::dropout, "dropout rate (residual branches, feed-forward, mixer-internal)"),
       number("act_dropout", &C::act_dropout,

@@ -46,6 +46,7 @@ struct ModelConfig {
   NormKind norm = NormKind::Layer;
   Activation activation = Activation::Gelu;  // of the FFN
   double dropout = 0.1;         // residual branches, FFN, mixer-internal (not the input: input_dropout)
+  double bn_momentum = 0.1;     // BatchNorm's running-statistics momentum, PyTorch's convention (flax's m is 1 − m)
   double act_dropout = -1.0;    // FFN: after the activation (< 0: dropout; MEGA's act-dropout is 0)
   double input_dropout = 0.0;   // after embedding + positions (LRA: = dropout; S4 and the predecessor: none)
   bool tied_dropout = false;    // one mask per channel, broadcast over the sequence (input dropout too)

@@ -16,7 +16,6 @@ namespace {
 
 constexpr double kLayerNormEps = 1e-6;  // flax default, as in the LRA code
 constexpr double kBatchNormEps = 1e-5;
-constexpr double kBatchNormMomentum = 0.1;
 constexpr double kScaleNormEps = 1e-5;  // MEGA's SequenceNorm passes 1e-5 to ScaleNorm
 
 }  // namespace
@@ -47,7 +46,8 @@ Tensor Linear::forward(const Tensor& x) const { return ops::linear(x, weight_, b
 
 // --- Norm ----------------------------------------------------------------------------------------
 
-Norm::Norm(NormKind kind, int width) : kind_(kind), batch_(kind == NormKind::Batch) {
+Norm::Norm(NormKind kind, int width, double momentum)
+    : kind_(kind), batch_(kind == NormKind::Batch), momentum_(momentum) {
   if (kind == NormKind::Scale) {
     weight_ = register_parameter("weight", Tensor::ones({1}), nn::ParamKind::Norm);
     return;
@@ -79,11 +79,11 @@ Tensor Norm::forward(const Tensor& x) {
     Tensor centred = ops::sub(xd, ops::reshape(mean, {1, D}));
     Tensor var = ops::mean(ops::mul(centred, centred), 0);
     const DType keep = running_mean_.dtype();  // the buffers keep their dtype (float64 inputs in gradchecks)
-    running_mean_.copy_from(ops::cast(ops::add(ops::scale(ops::cast(running_mean_, x.dtype()), 1 - kBatchNormMomentum),
-                                               ops::scale(mean, kBatchNormMomentum)), keep));
+    running_mean_.copy_from(ops::cast(ops::add(ops::scale(ops::cast(running_mean_, x.dtype()), 1 - momentum_),
+                                               ops::scale(mean, momentum_)), keep));
     const double unbiased = N > 1 ? double(N) / double(N - 1) : 1.0;
-    running_var_.copy_from(ops::cast(ops::add(ops::scale(ops::cast(running_var_, x.dtype()), 1 - kBatchNormMomentum),
-                                              ops::scale(var, kBatchNormMomentum * unbiased)), keep));
+    running_var_.copy_from(ops::cast(ops::add(ops::scale(ops::cast(running_var_, x.dtype()), 1 - momentum_),
+                                              ops::scale(var, momentum_ * unbiased)), keep));
   } else {
     // Running statistics, all on the device: (x − mean)·(var + eps)^(−1/2).
     Tensor mean = ops::reshape(ops::cast(running_mean_, x.dtype()), {1, D});

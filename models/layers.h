@@ -39,7 +39,8 @@ class Linear : public nn::Module {
 };
 
 // LayerNorm over the last dim (eps 1e-6, the flax default of the LRA code), or BatchNorm over all leading
-// dims (B×L, padding included; eps 1e-5, momentum 0.1): batch statistics with the biased variance in
+// dims (B×L, padding included; eps 1e-5, momentum 0.1 unless given: PyTorch's convention, running = (1 − m)·running
+// + m·batch; S5's flax 0.95 is 0.05 here, minimal-LRU's 0.99 is 0.01): batch statistics with the biased variance in
 // training, running statistics in eval, the running variance updated with the unbiased batch variance as
 // PyTorch's BatchNorm1d does. The running statistics are buffers ("running_mean", "running_var"): moved
 // by to() and saved in checkpoints.
@@ -47,12 +48,13 @@ class Linear : public nn::Module {
 // learned scalar g = 1 ("weight" [1]; the eps is SequenceNorm's 1e-5).
 class Norm : public nn::Module {
  public:
-  Norm(NormKind kind, int width);
+  Norm(NormKind kind, int width, double momentum = 0.1);
   Tensor forward(const Tensor& x);  // x [..., D]
 
  private:
   NormKind kind_;
   bool batch_;
+  double momentum_;
   Tensor weight_, bias_;
   Tensor running_mean_, running_var_;
 };

@@ -30,11 +30,11 @@ class ModuleList : public nn::Module {
 // --- Block ---------------------------------------------------------------------------------------
 
 Block::Block(const ModelConfig& config, const MixerConfig& mixer_config, Generator& init) : config_(config) {
-  norm1_ = register_module("norm1", std::make_shared<Norm>(config.norm, config.width));
+  norm1_ = register_module("norm1", std::make_shared<Norm>(config.norm, config.width, config.bn_momentum));
   mixer_ = register_module("mixer", find_mixer(config.model).make(mixer_config, init));
   LRA_CHECK(mixer_ != nullptr, "model: mixer '", config.model, "' returned no module");
   if (config.ffn > 0) {
-    norm2_ = register_module("norm2", std::make_shared<Norm>(config.norm, config.width));
+    norm2_ = register_module("norm2", std::make_shared<Norm>(config.norm, config.width, config.bn_momentum));
     ffn_ = register_module("ffn", std::make_shared<FeedForward>(config.width, config.ffn, config.activation, init,
                                                                 config.act_dropout));
   }
@@ -103,6 +103,8 @@ LraModel::LraModel(const ModelConfig& config, Generator& init) : config_(config)
   LRA_CHECK(c.input == Input::Scalars || c.vocab_size > 0, "model: input = tokens needs vocab_size > 0, got ",
             c.vocab_size);
   LRA_CHECK(c.dropout >= 0 && c.dropout < 1, "model: dropout ", c.dropout, " is not in [0, 1)");
+  LRA_CHECK(c.bn_momentum > 0 && c.bn_momentum <= 1, "model: bn_momentum ", c.bn_momentum,
+            " is not in (0, 1] (PyTorch's convention: flax's momentum 0.9 is 0.1 here)");
   LRA_CHECK(c.act_dropout < 1, "model: act_dropout ", c.act_dropout, " is not below 1 (< 0: the dropout rate)");
   LRA_CHECK(c.input_dropout >= 0 && c.input_dropout < 1, "model: input_dropout ", c.input_dropout,
             " is not in [0, 1)");
@@ -145,7 +147,7 @@ LraModel::LraModel(const ModelConfig& config, Generator& init) : config_(config)
     mc.layer = i;
     blocks_.push_back(blocks->add(std::to_string(i), std::make_shared<Block>(c, mc, init)));
   }
-  if (c.prenorm && c.final_norm) final_norm_ = register_module("final_norm", std::make_shared<Norm>(c.norm, c.width));
+  if (c.prenorm && c.final_norm) final_norm_ = register_module("final_norm", std::make_shared<Norm>(c.norm, c.width, c.bn_momentum));
 
   const int mlp = c.mlp_dim > 0 ? c.mlp_dim : c.width;
   auto head = register_module("head", std::make_shared<ModuleList>());

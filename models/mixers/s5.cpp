@@ -31,8 +31,8 @@
 // std √(1/fan_in)/0.8796, fan_in = shape[−2]·prod(shape[:−2]).
 // Parameter groups (train_helpers.py): Λ_re, Λ_im and log_step are "ssm" (ssm_lr, no weight decay);
 // `dt_global` moves log_step to "default"; `opt_config` places B: standard → "ssm", BfastandCdecay →
-// "default" (global lr, decayed), BandCdecay → "ssm" (S5 gives B ssm_lr WITH decay, which our groups cannot
-// express: docs/configs.md, S5). Everything else (C, D, the GLU Dense) is "default".
+// "default" (global lr, decayed), BandCdecay → "ssm_decay" (ssm_lr with the global weight decay, as S5's AdamW
+// for B). Everything else (C, D, the GLU Dense) is "default".
 // Cost: O(B·L·P·H) for the two projections, O(B·L·P) for the scan (×2 bidirectional); memory O(B·L·(P + H)):
 // the [B, L, P] states are the largest tensors (never [H, N, L]).
 #include <cmath>
@@ -82,7 +82,7 @@ struct S5Options {
     o.choice("activation_fn", activation_fn, {"half_glu1", "half_glu2", "full_glu", "gelu"},
              "S5's activation after the SSM");
     o.choice("opt_config", opt_config, {"standard", "BandCdecay", "BfastandCdecay"},
-             "B's parameter group: ssm (standard, BandCdecay) or default (BfastandCdecay)");
+             "B's parameter group: ssm (standard), ssm_decay (BandCdecay: ssm lr, decayed) or default (BfastandCdecay)");
     o.flag("dt_global", dt_global, "log_step in the default group instead of ssm");
   }
 };
@@ -168,7 +168,9 @@ class S5Mixer : public Mixer {
           Bt[at] = float(acc.real());
           Bt[at + 1] = float(acc.imag());
         }
-    const std::string b_group = o.opt_config == "BfastandCdecay" ? "default" : "ssm";
+    const std::string b_group = o.opt_config == "BfastandCdecay" ? "default"
+                                : o.opt_config == "BandCdecay"   ? "ssm_decay"
+                                                                 : "ssm";
     B_ = register_parameter("B", Tensor::from_vector(Bt, {P2_, H_, 2}), nn::ParamKind::Weight, b_group);
 
     // C̃ (ssm.py setup, ssm_init.py init_CV / trunc_standard_normal).

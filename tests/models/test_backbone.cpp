@@ -688,8 +688,12 @@ TEST(Backbone, DenoiseHeadShape) {
   EXPECT_THROW(plain.denoise_logits(Tensor::zeros({1, 4, 16})), Error);
 }
 
-TEST(Backbone, BatchNormUsesBatchThenRunningStatistics) {
-  Norm norm(NormKind::Batch, 3);
+// momentum: the running statistics' update weight m (PyTorch's convention), 0.1 by default; bn_momentum sets it.
+class BatchNormMomentum : public testing::TestWithParam<double> {};
+
+TEST_P(BatchNormMomentum, UsesBatchThenRunningStatistics) {
+  const double mom = GetParam();
+  Norm norm(NormKind::Batch, 3, mom);
   std::vector<float> v(2 * 5 * 3);
   for (size_t i = 0; i < v.size(); ++i) v[i] = float(i % 3) * 2.0f + float(i % 7) - 1.0f;
   Tensor x = Tensor::from_vector(v, {2, 5, 3});
@@ -702,19 +706,22 @@ TEST(Backbone, BatchNormUsesBatchThenRunningStatistics) {
     EXPECT_NEAR(s, 1.0, 1e-3) << "channel " << ch;
   }
   norm.eval();
-  // Running statistics after one step: 0.9 * (0, 1) + 0.1 * batch (unbiased variance, as PyTorch);
+  // Running statistics after one step: (1 − m) * (0, 1) + m * batch (unbiased variance, as PyTorch);
   // the eval output is not normalised.
   std::vector<float> e = norm.forward(x).to_vector<float>();
   for (int ch = 0; ch < 3; ++ch) {
     double m = 0, var = 0;
     for (int r = 0; r < 10; ++r) m += v[size_t(r * 3 + ch)] / 10.0;
     for (int r = 0; r < 10; ++r) var += (v[size_t(r * 3 + ch)] - m) * (v[size_t(r * 3 + ch)] - m) / 9.0;
-    double rm = 0.1 * m, rv = 0.9 + 0.1 * var;
+    double rm = mom * m, rv = (1 - mom) + mom * var;
     for (int r = 0; r < 10; ++r)
       EXPECT_NEAR(e[size_t(r * 3 + ch)], (v[size_t(r * 3 + ch)] - rm) / std::sqrt(rv + 1e-5), 1e-4)
           << "channel " << ch << " row " << r;
   }
 }
+
+// 0.1: PyTorch's default and ours; 0.05 and 0.01: S5's and minimal-LRU's flax momenta (0.95, 0.99).
+INSTANTIATE_TEST_SUITE_P(Momenta, BatchNormMomentum, testing::Values(0.1, 0.05, 0.01));
 
 TEST(Backbone, BatchNormRunningStatisticsTravelWithTheCheckpoint) {
   // Train-mode steps move the running statistics away from (0, 1); a fresh model loading the
@@ -1081,6 +1088,9 @@ TEST(Registry, BadSettingsAreClearErrors) {
   c = tiny("transformer");
   c.dropout = 1.0;
   EXPECT_NE(message(c).find("dropout 1 is not in [0, 1)"), std::string::npos) << message(c);
+  c = tiny("transformer");
+  c.bn_momentum = 0.0;
+  EXPECT_NE(message(c).find("bn_momentum 0 is not in (0, 1]"), std::string::npos) << message(c);
   // Rotary positions are the attention mixers' key; a convolution has none to take.
   c = tiny("gmlp");
   c.mixer["rotary"] = "full";

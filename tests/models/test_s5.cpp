@@ -87,14 +87,15 @@ TEST(S5, LambdaIsHippoPerBlock) {
   }
 }
 
-// opt_config / dt_global place B and log_step as s5/train_helpers.py does (BandCdecay: see docs/models/s5.md).
+// opt_config / dt_global place B and log_step as s5/train_helpers.py does (BandCdecay: the ssm lr with
+// decay, "ssm_decay").
 TEST(S5, ParameterGroupsFollowOptConfig) {
   struct Want {
     std::map<std::string, std::string> o;
     std::string B, log_step;
   };
   for (const Want& w : {Want{{}, "ssm", "ssm"}, Want{{{"opt_config", "BfastandCdecay"}}, "default", "ssm"},
-                        Want{{{"opt_config", "BandCdecay"}}, "ssm", "ssm"},
+                        Want{{{"opt_config", "BandCdecay"}}, "ssm_decay", "ssm"},
                         Want{{{"dt_global", "true"}}, "ssm", "default"}}) {
     std::map<std::string, std::string> o = w.o;
     o["ssm_size"] = "8";

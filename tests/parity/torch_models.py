@@ -12,7 +12,7 @@ refuses a file whose parameters do not match the model one to one.
 Conventions taken from the engine's headers (each is a choice the parity test pins down):
   * GELU is the exact erf form (ops/elementwise: gelu() defaults to erf; PyTorch's nn.GELU default).
   * LayerNorm eps 1e-6 in the backbone (flax default, the LRA code); 1e-5 for gMLP's inner LN
-    (ops::layer_norm's default, PyTorch's). BatchNorm eps 1e-5, momentum 0.1, statistics over all
+    (ops::layer_norm's default, PyTorch's). BatchNorm eps 1e-5, momentum bn_momentum (0.1), statistics over all
     B×L positions (padding included).
   * Rotary: channel pairs (2i, 2i+1), theta_i = base^(−2i/D); "half" zeroes every even-indexed theta.
   * LaS: s_ij · exp(−α_h|i−j|) before the mask, α_0 = 0, α_c = B·100^(−(H−1−c)/(H−2)) (H = 2: α_1 = B);
@@ -38,7 +38,6 @@ import torch.nn.functional as F
 
 LAYER_NORM_EPS = 1e-6
 BATCH_NORM_EPS = 1e-5
-BATCH_NORM_MOMENTUM = 0.1
 GMLP_NORM_EPS = 1e-5
 SCALE_NORM_EPS = 1e-5
 
@@ -58,6 +57,7 @@ class Config:
             setattr(self, k, metadata[k] == "true")
         for k in ("model", "input", "position", "norm", "activation", "pooling", "interaction"):
             setattr(self, k, metadata[k])
+        self.bn_momentum = float(metadata.get("bn_momentum", "0.1"))
         self.mixer = {k[len("mixer."):]: v for k, v in metadata.items() if k.startswith("mixer.")}
         self.layer = 0  # the block's index (at_layer); LRA's BigBird seeds its random graph with it
 
@@ -104,8 +104,9 @@ class Norm(nn.Module):
     ScaleNorm (fairseq/modules/scale_norm.py: g·x/sqrt(mean(x²) + eps), one scalar g, eps 1e-5 from
     SequenceNorm)."""
 
-    def __init__(self, kind, width):
+    def __init__(self, kind, width, momentum=0.1):
         super().__init__()
+        self.momentum = momentum
         self.batch = kind == "batch"
         self.scale = kind == "scale"
         if self.scale:
@@ -123,7 +124,7 @@ class Norm(nn.Module):
         if not self.batch:
             return F.layer_norm(x, x.shape[-1:], self.weight, self.bias, LAYER_NORM_EPS)
         y = F.batch_norm(x.reshape(-1, x.shape[-1]), self.running_mean, self.running_var, self.weight, self.bias,
-                         self.training, BATCH_NORM_MOMENTUM, BATCH_NORM_EPS)
+                         self.training, self.momentum, BATCH_NORM_EPS)
         return y.reshape(x.shape)
 
 
@@ -142,10 +143,10 @@ class Block(nn.Module):
     def __init__(self, cfg, make_mixer):
         super().__init__()
         self.prenorm = cfg.prenorm
-        self.norm1 = Norm(cfg.norm, cfg.width)
+        self.norm1 = Norm(cfg.norm, cfg.width, cfg.bn_momentum)
         self.mixer = make_mixer()
         if cfg.ffn > 0:
-            self.norm2 = Norm(cfg.norm, cfg.width)
+            self.norm2 = Norm(cfg.norm, cfg.width, cfg.bn_momentum)
             self.ffn = FeedForward(cfg.width, cfg.ffn, cfg.activation)
         else:
             self.ffn = None
@@ -200,7 +201,7 @@ class LraModel(nn.Module):
             self.register_buffer("sinusoid", sinusoidal_table(rows, D), persistent=False)
         make = MIXERS[cfg.model]
         self.blocks = nn.ModuleList([Block(cfg, lambda i=i: make(cfg.at_layer(i), rows)) for i in range(cfg.depth)])
-        self.final_norm = Norm(cfg.norm, D) if cfg.prenorm and cfg.final_norm else None
+        self.final_norm = Norm(cfg.norm, D, cfg.bn_momentum) if cfg.prenorm and cfg.final_norm else None
         mlp = cfg.mlp_dim if cfg.mlp_dim > 0 else D
         features = (4 if cfg.interaction == "nli" else 2) * D if cfg.dual else D
         head = {}
