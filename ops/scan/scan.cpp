@@ -1,6 +1,8 @@
 // Glue for the diagonal linear recurrence: checks, allocation, device dispatch, autograd record.
 #include "ops/scan/scan.h"
 
+#include <type_traits>
+
 #include "ops/common.h"
 
 namespace lra::ops {
@@ -33,7 +35,10 @@ void run_scan(const Tensor& lambda, const Tensor& b, Tensor& x, Dims d, bool com
     case Device::CPU:
       dispatch_float(b, "scan", [&](auto t) {
         using T = decltype(t);
-        cpu::scan<T>(lambda.data<T>(), b.data<T>(), x.data<T>(), d.batch, d.L, d.N, complex, reverse, conj);
+        if constexpr (std::is_same_v<T, float>)
+          cpu::scan_fast(lambda.data<T>(), b.data<T>(), x.data<T>(), d.batch, d.L, d.N, complex, reverse, conj);
+        else
+          cpu::scan<T>(lambda.data<T>(), b.data<T>(), x.data<T>(), d.batch, d.L, d.N, complex, reverse, conj);
       });
       break;
     case Device::CUDA:
@@ -49,7 +54,10 @@ Tensor lambda_grad(const Tensor& x, const Tensor& a, const Shape& lambda_shape, 
     case Device::CPU:
       dispatch_float(x, "scan", [&](auto t) {
         using T = decltype(t);
-        cpu::scan_lambda_grad<T>(x.data<T>(), a.data<T>(), g.data<T>(), d.batch, d.L, d.N, complex, reverse);
+        if constexpr (std::is_same_v<T, float>)
+          cpu::scan_lambda_grad_fast(x.data<T>(), a.data<T>(), g.data<T>(), d.batch, d.L, d.N, complex, reverse);
+        else
+          cpu::scan_lambda_grad<T>(x.data<T>(), a.data<T>(), g.data<T>(), d.batch, d.L, d.N, complex, reverse);
       });
       break;
     case Device::CUDA: {

@@ -46,6 +46,13 @@ void scan(const T* lambda, const T* b, T* x, int64_t batch, int64_t L, int64_t N
 template <class T>
 void scan_lambda_grad(const T* x, const T* a, T* glambda, int64_t batch, int64_t L, int64_t N, bool complex,
                       bool reverse);
+// The float32 path the op runs (scan_cpu_fast.cpp): the same recurrence in double, blocks of consecutive
+// states advanced a step at a time (contiguous, vectorised), (batch, block) in parallel; the templates above
+// are the reference it is tested against (float64 runs them).
+void scan_fast(const float* lambda, const float* b, float* x, int64_t batch, int64_t L, int64_t N, bool complex,
+               bool reverse, bool conj_lambda);
+void scan_lambda_grad_fast(const float* x, const float* a, float* glambda, int64_t batch, int64_t L, int64_t N,
+                           bool complex, bool reverse);
 }  // namespace cpu
 
 namespace cuda {

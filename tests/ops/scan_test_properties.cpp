@@ -92,6 +92,45 @@ TEST(Scan, Float32ReferenceIsRoundedFloat64) {
   for (size_t k = 0; k < x64.size(); ++k) ASSERT_EQ(x32[k], float(x64[k])) << k;
 }
 
+// The float32 CPU path (blocks of 64 states advanced together, (batch, block) in parallel) against the
+// float64 reference on the same inputs: both directions, conj(lambda), real and complex, N = 130 (two full
+// blocks and a partial one), and the lambda gradient (each block's sum in the reference's order).
+TEST(Scan, FastCpuPathMatchesTheReference) {
+  const int64_t batch = 3, L = 517, N = 130;
+  Generator gen(31);
+  for (int complex = 0; complex < 2; ++complex) {
+    const int64_t w = complex ? 2 : 1;
+    // |lambda| < 1: random phases, moduli in [0.9, 0.999].
+    std::vector<float> lam(size_t(N * w));
+    std::vector<double> mod = test::random_input({N}, gen, 0.9, 0.999).to_vector<double>(),
+                        ph = test::random_input({N}, gen, -3.1, 3.1).to_vector<double>();
+    for (int64_t n = 0; n < N; ++n) {
+      lam[size_t(n * w)] = float(complex ? mod[size_t(n)] * std::cos(ph[size_t(n)]) : mod[size_t(n)]);
+      if (complex) lam[size_t(n * w + 1)] = float(mod[size_t(n)] * std::sin(ph[size_t(n)]));
+    }
+    std::vector<float> b = test::random_input({batch * L * N * w}, gen).to_vector<float>();
+    std::vector<float> a = test::random_input({batch * L * N * w}, gen).to_vector<float>();
+    const std::vector<double> lamd(lam.begin(), lam.end()), bd(b.begin(), b.end()), ad(a.begin(), a.end());
+    for (int reverse = 0; reverse < 2; ++reverse)
+      for (int conj = 0; conj < 2; ++conj) {
+        std::vector<double> xr(b.size());
+        std::vector<float> xf(b.size());
+        ops::cpu::scan<double>(lamd.data(), bd.data(), xr.data(), batch, L, N, complex, reverse, conj);
+        ops::cpu::scan_fast(lam.data(), b.data(), xf.data(), batch, L, N, complex, reverse, conj);
+        for (size_t k = 0; k < xr.size(); ++k)
+          ASSERT_NEAR(xf[k], xr[k], 1e-6 * (1 + std::abs(xr[k]))) << "complex " << complex << " reverse " << reverse
+                                                                  << " conj " << conj << " at " << k;
+        std::vector<double> gr(lam.size());
+        std::vector<float> gf(lam.size());
+        const std::vector<double> xd(xf.begin(), xf.end());
+        ops::cpu::scan_lambda_grad<double>(xd.data(), ad.data(), gr.data(), batch, L, N, complex, reverse);
+        ops::cpu::scan_lambda_grad_fast(xf.data(), a.data(), gf.data(), batch, L, N, complex, reverse);
+        for (size_t k = 0; k < gr.size(); ++k)
+          ASSERT_NEAR(gf[k], gr[k], 1e-5 * (1 + std::abs(gr[k]))) << "lambda grad, complex " << complex << " at " << k;
+      }
+  }
+}
+
 TEST(Scan, ErrorsNameTheShapes) {
   Tensor b = Tensor::zeros({2, 8, 4}, DType::F64);
   EXPECT_NE(test::error_of([&] { ops::scan_real(Tensor::zeros({5}, DType::F64), b); })
