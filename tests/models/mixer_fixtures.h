@@ -2,6 +2,9 @@
 // [B, L, D] float input, and the padded token batch the backbone tests train on.
 #pragma once
 
+#include <gtest/gtest.h>
+
+#include <cmath>
 #include <map>
 #include <string>
 #include <utility>
@@ -42,6 +45,33 @@ inline std::pair<Tensor, Tensor> padded_batch(int L) {
       mask[size_t(b * L + l)] = real ? 1 : 0;
     }
   return {Tensor::from_vector(ids, {3, L}), Tensor::from_vector(mask, {3, L})};
+}
+
+// [2, 13] all ones except the last position of row 1: one padded position.
+inline Tensor last_padded_mask() {
+  Tensor mask = Tensor::from_vector(std::vector<int32_t>(26, 1), {2, 13});
+  mask.data<int32_t>()[25] = 0;
+  return mask;
+}
+
+// A width-8 mixer on x [2, 13, 8] (seed 3) with `mask`: the output keeps the shape and is finite, and a
+// random upstream gradient reaches every parameter, finite and not all zero. `what` prefixes the messages.
+inline void expect_trains(Mixer& mixer, const Tensor& mask, const std::string& what) {
+  Generator gen(2);
+  Tensor y = mixer.forward(random_x(2, 13, 8, 3), mask, gen);
+  ASSERT_EQ(y.shape(), Shape({2, 13, 8})) << what;
+  for (float v : y.to_vector<float>()) ASSERT_TRUE(std::isfinite(v)) << what;
+  Generator gg(4);
+  y.backward(ops::cast(test::random_input(y.shape(), gg), DType::F32));
+  for (const auto& p : mixer.named_parameters()) {
+    ASSERT_TRUE(p.tensor.grad().defined()) << what << ": no gradient for " << p.name;
+    double norm = 0;
+    for (float g : p.tensor.grad().to_vector<float>()) {
+      ASSERT_TRUE(std::isfinite(g)) << what << ": " << p.name;
+      norm += double(g) * g;
+    }
+    EXPECT_GT(norm, 0.0) << what << ": zero gradient for " << p.name;
+  }
 }
 
 }  // namespace lra::models::test_fixtures

@@ -31,25 +31,9 @@ std::map<std::string, std::vector<float>> values(const Mixer& m) {
 class LRUOptionsTest : public ::testing::TestWithParam<std::map<std::string, std::string>> {};
 
 TEST_P(LRUOptionsTest, ShapeFiniteAndGradientsReachEveryParameter) {
-  Generator init(1), gen(2);
+  Generator init(1);
   auto mixer = find_mixer("lru").make(config(8, GetParam()), init);
-  Tensor x = random_x(2, 13, 8, 3);
-  Tensor mask = Tensor::from_vector(std::vector<int32_t>(26, 1), {2, 13});
-  mask.data<int32_t>()[25] = 0;
-  Tensor y = mixer->forward(x, mask, gen);
-  ASSERT_EQ(y.shape(), Shape({2, 13, 8}));
-  for (float v : y.to_vector<float>()) ASSERT_TRUE(std::isfinite(v));
-  Generator gg(4);
-  y.backward(ops::cast(test::random_input(y.shape(), gg), DType::F32));
-  for (const auto& p : mixer->named_parameters()) {
-    ASSERT_TRUE(p.tensor.grad().defined()) << "no gradient for " << p.name;
-    double norm = 0;
-    for (float g : p.tensor.grad().to_vector<float>()) {
-      ASSERT_TRUE(std::isfinite(g)) << p.name;
-      norm += double(g) * g;
-    }
-    EXPECT_GT(norm, 0.0) << "zero gradient for " << p.name;
-  }
+  test_fixtures::expect_trains(*mixer, test_fixtures::last_padded_mask(), "lru");
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -29,23 +29,9 @@ Tensor one_padded_mask() {
 class MegaSettings : public ::testing::TestWithParam<Options> {};
 
 TEST_P(MegaSettings, ShapeFiniteAndGradientsReachEveryParameter) {
-  Generator init(1), gen(2);
+  Generator init(1);
   auto mixer = find_mixer("mega").make(config(8, GetParam()), init);
-  Tensor x = random_x(2, 13, 8, 3);
-  Tensor y = mixer->forward(x, one_padded_mask(), gen);
-  ASSERT_EQ(y.shape(), Shape({2, 13, 8}));
-  for (float v : y.to_vector<float>()) ASSERT_TRUE(std::isfinite(v));
-  Generator gg(4);
-  y.backward(ops::cast(test::random_input(y.shape(), gg), DType::F32));
-  for (const auto& p : mixer->named_parameters()) {
-    ASSERT_TRUE(p.tensor.grad().defined()) << "no gradient for " << p.name;
-    double norm = 0;
-    for (float g : p.tensor.grad().to_vector<float>()) {
-      ASSERT_TRUE(std::isfinite(g)) << p.name;
-      norm += double(g) * g;
-    }
-    EXPECT_GT(norm, 0.0) << "zero gradient for " << p.name;
-  }
+  test_fixtures::expect_trains(*mixer, one_padded_mask(), "mega");
 }
 
 INSTANTIATE_TEST_SUITE_P(All, MegaSettings,

@@ -35,23 +35,9 @@ TEST_P(S5OptionCases, ShapeFiniteAndGradientsReachEveryParameter) {
   std::map<std::string, std::string> o = GetParam();
   o.emplace("ssm_size", "8");
   o.emplace("blocks", "2");
-  Generator init(1), gen(2);
+  Generator init(1);
   auto mixer = find_mixer("s5").make(config(8, o), init);
-  Tensor x = random_x(2, 13, 8, 3);
-  Tensor y = mixer->forward(x, Tensor(), gen);
-  ASSERT_EQ(y.shape(), Shape({2, 13, 8}));
-  for (float v : y.to_vector<float>()) ASSERT_TRUE(std::isfinite(v));
-  Generator gg(4);
-  y.backward(ops::cast(test::random_input(y.shape(), gg), DType::F32));
-  for (const auto& p : mixer->named_parameters()) {
-    ASSERT_TRUE(p.tensor.grad().defined()) << "no gradient for " << p.name;
-    double norm = 0;
-    for (float g : p.tensor.grad().to_vector<float>()) {
-      ASSERT_TRUE(std::isfinite(g)) << p.name;
-      norm += double(g) * g;
-    }
-    EXPECT_GT(norm, 0.0) << "zero gradient for " << p.name;
-  }
+  test_fixtures::expect_trains(*mixer, Tensor(), "s5");
 }
 
 INSTANTIATE_TEST_SUITE_P(
