@@ -702,12 +702,8 @@ class S5(nn.Module):
     @staticmethod
     def recurrence(Lambda_bar, Bu, reverse):
         """x_t = Λ̄ x_{t−1} + Bu_t (reverse: x_t = Λ̄ x_{t+1} + Bu_t, the current input included), by the
-        doubling form of jax.lax.associative_scan: after the step of shift d, x_t = Σ_{k<2d} Λ̄^k Bu_{t−k}."""
-        x = Bu.flip(1) if reverse else Bu
-        a, d, L = Lambda_bar, 1, Bu.shape[1]
-        while d < L:
-            x = torch.cat([x[:, :d], x[:, d:] + a * x[:, :-d]], dim=1)
-            a, d = a * a, 2 * d
+        doubling form of jax.lax.associative_scan (linear_recurrence, which the LRU oracle shares)."""
+        x = linear_recurrence(Lambda_bar, Bu.flip(1) if reverse else Bu)
         return x.flip(1) if reverse else x
 
     def forward(self, x, mask):
