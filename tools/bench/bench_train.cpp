@@ -24,13 +24,14 @@
 // lra_text, the generic row: the LRA text shape scaled to the 2-core CPU (vocab 257, width 128, depth 2,
 // FFN 256, batch 2, length 1024 unless overridden) for any registered mixer (--model NAME, --mixer k=v):
 // the declared `heads` is set to 4 and every declared *dropout key to 0; the PyTorch side is the parity
-// oracle's model of the same settings (tools/bench/torch_cpu_model.py), and tools/bench/cpu_models.py
-// runs both, interleaved, into the CPU table of docs/benchmarks.md.
+// oracle's model of the same settings (tools/bench/torch_speed.py), and lra-speed
+// (tools/bench/lra_speed.cpp) runs both, interleaved, into the tables of docs/benchmarks.md.
 //
 // Memory: peak_gpu_MB is the caching allocator's peak on the GPU; peak_host_MB (every device) is the
-// resident set's peak (VmHWM, reset through /proc/self/clear_refs) above the resident set right after the
-// model is built: the optimizer state, activations, gradients and workspace of the warm-up and timed
-// steps, as the operating system sees them, measured the same way for PyTorch by torch_cpu_model.py.
+// resident set's peak over the timed steps (VmHWM, reset through /proc/self/clear_refs after the warm-up)
+// above the resident set right after the model is built: the optimizer state, gradients, activations and
+// workspace of a step, as the operating system sees them, measured the same way for PyTorch by
+// torch_speed.py.
 //
 // --profile FILE (markdown, "-" for stdout): after the timed steps, --profile-steps more steps with marks
 // (CUDA events / clock readings) between the phases (zero_grad, forward + loss, backward, AdamW), and
@@ -90,7 +91,7 @@ constexpr BenchConfig kConfigs[] = {
     {"rotary_transformer_pathfinder", "rotary_transformer", 256, 128, 6, 4, 256, 128, 1024, 2},
     {"s4d_pathx", "s4d", 256, 256, 6, 0, 0, 16, 16384, 2},
     // The LRA text shape scaled to the 2-core CPU, for every mixer (--model), beside the parity oracle's
-    // PyTorch model of the same settings (tools/bench/torch_cpu_model.py, driven by cpu_models.py).
+    // PyTorch model of the same settings (tools/bench/torch_speed.py, driven by lra-speed).
     {"lra_text", "", 257, 128, 2, 4, 256, 2, 1024, 2},
 };
 constexpr double kLr = 1e-4, kWeightDecay = 0.05;  // torch_reference.py's AdamW
@@ -107,7 +108,7 @@ const BenchConfig& find_config(const std::string& name) {
 
 // Command-line shrinking of a configuration (0 = keep), so the CPU can run the same code path.
 struct Overrides {
-  int batch = 0, length = 0, width = 0, depth = 0;
+  int batch = 0, length = 0, width = 0, depth = 0, heads = 0, ffn = 0;
 };
 
 // What still differs from torch_reference.py's model once the head is one Linear (head_layers 0) and
@@ -139,7 +140,7 @@ models::ModelConfig model_config(const BenchConfig& b, const Overrides& o, const
   const std::vector<std::string> assignments = {
       str("model=", name), str("width=", o.width > 0 ? o.width : b.width),
       str("depth=", o.depth > 0 ? o.depth : b.depth),
-      str("ffn=", b.ffn),  // 0 for s4d: the block is norm → mixer → residual
+      str("ffn=", o.ffn > 0 ? o.ffn : b.ffn),  // 0 for s4d: the block is norm → mixer → residual
       "position=none", "cls_token=false", "prenorm=true", "norm=layer", "activation=relu", "dropout=0",
       "pooling=mean", "mlp_dim=0",
       "head_layers=0",  // torch_reference's classifier is one Linear
@@ -152,7 +153,7 @@ models::ModelConfig model_config(const BenchConfig& b, const Overrides& o, const
   }
   if (generic) {
     for (const models::OptionInfo& info : models::find_mixer(name).options) {
-      if (info.key == "heads") c.mixer[info.key] = std::to_string(b.heads);
+      if (info.key == "heads") c.mixer[info.key] = std::to_string(o.heads > 0 ? o.heads : b.heads);
       const std::string tail = "dropout";
       if (info.key.size() >= tail.size() && info.key.compare(info.key.size() - tail.size(), tail.size(), tail) == 0)
         c.mixer[info.key] = "0";
@@ -313,10 +314,9 @@ nlohmann::ordered_json run_config(const BenchConfig& b, const Options& opt, Devi
   models::LraModel model(mc, init);
   model.to(device);
   // Host memory of the steps: the resident set's peak above what the model alone holds, measured from
-  // here (before the optimizer's state, as torch_cpu_model.py measures PyTorch's, whose AdamW state
-  // appears at its first step), through the warm-up and the timed steps.
+  // here (before the optimizer's state, as torch_speed.py measures PyTorch's, whose AdamW state
+  // appears at its first step); the peak itself is taken over the timed steps (reset after the warm-up).
   const int64_t rss_base_kib = proc_status_kib("VmRSS:");
-  const bool peak_reset = reset_peak_rss();
   optim::AdamWConfig oc;
   oc.lr = kLr;
   oc.weight_decay = kWeightDecay;
@@ -341,6 +341,9 @@ nlohmann::ordered_json run_config(const BenchConfig& b, const Options& opt, Devi
 
   for (int i = 0; i < opt.warmup; ++i) step(i);
   synchronize();
+  // The host peak counts over the timed steps (as torch_speed.py's, whose warm-up may be torch.compile
+  // at work), above the baseline taken before the optimizer existed.
+  const bool peak_reset = reset_peak_rss();
   if (gpu) reset_cuda_peak_memory();  // the CUDA calls only when on the GPU: a CUDA build may run on a GPU-less host
   const bench::Timing t = bench::time(device, step, 0, opt.steps);
   const double peak_mb = gpu ? double(cuda_memory_stats().peak) / double(1 << 20) : 0.0;
@@ -359,7 +362,7 @@ nlohmann::ordered_json run_config(const BenchConfig& b, const Options& opt, Devi
   j["peak_host_MB"] = round_to(host_peak_mb, 1);
   if (!peak_reset) j["peak_host_note"] = "clear_refs refused: peak since process start";
   j["params"] = model.num_parameters();
-  j["mixer"] = mc.mixer;  // the resolved mixer settings, which torch_cpu_model.py builds its model from
+  j["mixer"] = mc.mixer;  // the resolved mixer settings, which torch_speed.py builds its model from
   nlohmann::ordered_json ms;  // every model setting as the trainer prints it (parity_dump's metadata form)
   for (const auto& setting : models::model_settings()) ms[setting.name] = setting.get(mc);
   j["model_settings"] = ms;
@@ -369,7 +372,8 @@ nlohmann::ordered_json run_config(const BenchConfig& b, const Options& opt, Devi
   j["steps"] = opt.steps;
   j["min_ms"] = round_to(t.min_ms, 3);
   j["max_ms"] = round_to(t.max_ms, 3);
-  const bool shrunk = opt.shrink.batch > 0 || opt.shrink.length > 0 || opt.shrink.width > 0 || opt.shrink.depth > 0;
+  const bool shrunk = opt.shrink.batch > 0 || opt.shrink.length > 0 || opt.shrink.width > 0 || opt.shrink.depth > 0 ||
+                      opt.shrink.heads > 0 || opt.shrink.ffn > 0;
   if (shrunk && *b.model) j["shrunk"] = str("width ", mc.width, ", depth ", mc.depth, " (not the table's shape)");
 
   if (!opt.profile.empty()) {
@@ -497,6 +501,8 @@ int main(int argc, char** argv) {
   app.add_option("--length", opt.shrink.length, "override the sequence length");
   app.add_option("--width", opt.shrink.width, "override the width");
   app.add_option("--depth", opt.shrink.depth, "override the depth");
+  app.add_option("--heads", opt.shrink.heads, "override the heads of the generic row's mixer (lra_text)");
+  app.add_option("--ffn", opt.shrink.ffn, "override the FFN width (0: keep the configuration's)");
   app.add_option("--profile", opt.profile, "write a per-phase and per-op (backward) markdown profile to FILE ('-': stdout)");
   app.add_option("--profile-steps", opt.profile_steps, "profiled steps (mean reported)")
       ->capture_default_str()

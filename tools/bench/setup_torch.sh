@@ -14,11 +14,13 @@ set -euo pipefail
 version="${TORCH_VERSION:-2.15.0}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 venv="$root/.venv-torch"
-if ! /usr/bin/python3 -c "import venv, ensurepip" 2>/dev/null; then
+# python3-dev: torch.compile's CPU backend (inductor) compiles C++ against Python.h.
+if ! /usr/bin/python3 -c "import venv, ensurepip" 2>/dev/null || [[ ! -f /usr/include/python3.11/Python.h && \
+  -z "$(/usr/bin/python3 -c 'import sysconfig, os; p = sysconfig.get_paths()["include"]; print(p if os.path.exists(p + "/Python.h") else "")')" ]]; then
   sudo=""
   if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3-venv python3-dev g++ >/dev/null
 fi
 if [[ ! -x "$venv/bin/python" ]]; then
   /usr/bin/python3 -m venv "$venv"
