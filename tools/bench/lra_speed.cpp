@@ -87,6 +87,16 @@ struct Outcome {
   double wall_s = 0;
 };
 
+// The process group of the cell being measured, killed with lra-speed when it is interrupted (Ctrl-C,
+// a timeout of its own), so no measurement outlives the run.
+volatile sig_atomic_t g_child = 0;
+
+void on_signal(int sig) {
+  if (g_child > 0) kill(-pid_t(g_child), SIGKILL);
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
 // Runs argv with extra environment variables, capturing its output; kills its whole process group after
 // timeout_s seconds.
 Outcome run_process(const std::vector<std::string>& argv, const std::vector<std::pair<std::string, std::string>>& env,
@@ -111,6 +121,8 @@ Outcome run_process(const std::vector<std::string>& argv, const std::vector<std:
     _exit(127);
   }
   close(fds[1]);
+  setpgid(pid, pid);  // also here, so the group exists before any kill below (whichever runs first wins)
+  g_child = pid;
   Outcome o;
   char buf[4096];
   for (;;) {
@@ -132,6 +144,7 @@ Outcome run_process(const std::vector<std::string>& argv, const std::vector<std:
   int raw = 0;
   waitpid(pid, &raw, 0);
   if (o.timed_out) kill(-pid, SIGKILL);  // anything left in its group
+  g_child = 0;
   o.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
   o.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return o;
@@ -587,6 +600,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   std::string command = "lra-speed";
   for (int i = 1; i < argc; ++i) command += std::string(" ") + argv[i];
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
   try {
     return run(opt, command);
   } catch (const std::exception& e) {
