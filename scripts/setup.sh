@@ -18,6 +18,7 @@ packages=(
   dataset-fashion-mnist        # Fashion-MNIST, read by a test (/usr/share/datasets/fashion-mnist)
   python3-torch python3-numpy  # the PyTorch 1.13 CPU oracle of the parity tests, run with /usr/bin/python3
   python3-matplotlib           # training-curve plots drawn from metrics.jsonl
+  python3-venv python3-dev     # lra-speed's newest-PyTorch venv (tools/bench/setup_torch.sh); torch.compile needs Python.h
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -7,7 +7,8 @@
 #   tools/bench/setup_torch.sh            # the pinned version below
 #   TORCH_VERSION=2.14.1 tools/bench/setup_torch.sh
 #
-# The venv is built on Debian's /usr/bin/python3 (python3-venv, installed here when missing). PyPI's
+# The venv is built on Debian's /usr/bin/python3 (python3-venv and python3-dev, in scripts/setup.sh's list,
+# installed here too when missing). PyPI's
 # Linux wheel of torch pulls its CUDA runtime packages too (a few GiB): the same wheel then runs on the
 # CPU here and on the GPU machine. Re-running is cheap when the version is already there.
 set -euo pipefail
