@@ -147,6 +147,11 @@ struct AttentionParams {
 // the bias stride is the float path's to set).
 AttentionParams attention_params(const Tensor& q, const Tensor& key_mask, const AttentionOptions& options);
 
+// Which CPU path attention() runs for a call: Fast (attention_cpu_fast.cpp) for float32 without a bias
+// tensor and without dropout, Rows (attention_cpu_rows.cpp) otherwise (float64, a bias, dropout).
+enum class AttentionCpuPath { Rows, Fast };
+AttentionCpuPath attention_cpu_path(DType dtype, const AttentionParams& p, bool has_bias);
+
 // The integer form of the dropout test: philox_uniform(...) = k / 2^24 < p  ⟺  k < ceil(p·2^24) (p·2^24
 // is exact in double). Done once on the host so both backends compare the same integers.
 inline uint32_t attention_dropout_threshold(double p) { return uint32_t(std::ceil(p * 16777216.0)); }
@@ -284,6 +289,17 @@ void attention_forward_rows(const AttentionParams& p, const T* q, const T* k, co
 template <class T>
 void attention_backward_rows(const AttentionParams& p, const T* q, const T* k, const T* v, const T* bias,
                              const T* gout, T* gq, T* gk, T* gv, T* gbias);
+// The float32 fast path (attention_cpu_fast.cpp): a tiled online softmax (FlashAttention-2) that saves
+// the per-row logsumexp lse [B, H, L] (+inf for a query with no included key) and recomputes P from it in
+// the backward. It takes every structural option, α, scale and the key mask, but no bias tensor and no
+// dropout: attention_fast_supports says which calls it takes; the glue runs float32 calls it takes here and
+// everything else (a bias, dropout, float64) on the row path above.
+bool attention_fast_supports(const AttentionParams& p, bool has_bias);
+void attention_forward_fast(const AttentionParams& p, const float* q, const float* k, const float* v, float* out,
+                            float* lse);
+// gq, gk, gv are written (not accumulated); out and lse are the forward's.
+void attention_backward_fast(const AttentionParams& p, const float* q, const float* k, const float* v,
+                             const float* out, const float* lse, const float* gout, float* gq, float* gk, float* gv);
 }  // namespace cpu
 
 namespace cuda {
