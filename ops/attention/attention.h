@@ -79,6 +79,8 @@
 // Bytes moved (CUDA, float32): forward reads q once and k, v once per query tile of 32 rows:
 // 4·B·H·L·D·(1 + 2·L_eff/32) and writes out and the logsumexp.
 //
+// CPU paths: float32 without a bias tensor and without dropout runs attention_cpu_fast.cpp (tiled, saves
+// the logsumexp like CUDA); a bias, dropout or float64 run attention_cpu_rows.cpp (attention_cpu_path()).
 // CPU: any head dim D. CUDA: D in {32, 64, 128} (compiled instances); other D are rejected with an
 // error naming the supported ones.
 #pragma once

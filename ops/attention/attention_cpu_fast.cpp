@@ -26,11 +26,24 @@
 // 10·D per visited pair: S, dP, dV, dK, dQ).
 //
 // Vectorisation (checked with -fopt-info-vec-optimized on this file, AVX-512): the GEMM key loop, the
-// logit/mask/exp loops over a key tile and the axpys along D are vectorised with 512-bit vectors.
+// logit / mask / max / exp / sum loops over a key tile and the loops along D are vectorised with 64-byte
+// vectors. Two things kept the softmax scalar until fixed: std::floor (GCC vectorises it only with
+// -fno-trapping-math; fast_exp rounds with ±1.5·2^23 instead) and float max / sum reductions (they need
+// reassociation: `#pragma omp simd reduction`, still one fixed order per build).
 //
-// Version log (B 2, H 4, D 32, full, forward+backward GFLOP/s on 2 cores, OMP_NUM_THREADS=2, medians;
-// tools/bench/bench_attention_cpu; see docs/kernels.md):
-//   v1  tiled online softmax, K tile transposed, 4-row register GEMM, polynomial exp: see docs/kernels.md.
+// Version log (forward / backward GFLOP/s counted as attention.h, B 2, H 4, D 32, L 1024, full;
+// tools/bench/bench_attention_cpu, medians of 5-7 alternating with the row path; the machine is shared,
+// so ±30% between runs). Row path for comparison: 4.4 fwd+bwd on 2 threads.
+//   v1  tiles 64×64, K transposed, 4-row register GEMM for S, P·V as row axpys:      13 / 25 (2 threads)
+//   v2  one accumulate-GEMM (4 rows × D in registers) for P·V, dS·K, Pᵀ·dO, dSᵀ·Q
+//       on transposed P / dS tiles; causal/chunk/band boundary rows masked by their
+//       key interval instead of a per-pair test:                                       12 / 24 (2 threads; no
+//       gain: perf showed the softmax loops, not the GEMMs, at the top)
+//   v3  the softmax vectorised (omp simd reductions; exp without std::floor):       34 / 69 (1 thread),
+//       45 / 72, 61 fwd+bwd (2 threads). Predicted: the exp loop was 16 scalar ops per
+//       element, ~1/3 of the forward, so ~2× forward; measured 2.6× (1 thread).
+//   At the rotary transformer's shape (B 8, H 4, L 512, D 32, 2 threads): 58 ms forward+backward, PyTorch
+//   2.15 eager 166 ms, scaled_dot_product_attention 136 ms (docs/kernels.md).
 #include <algorithm>
 #include <bit>
 #include <cmath>
