@@ -91,6 +91,11 @@ void set_attention_dropout(AttentionOptions& o, double p, Generator& gen, int64_
   o.dropout_offset = gen.reserve(uniform_counters(B * H * L * L));
 }
 
+AttentionCpuPath attention_cpu_path(DType dtype, const AttentionParams& p, bool has_bias) {
+  return dtype == DType::F32 && cpu::attention_fast_supports(p, has_bias) ? AttentionCpuPath::Fast
+                                                                          : AttentionCpuPath::Rows;
+}
+
 AttentionParams attention_params(const Tensor& q, const Tensor& key_mask, const AttentionOptions& o) {
   AttentionParams p;
   p.B = q.dim(0);
@@ -128,9 +133,18 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor
   const bool empty = q.numel() == 0;
 
   Tensor out = Tensor::empty(q.shape(), q.dtype(), q.device());
-  Tensor lse;  // CUDA only: the per-row logsumexp the backward recomputes P from
+  Tensor lse;  // CUDA and the CPU fast path: the per-row logsumexp the backward recomputes P from
+  // The CPU runs float32 on the fast path when it takes the options (no bias, no dropout), everything
+  // else row by row (attention_cpu_rows.cpp); attention_cpu_path() names the choice for the tests.
+  const bool cpu_fast = attention_cpu_path(q.dtype(), p, bias.defined()) == AttentionCpuPath::Fast;
   switch (q.device()) {
     case Device::CPU:
+      if (cpu_fast) {
+        lse = Tensor::empty({p.B, p.H, p.L}, DType::F32, q.device());
+        cpu::attention_forward_fast(p, q.data<float>(), k.data<float>(), v.data<float>(), out.data<float>(),
+                                    lse.data<float>());
+        break;
+      }
       dispatch_float(q, "attention", [&](auto t) {
         using T = decltype(t);
         cpu::attention_forward_rows<T>(p, q.data<T>(), k.data<T>(), v.data<T>(), bias_ptr<T>(bias), out.data<T>());
@@ -149,7 +163,7 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor
       out, "attention", {q, k, v, bias},
       [p, alpha = options.alpha, mask = key_mask.defined() ? key_mask.detach() : Tensor(), qs = q.detach(),
        ks = k.detach(), vs = v.detach(), bs = bias.defined() ? bias.detach() : Tensor(), os = out.detach(),
-       lse, empty, want_gbias = bias.defined() && autograd::needs_grad({bias})](const Tensor& gout) {
+       lse, empty, cpu_fast, want_gbias = bias.defined() && autograd::needs_grad({bias})](const Tensor& gout) {
         AttentionParams pb = p;
         pb.alpha = alpha.empty() ? nullptr : alpha.data();
         pb.key_mask = mask_ptr(mask);
@@ -164,6 +178,12 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor
         }
         switch (qs.device()) {
           case Device::CPU:
+            if (cpu_fast) {
+              cpu::attention_backward_fast(pb, qs.data<float>(), ks.data<float>(), vs.data<float>(), os.data<float>(),
+                                           lse.data<float>(), gout.data<float>(), gq.data<float>(), gk.data<float>(),
+                                           gv.data<float>());
+              break;
+            }
             dispatch_float(qs, "attention", [&](auto t) {
               using T = decltype(t);
               cpu::attention_backward_rows<T>(pb, qs.data<T>(), ks.data<T>(), vs.data<T>(), bias_ptr<T>(bs),

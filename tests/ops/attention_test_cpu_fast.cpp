@@ -1,0 +1,278 @@
+// The float32 CPU fast path of attention (attention_cpu_fast.cpp) against the float64 reference
+// (attention_cpu.cpp), forward and backward with a random upstream gradient, on odd shapes and every
+// structural option it takes; exact zeros for queries with no key; results independent of the thread
+// count; and which path the glue takes for each option combination (attention_cpu_path).
+//
+// Tolerance, float32 vs float64: |fast − ref| <= 2e-6 + 2e-4·|ref| on out, gq, gk, gv. The fast path
+// rounds q·k over D, the softmax (a polynomial exp of ~2 ulp) and sums of up to L terms in float32; the
+// gradients sum L products that partly cancel, so small entries carry absolute errors of a few 1e-7 (the
+// worst measured beyond 3e-4·|ref| was 3.6e-7, at L 1024): 2e-6 keeps a margin of ~5.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "ops/attention/attention.h"
+#include "tests/support/compare.h"
+#include "tests/support/op_cases.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace lra {
+namespace {
+
+struct FastCase {
+  std::string name;
+  int64_t B, H, L, D;
+  bool causal = false;
+  int64_t chunk = 0, window = 0;
+  bool band = false;
+  int64_t band_left = 0, band_right = 0;
+  int64_t fixed_block = 0, fixed_summary = 0;
+  bool global_first = false, alpha = false, mask = false;
+  double scale = 0;
+};
+
+struct Result {
+  std::vector<float> out, lse, gq, gk, gv;
+};
+
+// Inputs of a case (q, k in [-2, 2]: a softmax far from uniform), its mask and α, and the params.
+struct Inputs {
+  std::vector<float> q, k, v, gout, alpha;
+  std::vector<int32_t> mask;
+  ops::AttentionParams p;
+};
+
+Inputs make_inputs(const FastCase& c) {
+  Generator gen(23);
+  Inputs in;
+  const size_t n = size_t(c.B * c.H * c.L * c.D);
+  auto random = [&](float lo, float hi) {
+    std::vector<float> x(n);
+    for (float& e : x) e = lo + (hi - lo) * float(gen.uniform());
+    return x;
+  };
+  in.q = random(-2, 2), in.k = random(-2, 2), in.v = random(-1, 1), in.gout = random(-1, 1);
+  // Batch 0: every third key masked; batch 1: all masked (its queries see nothing); batch 2: the second half.
+  in.mask.assign(size_t(c.B * c.L), 1);
+  for (int64_t b = 0; b < c.B; ++b)
+    for (int64_t j = 0; j < c.L; ++j)
+      in.mask[size_t(b * c.L + j)] = b == 0 ? (j % 3 != 1) : (b == 1 ? 0 : j < c.L / 2);
+  for (int64_t h = 0; h < c.H; ++h) in.alpha.push_back(h == 0 ? 0.0f : 0.02f * float(1 << h));
+  ops::AttentionParams& p = in.p;
+  p.B = c.B, p.H = c.H, p.L = c.L, p.D = c.D;
+  p.scale = c.scale != 0 ? c.scale : 1.0 / std::sqrt(double(std::max<int64_t>(c.D, 1)));
+  p.causal = c.causal, p.chunk = c.chunk, p.window = c.window;
+  p.band = c.band, p.band_left = c.band_left, p.band_right = c.band_right;
+  p.fixed_block = c.fixed_block, p.fixed_summary = c.fixed_summary, p.fixed_global_first = c.global_first;
+  p.alpha = c.alpha ? in.alpha.data() : nullptr;
+  p.key_mask = c.mask ? in.mask.data() : nullptr;
+  return in;
+}
+
+Result run_fast(const Inputs& in) {
+  const size_t n = in.q.size();
+  Result r;
+  r.out.assign(n, 7.0f), r.gq.assign(n, 7.0f), r.gk.assign(n, 7.0f), r.gv.assign(n, 7.0f);  // stale values
+  r.lse.assign(size_t(in.p.B * in.p.H * in.p.L), 7.0f);
+  ops::cpu::attention_forward_fast(in.p, in.q.data(), in.k.data(), in.v.data(), r.out.data(), r.lse.data());
+  ops::cpu::attention_backward_fast(in.p, in.q.data(), in.k.data(), in.v.data(), r.out.data(), r.lse.data(),
+                                    in.gout.data(), r.gq.data(), r.gk.data(), r.gv.data());
+  return r;
+}
+
+void check_case(const FastCase& c) {
+  const Inputs in = make_inputs(c);
+  const Result got = run_fast(in);
+  // The float64 reference on the same (float) inputs.
+  auto wide = [](const std::vector<float>& x) { return std::vector<double>(x.begin(), x.end()); };
+  const std::vector<double> q = wide(in.q), k = wide(in.k), v = wide(in.v), go = wide(in.gout);
+  const size_t n = q.size();
+  std::vector<double> out(n), gq(n), gk(n), gv(n);
+  ops::cpu::attention_forward<double>(in.p, q.data(), k.data(), v.data(), nullptr, out.data());
+  ops::cpu::attention_backward<double>(in.p, q.data(), k.data(), v.data(), nullptr, go.data(), gq.data(), gk.data(),
+                                       gv.data(), nullptr);
+  const double atol = 2e-6, rtol = 2e-4;
+  auto expect_close = [&](const std::vector<float>& a, const std::vector<double>& want, const char* what) {
+    double worst = 0;
+    size_t at = 0;
+    for (size_t e = 0; e < a.size(); ++e) {
+      const double err = std::abs(double(a[e]) - want[e]) - rtol * std::abs(want[e]);
+      if (!(err <= worst)) worst = err, at = e;  // NaN lands here too
+    }
+    EXPECT_LE(worst, atol) << c.name << ": " << what << "[" << at << "] = " << a[at] << ", reference " << want[at]
+                           << " (|a − b| − rtol·|b| shown)";
+  };
+  expect_close(got.out, out, "out");
+  expect_close(got.gq, gq, "gq");
+  expect_close(got.gk, gk, "gk");
+  expect_close(got.gv, gv, "gv");
+  // A query with no included key (batch 1 with the mask) outputs exactly 0 and passes back exactly 0; its
+  // lse is +inf. Keys masked everywhere get exactly zero gradients.
+  if (c.mask && c.B > 1)
+    for (int64_t h = 0; h < c.H; ++h)
+      for (int64_t e = 0; e < c.L * c.D; ++e) {
+        const size_t at = size_t((c.H + h) * c.L * c.D + e);
+        ASSERT_EQ(got.out[at], 0.0f) << c.name;
+        ASSERT_EQ(got.gq[at], 0.0f) << c.name;
+        ASSERT_EQ(got.gk[at], 0.0f) << c.name;
+        ASSERT_EQ(got.gv[at], 0.0f) << c.name;
+        if (e % c.D == 0 && c.D > 0) ASSERT_EQ(got.lse[size_t((c.H + h) * c.L + e / c.D)], INFINITY) << c.name;
+      }
+}
+
+std::vector<FastCase> fast_cases() {
+  std::vector<FastCase> cs;
+  auto add = [&](FastCase c) { cs.push_back(c); };
+  add({"empty length", 2, 2, 0, 32});
+  add({"empty head dim", 1, 2, 5, 0});
+  add({"L 1", 1, 1, 1, 32});
+  add({"D 1", 2, 2, 13, 1});
+  add({"D 3 prime L", 1, 3, 37, 3});
+  add({"D 33", 1, 2, 70, 33});
+  add({"D 64 tile-1", 1, 2, 63, 64});
+  add({"D 32 tile", 1, 2, 64, 32});
+  add({"D 32 tile+1", 1, 2, 65, 32});
+  add({"D 64 two tiles ±1", 2, 1, 129, 64});
+  FastCase c{"causal prime", 1, 2, 131, 32};
+  c.causal = true;
+  add(c);
+  c = {"causal key mask, a fully masked batch", 3, 2, 97, 32};
+  c.causal = true, c.mask = true;
+  add(c);
+  c = {"full key mask D 64", 3, 1, 67, 64};
+  c.mask = true;
+  add(c);
+  c = {"chunk 16", 1, 2, 101, 32};
+  c.chunk = 16;
+  add(c);
+  c = {"chunk 50 window 1 causal key mask", 3, 1, 173, 32};
+  c.chunk = 50, c.window = 1, c.causal = true, c.mask = true;
+  add(c);
+  c = {"chunk 7 window 2", 1, 1, 150, 33};
+  c.chunk = 7, c.window = 2;
+  add(c);
+  c = {"chunk 64 (one tile)", 1, 1, 200, 32};
+  c.chunk = 64;
+  add(c);
+  c = {"band 31/33", 1, 2, 197, 32};
+  c.band = true, c.band_left = 31, c.band_right = 33;
+  add(c);
+  c = {"band 0/0 (self)", 1, 1, 70, 3};
+  c.band = true;
+  add(c);
+  c = {"band 255/256 wider than L, key mask", 3, 1, 100, 64};
+  c.band = true, c.band_left = 255, c.band_right = 256, c.mask = true;
+  add(c);
+  c = {"band 5/0 chunk 8 causal", 1, 1, 83, 32};
+  c.band = true, c.band_left = 5, c.chunk = 8, c.causal = true;
+  add(c);
+  c = {"fixed 50/10 global first (LRA)", 1, 1, 151, 32};
+  c.fixed_block = 50, c.fixed_summary = 10, c.global_first = true;
+  add(c);
+  c = {"fixed 7/2 key mask", 3, 1, 71, 32};
+  c.fixed_block = 7, c.fixed_summary = 2, c.mask = true;
+  add(c);
+  c = {"LaS causal", 1, 4, 130, 32};
+  c.alpha = true, c.causal = true;
+  add(c);
+  c = {"LaS-chunk 16 key mask", 3, 3, 90, 32};
+  c.alpha = true, c.chunk = 16, c.mask = true;
+  add(c);
+  c = {"scale 0.3, LaS bidirectional, D 33", 1, 3, 77, 33};
+  c.scale = 0.3, c.alpha = true;
+  add(c);
+  return cs;
+}
+
+TEST(AttentionCpuFast, MatchesTheReference) {
+  for (const FastCase& c : fast_cases()) check_case(c);
+}
+
+// One realistic LRA size: text / listops attention at L 1024, D 32 and 64, full and causal (a few heads:
+// the float64 reference is O(L²·D) per head).
+TEST(AttentionCpuFast, MatchesTheReferenceAtAnLraSize) {
+  FastCase c{"LRA full", 1, 2, 1024, 32};
+  check_case(c);
+  c = {"LRA causal, key mask, batch 1 fully masked", 2, 1, 1024, 64};
+  c.causal = true, c.mask = true;
+  check_case(c);
+}
+
+// Each task owns its outputs and sums in a fixed order, so 1, 2 or 3 threads give identical bits.
+TEST(AttentionCpuFast, DoesNotDependOnTheThreadCount) {
+#ifdef _OPENMP
+  FastCase c{"causal LaS key mask", 3, 3, 200, 32};
+  c.causal = true, c.alpha = true, c.mask = true;
+  const Inputs in = make_inputs(c);
+  const int before = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const Result one = run_fast(in);
+  for (int t : {2, 3}) {
+    omp_set_num_threads(t);
+    const Result many = run_fast(in);
+    EXPECT_EQ(one.out, many.out) << t << " threads";
+    EXPECT_EQ(one.gq, many.gq) << t << " threads";
+    EXPECT_EQ(one.gk, many.gk) << t << " threads";
+    EXPECT_EQ(one.gv, many.gv) << t << " threads";
+  }
+  omp_set_num_threads(before);
+#else
+  GTEST_SKIP() << "built without OpenMP";
+#endif
+}
+
+// Which path the glue takes: float32 without a bias and without dropout on the fast path (every structure,
+// α, scale, key mask); a bias, dropout or float64 on the row path. And ops::attention really runs the path
+// named: its float32 forward and backward equal the raw entry point's bit for bit.
+TEST(AttentionCpuFast, TheGlueDispatchesFloat32WithoutBiasOrDropoutToIt) {
+  using ops::AttentionCpuPath;
+  ops::AttentionParams p;
+  p.B = 1, p.H = 1, p.L = 8, p.D = 4;
+  const float alpha = 0.1f;
+  for (int structure = 0; structure < 6; ++structure) {
+    ops::AttentionParams s = p;
+    if (structure == 1) s.causal = true;
+    if (structure == 2) s.chunk = 4, s.window = 1;
+    if (structure == 3) s.band = true, s.band_left = 2, s.band_right = 1;
+    if (structure == 4) s.fixed_block = 3, s.fixed_summary = 1, s.fixed_global_first = true;
+    if (structure == 5) s.alpha = &alpha, s.scale = 0.3;
+    EXPECT_EQ(ops::attention_cpu_path(DType::F32, s, false), AttentionCpuPath::Fast) << structure;
+    EXPECT_EQ(ops::attention_cpu_path(DType::F32, s, true), AttentionCpuPath::Rows) << structure;
+    EXPECT_EQ(ops::attention_cpu_path(DType::F64, s, false), AttentionCpuPath::Rows) << structure;
+    s.dropout = 0.1;
+    EXPECT_EQ(ops::attention_cpu_path(DType::F32, s, false), AttentionCpuPath::Rows) << structure;
+  }
+
+  FastCase c{"glue", 3, 2, 70, 8};
+  c.causal = true, c.mask = true, c.alpha = true;
+  const Inputs in = make_inputs(c);
+  const Result raw = run_fast(in);
+  const Shape shape{c.B, c.H, c.L, c.D};
+  Tensor q = Tensor::from_vector(in.q, shape), k = Tensor::from_vector(in.k, shape), v = Tensor::from_vector(in.v, shape);
+  q.requires_grad_(), k.requires_grad_(), v.requires_grad_();
+  ops::AttentionOptions o;
+  o.causal = true;
+  o.alpha = in.alpha;
+  Tensor out = ops::attention(q, k, v, Tensor::from_vector(in.mask, {c.B, c.L}), o);
+  out.backward(Tensor::from_vector(in.gout, shape));
+  EXPECT_EQ(out.to_vector<float>(), raw.out);
+  EXPECT_EQ(q.grad().to_vector<float>(), raw.gq);
+  EXPECT_EQ(k.grad().to_vector<float>(), raw.gk);
+  EXPECT_EQ(v.grad().to_vector<float>(), raw.gv);
+
+  // With a bias the same call runs the row path: its output is the row path's, bit for bit.
+  Tensor bias = Tensor::zeros({c.H, c.L, c.L}, DType::F32);
+  Tensor out_rows = ops::attention(q.detach(), k.detach(), v.detach(), Tensor::from_vector(in.mask, {c.B, c.L}), o, bias);
+  std::vector<float> rows(in.q.size());
+  ops::AttentionParams pr = in.p;
+  ops::cpu::attention_forward_rows<float>(pr, in.q.data(), in.k.data(), in.v.data(), bias.data<float>(), rows.data());
+  EXPECT_EQ(out_rows.to_vector<float>(), rows);
+}
+
+}  // namespace
+}  // namespace lra
