@@ -3,6 +3,7 @@
 #include "ops/fftconv/fftconv.h"
 
 #include <algorithm>
+#include <type_traits>
 
 #include "ops/common.h"
 
@@ -68,6 +69,8 @@ Tensor forward(const FFTConvShape& s, const Tensor& u, const Tensor& kc, const T
         using T = decltype(t);
         if (direct)
           cpu::fftconv_direct_forward<T>(s, u.data<T>(), kc.data<T>(), ptr<T>(ka), ptr<T>(D), y.data<T>());
+        else if constexpr (std::is_same_v<T, float>)
+          cpu::fftconv_fft_forward_fast(s, u.data<T>(), kc.data<T>(), ptr<T>(ka), ptr<T>(D), y.data<T>());
         else
           cpu::fftconv_fft_forward<T>(s, u.data<T>(), kc.data<T>(), ptr<T>(ka), ptr<T>(D), y.data<T>());
       });
@@ -102,6 +105,9 @@ std::vector<Tensor> backward(const FFTConvShape& s, const Tensor& u, const Tenso
         if (direct)
           cpu::fftconv_direct_backward<T>(s, u.data<T>(), kc.data<T>(), ptr<T>(ka), ptr<T>(D), gy.data<T>(),
                                           gu.data<T>(), gkc.data<T>(), ptr<T>(gka), ptr<T>(gD));
+        else if constexpr (std::is_same_v<T, float>)
+          cpu::fftconv_fft_backward_fast(s, u.data<T>(), kc.data<T>(), ptr<T>(ka), ptr<T>(D), gy.data<T>(),
+                                         gu.data<T>(), gkc.data<T>(), ptr<T>(gka), ptr<T>(gD));
         else
           cpu::fftconv_fft_backward<T>(s, u.data<T>(), kc.data<T>(), ptr<T>(ka), ptr<T>(D), gy.data<T>(),
                                        gu.data<T>(), gkc.data<T>(), ptr<T>(gka), ptr<T>(gD));

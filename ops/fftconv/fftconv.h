@@ -93,6 +93,12 @@ void fftconv_fft_forward(const FFTConvShape& s, const T* u, const T* kc, const T
 template <class T>
 void fftconv_fft_backward(const FFTConvShape& s, const T* u, const T* kc, const T* ka, const T* D, const T* gy,
                           T* gu, T* gkc, T* gka, T* gD);
+// The float32 path training runs (fftconv_cpu_fast.cpp): the same radix-2 sums, 16 channels per vector
+// lane block; results agree with the reference to float32 rounding and do not depend on the thread count.
+void fftconv_fft_forward_fast(const FFTConvShape& s, const float* u, const float* kc, const float* ka,
+                              const float* D, float* y);
+void fftconv_fft_backward_fast(const FFTConvShape& s, const float* u, const float* kc, const float* ka,
+                               const float* D, const float* gy, float* gu, float* gkc, float* gka, float* gD);
 int64_t fft_size(int64_t L, int64_t Lk);
 // Whether Algo::Auto takes the direct loops for this shape.
 bool prefers_direct(const FFTConvShape& s);
