@@ -34,6 +34,8 @@
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
+// GCC 12 flags the deliberate "undefined" operand of the AVX-512 unpack intrinsics (__m512 __Y = __Y).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 #ifdef _OPENMP
 #include <omp.h>
@@ -58,6 +60,40 @@ constexpr int64_t kChunksPerThread = 2;
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+#if defined(__AVX512F__)
+// In-register transpose of a 16 x 16 block: lane j of r[i] moves to lane i of r[j]. Three rounds of
+// shuffles (32-bit pairs, 64-bit pairs, 128-bit quarters twice), 64 shuffles for 256 floats.
+inline void transpose16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  auto lo = [](__m512 a, __m512 b) {
+    return _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(b)));
+  };
+  auto hi = [](__m512 a, __m512 b) {
+    return _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(b)));
+  };
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = lo(t[i], t[i + 2]);
+    r[i + 1] = hi(t[i], t[i + 2]);
+    r[i + 2] = lo(t[i + 1], t[i + 3]);
+    r[i + 3] = hi(t[i + 1], t[i + 3]);
+  }
+  for (int i = 0; i < 4; ++i) {
+    t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+    t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xdd);
+    t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+    t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xdd);
+  }
+  for (int i = 0; i < 8; ++i) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+  }
+}
+#endif
+
 // Packs rows [i0, i0 + mc) x cols [p0, p0 + kc) of op(A) into micro-panels: panel q holds rows
 // i0 + q·kMr + (0..kMr), stored p-major (kMr floats per k step), rows past i0 + mc zero.
 // op(A)[i, p] is a[i·lda + p], or a[p·lda + i] when trans_a (A stored [k, m]).
@@ -65,6 +101,23 @@ void pack_a(bool trans_a, const float* a, int64_t lda, int64_t i0, int64_t mc, i
   for (int64_t q = 0; q * kMr < mc; ++q) {
     float* d = dst + q * kMr * kc;
     const int64_t r0 = i0 + q * kMr, rows = std::min(kMr, i0 + mc - r0);
+#if defined(__AVX512F__)
+    const __mmask16 row_mask = __mmask16((1u << rows) - 1), panel_mask = __mmask16((1u << kMr) - 1);
+    if (trans_a) {  // contiguous in i: one masked load and store of kMr floats per k step
+      for (int64_t p = 0; p < kc; ++p)
+        _mm512_mask_storeu_ps(d + p * kMr, panel_mask, _mm512_maskz_loadu_ps(row_mask, a + (p0 + p) * lda + r0));
+    } else {  // contiguous in p: 16 k steps of the kMr rows at a time, transposed in registers
+      for (int64_t pb = 0; pb < kc; pb += 16) {
+        const int64_t w = std::min<int64_t>(16, kc - pb);
+        const __mmask16 p_mask = __mmask16((1u << w) - 1);
+        __m512 r[16];
+        for (int i = 0; i < 16; ++i)
+          r[i] = i < rows ? _mm512_maskz_loadu_ps(p_mask, a + (r0 + i) * lda + p0 + pb) : _mm512_setzero_ps();
+        transpose16(r);
+        for (int64_t p = 0; p < w; ++p) _mm512_mask_storeu_ps(d + (pb + p) * kMr, panel_mask, r[p]);
+      }
+    }
+#else
     if (trans_a) {  // contiguous in i: copy kMr floats per k step
       for (int64_t p = 0; p < kc; ++p) {
         const float* src = a + (p0 + p) * lda + r0;
@@ -80,6 +133,7 @@ void pack_a(bool trans_a, const float* a, int64_t lda, int64_t i0, int64_t mc, i
       for (int64_t i = rows; i < kMr; ++i)
         for (int64_t p = 0; p < kc; ++p) d[p * kMr + i] = 0.0f;
     }
+#endif
   }
 }
 
@@ -89,6 +143,29 @@ void pack_b(bool trans_b, const float* b, int64_t ldb, int64_t j0, int64_t nc, i
   for (int64_t q = 0; q * kNr < nc; ++q) {
     float* d = dst + q * kNr * kc;
     const int64_t c0 = j0 + q * kNr, cols = std::min(kNr, j0 + nc - c0);
+#if defined(__AVX512F__)
+    if (!trans_b) {  // contiguous in j: two masked loads and aligned stores of 16 floats per k step
+      const __mmask16 m0 = cols >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << cols) - 1);
+      const __mmask16 m1 = cols >= 32 ? __mmask16(0xFFFF) : cols > 16 ? __mmask16((1u << (cols - 16)) - 1) : 0;
+      for (int64_t p = 0; p < kc; ++p) {
+        const float* src = b + (p0 + p) * ldb + c0;
+        _mm512_store_ps(d + p * kNr, _mm512_maskz_loadu_ps(m0, src));
+        _mm512_store_ps(d + p * kNr + 16, _mm512_maskz_loadu_ps(m1, src + 16));
+      }
+    } else {  // contiguous in p: 16 k steps of 16 columns at a time, transposed in registers
+      for (int64_t half = 0; half < 2; ++half)
+        for (int64_t pb = 0; pb < kc; pb += 16) {
+          const int64_t w = std::min<int64_t>(16, kc - pb);
+          const __mmask16 p_mask = __mmask16((1u << w) - 1);
+          __m512 r[16];
+          for (int j = 0; j < 16; ++j)
+            r[j] = half * 16 + j < cols ? _mm512_maskz_loadu_ps(p_mask, b + (c0 + half * 16 + j) * ldb + p0 + pb)
+                                        : _mm512_setzero_ps();
+          transpose16(r);
+          for (int64_t p = 0; p < w; ++p) _mm512_store_ps(d + (pb + p) * kNr + half * 16, r[p]);
+        }
+    }
+#else
     if (!trans_b) {  // contiguous in j: copy kNr floats per k step
       for (int64_t p = 0; p < kc; ++p) {
         const float* src = b + (p0 + p) * ldb + c0;
@@ -104,6 +181,7 @@ void pack_b(bool trans_b, const float* b, int64_t ldb, int64_t j0, int64_t nc, i
       for (int64_t j = cols; j < kNr; ++j)
         for (int64_t p = 0; p < kc; ++p) d[p * kNr + j] = 0.0f;
     }
+#endif
   }
 }
 
@@ -114,7 +192,15 @@ void micro_kernel(int64_t kc, const float* pa, const float* pb, float* c, int64_
                   float alpha, float beta) {
   __m512 acc[kMr][2];
 #pragma GCC unroll 14
-  for (int i = 0; i < kMr; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  for (int i = 0; i < kMr; ++i) {
+    acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    // Fetch the C tile now, so the read-modify-write after the k loop finds it in L1 (the tall LRA
+    // shapes have C far larger than the caches, and it is revisited once per k block).
+    if (i < mr) {
+      _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + nr - 1), _MM_HINT_T0);
+    }
+  }
   for (int64_t p = 0; p < kc; ++p) {
     const __m512 b0 = _mm512_load_ps(pb), b1 = _mm512_load_ps(pb + 16);
 #pragma GCC unroll 14
