@@ -54,9 +54,11 @@ constexpr int64_t kMr = 14, kNr = 32;
 constexpr int64_t kKc = 256, kMc = kMr * 72, kNc = 3072;
 // Below this many multiply-adds (~20 us on one core) the product runs on one thread.
 constexpr int64_t kParallelWork = int64_t(1) << 19;
-// Slabs per thread: more than one, so a thread slowed by a neighbour on this shared machine hands work
-// to the others (each slab repacks the other operand: a few % at these sizes).
-constexpr int64_t kChunksPerThread = 2;
+// Slabs per thread. Each slab packs all of the other operand (k x n for a slab of rows), about 16
+// multiply-adds' worth of time per element, so each extra slab costs 16/m of the product (1/n for column
+// slabs): 3% at 512^3, 12% for the 128-row dW of an LRU layer. One slab per thread, then; a thread held
+// up by a neighbour on a shared machine holds the call up with it.
+constexpr int64_t kChunksPerThread = 1;
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
