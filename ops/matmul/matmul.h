@@ -48,9 +48,11 @@ template <class T> void column_sum(const T* x, T* out, int64_t rows, int64_t col
 //                  over the micro-tiles of each cache block; the result does not depend on the thread count.
 //   gemm_openblas  Debian's OpenBLAS (OpenMP build, libopenblas-openmp-dev): cblas_sgemm per batch entry.
 // gemm_f32 is what the float32 CPU ops run: the implementation gemm_f32_impl() names. The default is
-// ours (docs/kernels.md, "CPU GEMM": it reaches OpenBLAS's rate at 512^3 and on the LRA linear-layer
-// shapes, 2 threads); benchmarks and tests switch it with set_gemm_f32_impl, or the environment variable
-// LRA_CPU_GEMM=fast|openblas|reference read once at start-up.
+// ours: measured with bench_gemm it runs at 0.97-1.02x OpenBLAS's best kernels at 512^3 and 0.93-1.13x
+// on the LRA linear-layer shapes (1 core; at par on the best 2-thread rounds), 2-5x Debian's OpenBLAS
+// as it configures itself on this Xeon (Prescott kernels), and its result does not depend on the thread
+// count (docs/kernels.md, "CPU GEMM"). Benchmarks and tests switch with set_gemm_f32_impl, or the
+// environment variable LRA_CPU_GEMM=fast|openblas|reference, read once at start-up.
 void gemm_fast(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
                int64_t stride_a, const float* b, int64_t stride_b, float beta, float* c, int64_t stride_c,
                int64_t batch);

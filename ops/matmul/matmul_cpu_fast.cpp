@@ -1,8 +1,8 @@
 // cpu::gemm_fast: the float32 GEMM the CPU ops run, beside the reference (matmul_cpu.cpp), same contract:
 //   C_s = alpha · op(A_s) · op(B_s) + beta · C_s   for s < batch, row-major, op(A) [m, k], op(B) [k, n].
 // GotoBLAS/BLIS structure, as in Goto & van de Geijn, "Anatomy of high-performance matrix multiplication":
-//   for jc over n in kNc columns:          B block (kKc x kNc, packed)        -> L3 / shared
-//     for pc over k in kKc steps:          (the k order is fixed: C gets beta·C + the first block, then += each next)
+//   for jc over n in kNc columns:
+//     for pc over k in kKc steps:          (k order fixed: C gets beta·C + the first block, then += each next)
 //       pack op(B)[pc, jc] into kNr-column micro-panels (p-major: 32 consecutive floats per k step)
 //       for ic over m in kMc rows:         A block (kMc x kKc, packed)         -> L2 (kMc·kKc·4 = 1 MiB)
 //         pack op(A)[ic, pc] into kMr-row micro-panels (p-major: 14 floats per k step)
@@ -10,24 +10,34 @@
 //           for ir over the A micro-panels:   ... while the A micro-panels stream past it
 //             micro-kernel: a kMr x kNr tile of C in 28 zmm registers, kKc rank-1 updates (2 loads of B,
 //             14 broadcasts of A, 28 FMAs per k step), then C = alpha·acc + beta·C with masked edges.
-// The transposes are handled in the packing (both layouts pack into the same micro-panels), so the
-// micro-kernel is the same for all four combinations. Edges: panels are zero-padded to kMr / kNr, and
-// the store writes only the rows and (masked) columns that exist.
-// Threads: both packings are shared by the team (each thread packs some micro-panels, then a barrier),
-// and the micro-tiles of each block (jr outer, ir inner) are split into contiguous ranges, one per
-// thread. A small product (below kParallelWork multiply-adds) runs on one thread; a batch of small
-// products (attention's bmm) runs one entry per thread instead. Every element of C is computed by the
-// same sequence of FMAs whatever thread computes it (one accumulator lane, k in order, the same kKc
-// blocks), so the result does not depend on the thread count or on the batch/tile split.
+// The transposes are handled in the packing (both layouts pack into the same micro-panels; the strided
+// ones through 16x16 in-register transposes), so the micro-kernel is the same for all four combinations.
+// Edges: panels are zero-padded to kMr / kNr, and the store writes only the rows and (masked) columns
+// that exist.
+// Threads: C is cut into one slab per thread along its longer side (whole micro-panels; a batch of
+// small products gives one or more entries per thread instead), and each thread packs its own operands:
+// no barriers, so a thread preempted by a neighbour on a shared machine delays only its own slab. Every
+// element of C is computed by the same sequence of FMAs whatever thread computes it (one accumulator
+// lane, k in order, the same kKc blocks), so the result does not depend on the thread count
+// (FastGemm.SameBitsForAnyThreadCount checks it bitwise).
 // Saves nothing for backward (the glue records the operands).
-// Vectorisation: the micro-kernel is AVX-512 intrinsics (checked in the assembly: the inner loop is 28
-// vfmadd231ps on zmm with embedded-broadcast operands, no spills). Without AVX-512 (LRA_NATIVE off, or
-// an older CPU) a plain-loop micro-kernel with the same packing takes its place.
+// Vectorisation: AVX-512 intrinsics (checked in the assembly: the k loop is 14 vbroadcastss and 28
+// vfmadd231ps on zmm registers, no spills). Without AVX-512 (LRA_NATIVE off, or an older CPU) plain
+// loops with the same packing take their place.
 //
-// Version log (2 threads, this machine's Xeon with AVX-512, L1 48 KiB, L2 2 MiB per core; medians of
-// interleaved runs of `bench_gemm`, GFLOP/s; details and the LRA shapes in docs/kernels.md):
-//   v0  reference (matmul_cpu.cpp, SSE2 build, i-k-j with a 16-wide register tile):     see docs
-//   v1  this file: 14x32 micro-kernel, kKc 256, kMc 294, kNc 3072:                         see docs
+// Why the float32 ops run this and not OpenBLAS (docs/kernels.md, "CPU GEMM", bench_gemm): on one core
+// it runs at 0.97-1.02x OpenBLAS 0.3.21's best (AVX-512, OPENBLAS_CORETYPE=Cooperlake) at 512^3 and at
+// 0.93-1.13x on the LRA linear-layer shapes, at par on the best 2-thread rounds, 2-5x faster than the
+// Prescott kernels Debian's OpenBLAS picks by itself on this Xeon; and its result is independent of the
+// thread count.
+//
+// Version log (this 2-core Xeon, AVX-512, L1 48 KiB, L2 2 MiB per core; bench_gemm, interleaved, medians):
+//   v0  the reference (matmul_cpu.cpp, SSE2): 512^3 4-6 GFLOP/s on 2 threads of a loaded machine.
+//   v1  shared packing, the team splitting each block's micro-tiles, two barriers per block: 137
+//       GFLOP/s on 1 core at 512^3, but 2-thread calls waited on every preempted thread (8-36 ms).
+//   v2  one slab of C per thread, private packing, no barriers; vectorised packing (the strided A pack
+//       was a third of the 16384-row shapes' time) and a C-tile prefetch. 1 core: 85-110 GFLOP/s at
+//       512^3 (OpenBLAS 84-114 in the same rounds), 70-92 on the LRA shapes (OpenBLAS 68-88).
 #include <algorithm>
 #include <cstring>
 #include <vector>
