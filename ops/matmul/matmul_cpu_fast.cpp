@@ -285,14 +285,25 @@ void gemm_block(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, flo
   }
 }
 
-// 64-byte aligned float buffer (the micro-kernel loads B with aligned loads).
-struct Buffer {
-  float* p = nullptr;
-  explicit Buffer(int64_t n) : p(static_cast<float*>(::operator new[](size_t(n) * sizeof(float), std::align_val_t(64)))) {}
-  ~Buffer() { ::operator delete[](p, std::align_val_t(64)); }
-  Buffer(const Buffer&) = delete;
-  Buffer& operator=(const Buffer&) = delete;
-};
+// This thread's packing buffer `which` (0: A, 1: B), 64-byte aligned (the micro-kernel loads B with
+// aligned loads), at least n floats. Kept per thread across calls (OpenMP's pool threads live on), so a
+// training step does not allocate and page-fault fresh megabytes per GEMM; at most 1 MiB (A) and
+// 3 MiB (B) per thread.
+float* packing_buffer(int which, int64_t n) {
+  struct Buffer {
+    float* p = nullptr;
+    int64_t size = 0;
+    ~Buffer() { ::operator delete[](p, std::align_val_t(64)); }
+  };
+  thread_local Buffer buffers[2];
+  Buffer& b = buffers[which];
+  if (b.size < n) {
+    ::operator delete[](b.p, std::align_val_t(64));
+    b.p = static_cast<float*>(::operator new[](size_t(n) * sizeof(float), std::align_val_t(64)));
+    b.size = n;
+  }
+  return b.p;
+}
 
 }  // namespace
 
@@ -316,7 +327,8 @@ void gemm_fast(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, floa
   const int64_t a_size = ceil_div(std::min(m, kMc), kMr) * kMr * kc, b_size = ceil_div(std::min(n, kNc), kNr) * kNr * kc;
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
-    Buffer pa(a_size), pb(b_size);
+    float* pa = packing_buffer(0, a_size);
+    float* pb = packing_buffer(1, b_size);
 #pragma omp for schedule(dynamic, 1)
     for (int64_t t = 0; t < tasks; ++t) {
       const int64_t s = t / chunks, q = t % chunks;
@@ -326,10 +338,10 @@ void gemm_fast(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, floa
       const int64_t u0 = units * q / chunks * unit, u1 = std::min(units * (q + 1) / chunks * unit, split_m ? m : n);
       if (split_m)  // rows [u0, u1) of C
         gemm_block(trans_a, trans_b, u1 - u0, n, k, alpha, trans_a ? as + u0 : as + u0 * lda, lda, bs, ldb, beta,
-                   cs + u0 * ldc, ldc, pa.p, pb.p);
+                   cs + u0 * ldc, ldc, pa, pb);
       else  // columns [u0, u1) of C
         gemm_block(trans_a, trans_b, m, u1 - u0, k, alpha, as, lda, trans_b ? bs + u0 * ldb : bs + u0, ldb, beta,
-                   cs + u0, ldc, pa.p, pb.p);
+                   cs + u0, ldc, pa, pb);
     }
   }
 }
