@@ -62,7 +62,7 @@ constexpr int64_t kMr = 14, kNr = 32;
 // kMc · kKc · 4 = 1 MiB: the packed A block, which each core streams through once per B micro-panel, in L2.
 // kNc · kKc · 4 = 3 MiB: the packed B block, read by both cores from L3.
 constexpr int64_t kKc = 256, kMc = kMr * 72, kNc = 3072;
-// Below this many multiply-adds (~20 us on one core) the product runs on one thread.
+// Below this many multiply-adds (~10 us on one core) the product runs on one thread.
 constexpr int64_t kParallelWork = int64_t(1) << 19;
 // Slabs per thread. Each slab packs all of the other operand (k x n for a slab of rows), about 16
 // multiply-adds' worth of time per element, so each extra slab costs 16/m of the product (1/n for column
