@@ -14,6 +14,7 @@ packages=(
   libgtest-dev libcli11-dev libstb-dev nlohmann-json3-dev zlib1g-dev   # libraries (third_party/dependencies.cmake)
   libtomlplusplus-dev          # toml++, the TOML run configurations
   liblapacke-dev               # LAPACK's eigensolver for the HiPPO (S4, S5) initialisation (models/hippo/)
+  libopenblas-openmp-dev       # OpenBLAS, the float32 CPU GEMM measured beside ours (ops/matmul/)
   fortunes fortunes-min        # the text and retrieval stand-in data the tests read (/usr/share/games/fortunes)
   dataset-fashion-mnist        # Fashion-MNIST, read by a test (/usr/share/datasets/fashion-mnist)
   python3-torch python3-numpy  # the PyTorch 1.13 CPU oracle of the parity tests, run with /usr/bin/python3

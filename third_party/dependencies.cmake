@@ -1,6 +1,7 @@
 # Finds the Debian packages lra-engine builds against. Nothing here is vendored: each dependency comes
 # from the system, and a missing one stops the configure step with the package to install.
 #   sudo apt-get install libgtest-dev libcli11-dev libstb-dev nlohmann-json3-dev libtomlplusplus-dev zlib1g-dev liblapacke-dev
+#                        libopenblas-openmp-dev
 
 function(lra_missing what package)
   message(FATAL_ERROR "lra-engine needs ${what}, which was not found. On Debian/Ubuntu install it with:\n"
@@ -60,3 +61,17 @@ endif()
 add_library(lra_lapacke INTERFACE)
 target_include_directories(lra_lapacke INTERFACE ${LRA_LAPACKE_INCLUDE})
 target_link_libraries(lra_lapacke INTERFACE ${LRA_LAPACKE_LIBRARY})
+
+# OpenBLAS, the OpenMP build (its threads run on libgomp's pool, shared with our own OpenMP loops): the
+# float32 CPU GEMM measured beside ours (ops/matmul/matmul_cpu_openblas.cpp). Linked explicitly from its
+# own directory, not through the libblas.so.3 alternative, so the library measured is the one named here.
+find_path(LRA_OPENBLAS_INCLUDE cblas.h PATHS /usr/include/x86_64-linux-gnu/openblas-openmp
+          /usr/include/aarch64-linux-gnu/openblas-openmp NO_DEFAULT_PATH)
+find_library(LRA_OPENBLAS_LIBRARY openblas PATHS /usr/lib/x86_64-linux-gnu/openblas-openmp
+             /usr/lib/aarch64-linux-gnu/openblas-openmp NO_DEFAULT_PATH)
+if(NOT LRA_OPENBLAS_INCLUDE OR NOT LRA_OPENBLAS_LIBRARY)
+  lra_missing("OpenBLAS, OpenMP build (the float32 CPU GEMM compared with ours)" libopenblas-openmp-dev)
+endif()
+add_library(lra_openblas INTERFACE)
+target_include_directories(lra_openblas INTERFACE ${LRA_OPENBLAS_INCLUDE})
+target_link_libraries(lra_openblas INTERFACE ${LRA_OPENBLAS_LIBRARY})

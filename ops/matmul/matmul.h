@@ -42,6 +42,30 @@ template <class T>
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t stride_a,
           const T* b, int64_t stride_b, T beta, T* c, int64_t stride_c, int64_t batch);
 template <class T> void column_sum(const T* x, T* out, int64_t rows, int64_t cols);
+
+// The float32 GEMMs beside the reference, same contract as gemm<float> above:
+//   gemm_fast      ours (matmul_cpu_fast.cpp): packed panels, a 14x32 AVX-512 FMA micro-kernel, OpenMP
+//                  over the micro-tiles of each cache block; the result does not depend on the thread count.
+//   gemm_openblas  Debian's OpenBLAS (OpenMP build, libopenblas-openmp-dev): cblas_sgemm per batch entry.
+// gemm_f32 is what the float32 CPU ops run: the implementation gemm_f32_impl() names. The default is
+// ours: measured with bench_gemm it runs at 0.97-1.02x OpenBLAS's best kernels at 512^3 and 0.93-1.13x
+// on the LRA linear-layer shapes (1 core; at par on the best 2-thread rounds), 2-5x Debian's OpenBLAS
+// as it configures itself on this Xeon (Prescott kernels), and its result does not depend on the thread
+// count (docs/kernels.md, "CPU GEMM"). Benchmarks and tests switch with set_gemm_f32_impl, or the
+// environment variable LRA_CPU_GEMM=fast|openblas|reference, read once at start-up.
+void gemm_fast(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+               int64_t stride_a, const float* b, int64_t stride_b, float beta, float* c, int64_t stride_c,
+               int64_t batch);
+void gemm_openblas(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                   int64_t stride_a, const float* b, int64_t stride_b, float beta, float* c, int64_t stride_c,
+                   int64_t batch);
+enum class GemmImpl { Reference, Fast, OpenBLAS };
+GemmImpl gemm_f32_impl();
+void set_gemm_f32_impl(GemmImpl impl);
+const char* gemm_impl_name(GemmImpl impl);
+void gemm_f32(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+              int64_t stride_a, const float* b, int64_t stride_b, float beta, float* c, int64_t stride_c,
+              int64_t batch);
 template <class T> void add_bias(T* y, const T* bias, int64_t rows, int64_t cols);
 }  // namespace cpu
 
