@@ -1,6 +1,8 @@
 // Glue for the unary ops, GLU and casts: checks, allocation, device dispatch, autograd records.
 #include "ops/elementwise/elementwise.h"
 
+#include <type_traits>
+
 #include "ops/common.h"
 
 namespace lra::ops {
@@ -32,7 +34,10 @@ void unary_backward_into(UnaryOp op, const Tensor& x, const Tensor& y, const Ten
     case Device::CPU:
       dispatch_float(x, unary_name(op), [&](auto t) {
         using T = decltype(t);
-        cpu::unary_backward<T>(op, x.data<T>(), y.data<T>(), gy.data<T>(), gx.data<T>(), x.numel(), T(alpha));
+        if constexpr (std::is_same_v<T, float>)
+          cpu::unary_backward_fast(op, x.data<T>(), y.data<T>(), gy.data<T>(), gx.data<T>(), x.numel(), T(alpha));
+        else
+          cpu::unary_backward<T>(op, x.data<T>(), y.data<T>(), gy.data<T>(), gx.data<T>(), x.numel(), T(alpha));
       });
       break;
     case Device::CUDA:
@@ -51,7 +56,10 @@ Tensor unary(UnaryOp op, const Tensor& x, double alpha) {
     case Device::CPU:
       dispatch_float(x, name, [&](auto t) {
         using T = decltype(t);
-        cpu::unary_forward<T>(op, x.data<T>(), y.data<T>(), x.numel(), T(alpha));
+        if constexpr (std::is_same_v<T, float>)
+          cpu::unary_forward_fast(op, x.data<T>(), y.data<T>(), x.numel(), T(alpha));
+        else
+          cpu::unary_forward<T>(op, x.data<T>(), y.data<T>(), x.numel(), T(alpha));
       });
       break;
     case Device::CUDA:
@@ -96,7 +104,10 @@ Tensor glu(const Tensor& x, int dim) {
     case Device::CPU:
       dispatch_float(x, "glu", [&](auto t) {
         using T = decltype(t);
-        cpu::glu_forward<T>(x.data<T>(), y.data<T>(), outer, half, inner);
+        if constexpr (std::is_same_v<T, float>)
+          cpu::glu_forward_fast(x.data<T>(), y.data<T>(), outer, half, inner);
+        else
+          cpu::glu_forward<T>(x.data<T>(), y.data<T>(), outer, half, inner);
       });
       break;
     case Device::CUDA:
@@ -109,7 +120,10 @@ Tensor glu(const Tensor& x, int dim) {
       case Device::CPU:
         dispatch_float(xs, "glu", [&](auto t) {
           using T = decltype(t);
-          cpu::glu_backward<T>(xs.data<T>(), gy.data<T>(), gx.data<T>(), outer, half, inner);
+          if constexpr (std::is_same_v<T, float>)
+            cpu::glu_backward_fast(xs.data<T>(), gy.data<T>(), gx.data<T>(), outer, half, inner);
+          else
+            cpu::glu_backward<T>(xs.data<T>(), gy.data<T>(), gx.data<T>(), outer, half, inner);
         });
         break;
       case Device::CUDA:

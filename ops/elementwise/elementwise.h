@@ -59,6 +59,12 @@ template <class T> void unary_backward(UnaryOp op, const T* x, const T* y, const
 // x viewed as [outer, 2, D, inner]: y[o, d, i] = x[o, 0, d, i] * sigmoid(x[o, 1, d, i]).
 template <class T> void glu_forward(const T* x, T* y, int64_t outer, int64_t d, int64_t inner);
 template <class T> void glu_backward(const T* x, const T* gy, T* gx, int64_t outer, int64_t d, int64_t inner);
+// The float32 path training runs (elementwise_cpu_fast.cpp): the same scalar math with the op resolved
+// once per call and the elements over OpenMP threads.
+void unary_forward_fast(UnaryOp op, const float* x, float* y, int64_t n, float alpha);
+void unary_backward_fast(UnaryOp op, const float* x, const float* y, const float* gy, float* gx, int64_t n, float alpha);
+void glu_forward_fast(const float* x, float* y, int64_t outer, int64_t d, int64_t inner);
+void glu_backward_fast(const float* x, const float* gy, float* gx, int64_t outer, int64_t d, int64_t inner);
 }  // namespace cpu
 
 namespace cuda {
