@@ -29,6 +29,20 @@ const char* unary_name(UnaryOp op) {
   return "unary";
 }
 
+// Which tensor the derivative of each op reads (unary_math.h, unary_backward_scalar); ReLU's reads x > 0,
+// which y > 0 answers as well.
+enum class Reads { X, Y, Nothing };
+Reads backward_reads(UnaryOp op) {
+  switch (op) {
+    case UnaryOp::Relu: return Reads::Y;
+    case UnaryOp::Sigmoid: case UnaryOp::Tanh: case UnaryOp::Rsqrt: case UnaryOp::Exp: return Reads::Y;
+    case UnaryOp::Scale: case UnaryOp::Guard: return Reads::Nothing;
+    case UnaryOp::GeluTanh: case UnaryOp::GeluErf: case UnaryOp::Silu: case UnaryOp::Elu: case UnaryOp::Sin:
+    case UnaryOp::Cos: case UnaryOp::Softplus: case UnaryOp::Laplace: return Reads::X;
+  }
+  return Reads::X;
+}
+
 void unary_backward_into(UnaryOp op, const Tensor& x, const Tensor& y, const Tensor& gy, Tensor& gx, double alpha) {
   switch (x.device()) {
     case Device::CPU:
@@ -66,9 +80,20 @@ Tensor unary(UnaryOp op, const Tensor& x, double alpha) {
       LRA_ON_CUDA(cuda::unary_forward(op, x.data<float>(), y.data<float>(), x.numel(), float(alpha)));
       break;
   }
-  autograd::record(y, name, {x}, [op, alpha, xs = x.detach(), ys = y.detach()](const Tensor& gy) {
-    Tensor gx = Tensor::empty(xs.shape(), xs.dtype(), xs.device());
-    unary_backward_into(op, xs, ys, gy, gx, alpha);
+  // The tape keeps only the tensor the op's derivative reads (unary_backward_scalar), handed to the
+  // backward in both the x and the y slot: the other slot is not read. ReLU keeps y, as 1[x > 0] =
+  // 1[relu(x) > 0] and y is usually kept anyway as the next layer's input, so a ReLU adds nothing to a
+  // step's saved memory where it used to add its input.
+  Tensor saved;
+  switch (backward_reads(op)) {
+    case Reads::X: saved = x.detach(); break;
+    case Reads::Y: saved = y.detach(); break;
+    case Reads::Nothing: break;
+  }
+  autograd::record(y, name, {x}, [op, alpha, saved](const Tensor& gy) {
+    Tensor gx = Tensor::empty(gy.shape(), gy.dtype(), gy.device());
+    const Tensor& in = saved.defined() ? saved : gy;  // Nothing: neither slot is read
+    unary_backward_into(op, in, in, gy, gx, alpha);
     return std::vector<Tensor>{gx};
   });
   return y;
