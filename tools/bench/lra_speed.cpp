@@ -21,7 +21,10 @@
 //   * PyTorch: tools/bench/torch_speed.py, the parity oracle's model (tests/parity/torch_models.py) built
 //     from the very settings bench_train printed for the engine's cell, timed and measured the same way,
 //     eager and torch.compile, with the interpreter of tools/bench/setup_torch.sh's virtual environment
-//     (.venv-torch: the newest PyTorch) when it exists, else --torch-python.
+//     (.venv-torch: the newest PyTorch) when it exists, else --torch-python. torch.compile compiles in the
+//     warm-up steps (untimed, reported as compile_s): with static shapes ~30 s per model and length on a
+//     2-core host, so --small compiles with dynamic shapes (one graph per model, the other lengths' processes
+//     load it from inductor's on-disk cache) unless --compile-shapes static.
 // For each length and model the sides run back to back (engine, eager, compile), so load from other jobs
 // falls on all of them alike; with --rounds R the order alternates each round and each cell is the median
 // over rounds. Both sides get --threads threads (OMP_NUM_THREADS and torch.set_num_threads).
@@ -178,6 +181,7 @@ json result_of(const Outcome& o, double timeout_s) {
 struct Options {
   std::string models = "all", lengths = "1024,2048,3072,4096", device = "auto", precisions = "fp32";
   bool small = false, with_torch = false, no_compile = false;
+  std::string compile_shapes;  // static | dynamic ("" = dynamic with --small, else static)
   int steps = 5, warmup = 2, rounds = 1, threads = 0;
   int width = 0, depth = 0, heads = 0, ffn = 0, batch = 0;
   double timeout = 600;
@@ -456,6 +460,9 @@ int run(const Options& opt, const std::string& command) {
   if (opt.heads > 0) shape.heads = opt.heads;
   if (opt.ffn > 0) shape.ffn = opt.ffn;
   if (opt.batch > 0) shape.batch = opt.batch;
+  const std::string compile_shapes = !opt.compile_shapes.empty() ? opt.compile_shapes : opt.small ? "dynamic" : "static";
+  LRA_CHECK(compile_shapes == "static" || compile_shapes == "dynamic",
+            "lra-speed: --compile-shapes is static or dynamic, got '", compile_shapes, "'");
   const int threads = opt.threads > 0 ? opt.threads : int(std::max(1u, std::thread::hardware_concurrency()));
 
   const std::string bench = opt.bench.empty() ? self_dir() + "/bench_train" : opt.bench;
@@ -484,7 +491,8 @@ int run(const Options& opt, const std::string& command) {
     std::string version = v.output.substr(0, v.output.find('\n'));
     LRA_CHECK(v.status == 0, "lra-speed: --with-torch: ", python, " cannot import torch (",
               version.substr(0, 200), "); run tools/bench/setup_torch.sh or pass --torch-python");
-    run.header["torch"] = str("PyTorch ", version, " (", python, ")");
+    run.header["torch"] = str("PyTorch ", version, " (", python, ")",
+                              opt.no_compile ? "" : str("; torch.compile with ", compile_shapes, " shapes"));
   }
   std::ofstream log;
   if (!opt.jsonl.empty()) {
@@ -541,6 +549,7 @@ int run(const Options& opt, const std::string& command) {
                   "--steps", timing_steps, "--warmup", timing_warmup, "--threads", std::to_string(threads),
                   "--device", device, "--precision", precision};
               if (side == "torch-compile") cmd.push_back("--compile");
+              if (side == "torch-compile" && compile_shapes == "dynamic") cmd.push_back("--dynamic");
               j = result_of(run_process(cmd, env, opt.timeout), opt.timeout);
             }
             if (side == "engine" && j.contains("mixer")) engine_settings = j;
@@ -578,6 +587,10 @@ int main(int argc, char** argv) {
   app.add_flag("--small", opt.small, "the shape scaled to a 2-core CPU (width 64, 2 layers, MLP 128, batch 2)");
   app.add_flag("--with-torch", opt.with_torch, "also time PyTorch's model of each row (eager and torch.compile)");
   app.add_flag("--no-compile", opt.no_compile, "with --with-torch: PyTorch eager only");
+  app.add_option("--compile-shapes", opt.compile_shapes,
+                 "torch.compile's shapes: static (a graph per length) or dynamic (one graph for every length, "
+                 "compiled once and served from inductor's disk cache to the other lengths' processes); "
+                 "default dynamic with --small, static otherwise");
   app.add_option("--steps", opt.steps, "timed steps per cell (median reported)")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--warmup", opt.warmup, "untimed steps first (torch.compile compiles in them)")
       ->capture_default_str()

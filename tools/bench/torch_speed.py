@@ -8,6 +8,7 @@ one JSON line in bench_train's format (impl "pytorch").
   .venv-torch/bin/python tools/bench/torch_speed.py --model local --mixer '{"heads": "4", "block": "50"}' \\
       --length 1024 --steps 5                        # eager, CPU
   ... --compile                                      # torch.compile(model): forward and backward graphs
+  ... --compile --dynamic                            # one graph for every length (lra-speed --small)
   ... --device cuda --precision bf16                 # GPU, bf16 autocast
 
 The peer is the newest PyTorch (tools/bench/setup_torch.sh installs it into .venv-torch); Debian's 1.13
@@ -81,6 +82,9 @@ def main():
     ap.add_argument("--precision", default="fp32", choices=["fp32", "tf32", "bf16"],
                     help="fp32; tf32 (GPU matmuls); bf16 (torch.autocast, float32 master weights)")
     ap.add_argument("--compile", action="store_true", help="torch.compile the model (inductor)")
+    ap.add_argument("--dynamic", action="store_true",
+                    help="with --compile: dynamic=True, one compiled graph for every length (inductor's on-disk "
+                         "cache then serves the other lengths' processes instead of compiling each afresh)")
     a = ap.parse_args()
     try:
         measure(a)
@@ -129,7 +133,7 @@ def measure(a):
     if a.compile:
         if not hasattr(torch, "compile"):
             raise RuntimeError(f"torch {torch.__version__} has no torch.compile")
-        forward = torch.compile(model)
+        forward = torch.compile(model, dynamic=True) if a.dynamic else torch.compile(model)
     autocast = (lambda: torch.autocast(a.device, dtype=torch.bfloat16)) if a.precision == "bf16" else None
 
     # Touch the libraries' code and one-time buffers first (oneDNN/MKL pages, thread pools): one eager
@@ -177,6 +181,7 @@ def measure(a):
            "max_ms": round(max(times), 3)}
     if a.compile:
         out["compile_s"] = round(compile_s, 1)
+        out["compile_shapes"] = "dynamic" if a.dynamic else "static"
     if not reset_ok:
         out["peak_host_note"] = "clear_refs refused: peak since process start"
     print(json.dumps(out), flush=True)
