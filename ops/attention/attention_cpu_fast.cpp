@@ -220,8 +220,11 @@ void transpose_tile(const float* A, int64_t nr, int64_t nc, float* At) {
 // Turns the dot products S of queries [i0, i0 + nr) and keys [j0, j0 + nc) of head h in batch b into
 // logits: s = (q·k)·f with f = scale (· decay[|i − j|] for LaS), −inf where the pair is excluded
 // (structure, key mask, or c >= nc past the last key).
-void logits_tile(const Setup& su, int64_t b, int64_t h, int64_t i0, int64_t nr, int64_t j0, int64_t nc, float* S) {
+void logits_tile(const Setup& su, const float* bias, int64_t b, int64_t h, int64_t i0, int64_t nr, int64_t j0,
+                 int64_t nc, float* S) {
   const AttentionParams& p = su.p;
+  // The bias rows of this (b, h): s_ij += bias[(b,) h, i, j] after the scale, before the exclusions.
+  const float* bias_bh = bias ? bias + b * p.bias_batch_stride + h * p.L * p.L : nullptr;
   const int32_t* mask = p.key_mask ? p.key_mask + b * p.L + j0 : nullptr;
   float kill[kBc];  // 0 for an included key, −inf for a masked one or one past the tile's end
   bool any_killed = nc < kBc;
@@ -241,6 +244,10 @@ void logits_tile(const Setup& su, int64_t b, int64_t h, int64_t i0, int64_t nr, 
     } else {
       for (int64_t c = 0; c < kBc; ++c) s[c] *= scale;
     }
+    if (bias_bh) {
+      const float* br = bias_bh + i * p.L + j0;
+      for (int64_t c = 0; c < nc; ++c) s[c] += br[c];
+    }
     if (any_killed)
       for (int64_t c = 0; c < kBc; ++c) s[c] += kill[c];
     if (whole) continue;
@@ -259,17 +266,30 @@ void logits_tile(const Setup& su, int64_t b, int64_t h, int64_t i0, int64_t nr, 
 }
 
 // One row of the backward: the logits s become P = exp(s − lse_i) in place, and dP becomes dS·scale =
-// P·(dP − Δ_i)·scale in place (the LaS decay is applied by the caller).
-void probabilities_and_ds(float* __restrict s, float* __restrict dp, float lse_i, float delta_i, float scale) {
+// P·(dP − Δ_i)·scale in place (the LaS decay is applied by the caller). With gb (the bias gradient row
+// of this query at key j0), gb[c] += dS for the nc keys of the tile: dbias_ij = dS_ij.
+void probabilities_and_ds(float* __restrict s, float* __restrict dp, float lse_i, float delta_i, float scale,
+                          float* __restrict gb, int64_t nc) {
+  if (!gb) {
+    for (int64_t c = 0; c < kBc; ++c) {
+      const float pc = fast_exp(s[c] - lse_i);
+      s[c] = pc;
+      dp[c] = pc * (dp[c] - delta_i) * scale;
+    }
+    return;
+  }
   for (int64_t c = 0; c < kBc; ++c) {
     const float pc = fast_exp(s[c] - lse_i);
     s[c] = pc;
-    dp[c] = pc * (dp[c] - delta_i) * scale;
+    dp[c] = pc * (dp[c] - delta_i);
   }
+  for (int64_t c = 0; c < nc; ++c) gb[c] += dp[c];
+  for (int64_t c = 0; c < kBc; ++c) dp[c] *= scale;
 }
 
 template <int DC>
-void forward_impl(const AttentionParams& p, const float* q, const float* k, const float* v, float* out, float* lse) {
+void forward_impl(const AttentionParams& p, const float* q, const float* k, const float* v, const float* bias,
+                  float* out, float* lse) {
   const int64_t L = p.L, D = DC ? DC : p.D, BH = p.B * p.H;
   const int64_t tiles = (L + kBr - 1) / kBr;
   const Setup su(p);
@@ -291,7 +311,7 @@ void forward_impl(const AttentionParams& p, const float* q, const float* k, cons
         const int64_t nc = std::min(kBc, je - j0);
         transpose_keys<DC>(kb + j0 * D, nc, D, Kt.data());
         gemm_tile<DC>(qb, nr, Kt.data(), D, S.data());
-        logits_tile(su, b, h, i0, nr, j0, nc, S.data());
+        logits_tile(su, bias, b, h, i0, nr, j0, nc, S.data());
         // Online softmax: the new running max, the old sum and output rescaled to it, S becomes P.
         for (int64_t r = 0; r < nr; ++r) {
           float* s = S.data() + r * kBc;
@@ -332,18 +352,23 @@ void forward_impl(const AttentionParams& p, const float* q, const float* k, cons
 }
 
 template <int DC>
-void backward_impl(const AttentionParams& p, const float* q, const float* k, const float* v, const float* out,
-                   const float* lse, const float* gout, float* gq, float* gk, float* gv) {
+void backward_impl(const AttentionParams& p, const float* q, const float* k, const float* v, const float* bias,
+                   const float* out, const float* lse, const float* gout, float* gq, float* gk, float* gv,
+                   float* gbias) {
   const int64_t L = p.L, D = DC ? DC : p.D, BH = p.B * p.H;
   const Setup su(p);
+  // A shared [H, L, L] bias gradient sums dS over b: then one task per head walks b = 0, 1, … in order
+  // (the sum's order is fixed, as in the reference); otherwise one task per (b, h).
+  const bool shared_gbias = gbias && p.bias_batch_stride == 0;
+  const int64_t tasks = shared_gbias ? p.H : BH;
 #pragma omp parallel
   {
     std::vector<float> Kt(size_t(D * kBc)), Vt(size_t(D * kBc)), P(size_t(kBr * kBc)), dP(size_t(kBr * kBc));
     std::vector<float> T(size_t(kBc * kBr));
     std::vector<float> dK(size_t(kBc * D)), dV(size_t(kBc * D)), delta(static_cast<size_t>(L));
-#pragma omp for schedule(dynamic)
-    for (int64_t bh = 0; bh < BH; ++bh) {
-      const int64_t b = bh / p.H, h = bh % p.H, off = bh * L * D;
+    // The gradients of one (b, h); gb is its bias-gradient block [L, L] (accumulated into), or nullptr.
+    auto one_head = [&](int64_t b, int64_t h, float* gb) {
+      const int64_t bh = b * p.H + h, off = bh * L * D;
       const float *qb = q + off, *kb = k + off, *vb = v + off, *gob = gout + off, *ob = out + off;
       const float* lb = lse + bh * L;
       float *gqb = gq + off, *gkb = gk + off, *gvb = gv + off;
@@ -368,14 +393,14 @@ void backward_impl(const AttentionParams& p, const float* q, const float* k, con
         for (int64_t i0 = ib; i0 < ie; i0 += kBr) {
           const int64_t nr = std::min(kBr, ie - i0);
           gemm_tile<DC>(qb + i0 * D, nr, Kt.data(), D, P.data());
-          logits_tile(su, b, h, i0, nr, j0, nc, P.data());
+          logits_tile(su, bias, b, h, i0, nr, j0, nc, P.data());
           gemm_tile<DC>(gob + i0 * D, nr, Vt.data(), D, dP.data());
-          // P = exp(s − lse); dP becomes dS·f, the gradient of q_i·k_j.
+          // P = exp(s − lse); dP becomes dS·f, the gradient of q_i·k_j (and dS goes to the bias gradient).
           for (int64_t r = 0; r < nr; ++r) {
             const int64_t i = i0 + r;
             float *pr = P.data() + r * kBc, *dr = dP.data() + r * kBc;
             const float lse_i = lb[i], delta_i = delta[size_t(i)], scale = su.scale;
-            probabilities_and_ds(pr, dr, lse_i, delta_i, scale);
+            probabilities_and_ds(pr, dr, lse_i, delta_i, scale, gb ? gb + i * L + j0 : nullptr, nc);
             if (decay)
               for (int64_t c = 0; c < nc; ++c) dr[c] *= decay[std::abs(i - (j0 + c))];
           }
@@ -389,29 +414,45 @@ void backward_impl(const AttentionParams& p, const float* q, const float* k, con
         std::copy(dK.begin(), dK.begin() + nc * D, gkb + j0 * D);
         std::copy(dV.begin(), dV.begin() + nc * D, gvb + j0 * D);
       }
+    };
+#pragma omp for schedule(dynamic)
+    for (int64_t task = 0; task < tasks; ++task) {
+      const int64_t LL = L * L;
+      if (shared_gbias) {
+        float* gb = gbias + task * LL;  // zeros where no b visits a pair
+        std::fill(gb, gb + LL, 0.0f);
+        for (int64_t b = 0; b < p.B; ++b) one_head(b, task, gb);
+      } else {
+        float* gb = gbias ? gbias + task * LL : nullptr;  // [B, H, L, L]: this (b, h)'s block
+        if (gb) std::fill(gb, gb + LL, 0.0f);
+        one_head(task / p.H, task % p.H, gb);
+      }
     }
   }
 }
 
 }  // namespace
 
-bool attention_fast_supports(const AttentionParams& p, bool has_bias) { return !has_bias && p.dropout == 0.0; }
+bool attention_fast_supports(const AttentionParams& p) { return p.dropout == 0.0; }
 
-void attention_forward_fast(const AttentionParams& p, const float* q, const float* k, const float* v, float* out,
-                            float* lse) {
+void attention_forward_fast(const AttentionParams& p, const float* q, const float* k, const float* v,
+                            const float* bias, float* out, float* lse) {
   switch (p.D) {
-    case 32: forward_impl<32>(p, q, k, v, out, lse); break;
-    case 64: forward_impl<64>(p, q, k, v, out, lse); break;
-    default: forward_impl<0>(p, q, k, v, out, lse); break;
+    case 16: forward_impl<16>(p, q, k, v, bias, out, lse); break;
+    case 32: forward_impl<32>(p, q, k, v, bias, out, lse); break;
+    case 64: forward_impl<64>(p, q, k, v, bias, out, lse); break;
+    default: forward_impl<0>(p, q, k, v, bias, out, lse); break;
   }
 }
 
 void attention_backward_fast(const AttentionParams& p, const float* q, const float* k, const float* v,
-                             const float* out, const float* lse, const float* gout, float* gq, float* gk, float* gv) {
+                             const float* bias, const float* out, const float* lse, const float* gout, float* gq,
+                             float* gk, float* gv, float* gbias) {
   switch (p.D) {
-    case 32: backward_impl<32>(p, q, k, v, out, lse, gout, gq, gk, gv); break;
-    case 64: backward_impl<64>(p, q, k, v, out, lse, gout, gq, gk, gv); break;
-    default: backward_impl<0>(p, q, k, v, out, lse, gout, gq, gk, gv); break;
+    case 16: backward_impl<16>(p, q, k, v, bias, out, lse, gout, gq, gk, gv, gbias); break;
+    case 32: backward_impl<32>(p, q, k, v, bias, out, lse, gout, gq, gk, gv, gbias); break;
+    case 64: backward_impl<64>(p, q, k, v, bias, out, lse, gout, gq, gk, gv, gbias); break;
+    default: backward_impl<0>(p, q, k, v, bias, out, lse, gout, gq, gk, gv, gbias); break;
   }
 }
 
