@@ -234,6 +234,24 @@ void logits_tile(const Setup& su, const float* bias, int64_t b, int64_t h, int64
     any_killed |= off;
   }
   const bool whole = tile_all_allowed(su.st, i0, i0 + nr, j0, j0 + nc);
+  // The fixed pattern without chunk or band: its per-column facts once per tile (block and summary of
+  // each key, shifted by the global first position), so the per-row test is a vectorised compare.
+  const bool fixed_cols = su.st.fixed_block > 0 && su.st.chunk == 0 && !su.st.band;
+  const int64_t g = su.st.fixed_global_first ? 1 : 0;
+  int32_t cblk[kBc], csum[kBc];
+  if (fixed_cols) {
+    const int64_t n = su.st.fixed_block;
+    for (int64_t c = 0; c < kBc; ++c) {
+      const int64_t jj = j0 + c - g;
+      if (jj < 0) {  // key 0 with the global first position: seen by every query
+        cblk[c] = -1, csum[c] = 1;
+        continue;
+      }
+      const int64_t r = jj % n;
+      cblk[c] = int32_t(jj / n);
+      csum[c] = r == 0 || r >= n - su.st.fixed_summary;
+    }
+  }
   const float* decay = p.alpha ? su.decay.data() + h * p.L : nullptr;
   const float scale = su.scale;
   for (int64_t r = 0; r < nr; ++r) {
@@ -251,7 +269,22 @@ void logits_tile(const Setup& su, const float* bias, int64_t b, int64_t h, int64
     if (any_killed)
       for (int64_t c = 0; c < kBc; ++c) s[c] += kill[c];
     if (whole) continue;
-    if (su.st.fixed_block > 0) {
+    if (fixed_cols) {
+      // The fixed pattern alone (no chunk or band), per column: key jj = j − g may be seen by query
+      // ii = i − g when jj <= ii and (same block or a summary key); with the global first position
+      // (g = 1) row 0 sees every key and column 0 (a summary here) is seen by every row.
+      if (g && i == 0) {  // (with causal as well, only key 0)
+        if (su.st.causal)
+          for (int64_t c = 0; c < kBc; ++c) s[c] = j0 + c > 0 ? -INFINITY : s[c];
+        continue;
+      }
+      const int32_t ii = int32_t(i - g), bi = ii / int32_t(su.st.fixed_block);
+      const int32_t jj0 = int32_t(j0 - g);
+      for (int64_t c = 0; c < kBc; ++c) {
+        const bool ok = jj0 + int32_t(c) <= ii && (cblk[c] == bi || csum[c] != 0);
+        s[c] = ok ? s[c] : -INFINITY;
+      }
+    } else if (su.st.fixed_block > 0) {
       for (int64_t c = 0; c < nc; ++c)
         if (!attention_pair_allowed(su.st, i, j0 + c)) s[c] = -INFINITY;
     } else {
