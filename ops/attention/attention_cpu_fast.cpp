@@ -1,17 +1,21 @@
-// The float32 CPU fast path of attention: the formula of attention.h (steps 1, 2, 4, 5, 6 without
-// dropout: scale, LaS α, key mask, causal, chunk + window, band, fixed pattern), computed as a tiled
+// The float32 CPU fast path of attention: the formula of attention.h (steps 1–6 without dropout: scale,
+// LaS α, additive bias, key mask, causal, chunk + window, band, fixed pattern), computed as a tiled
 // online softmax (FlashAttention-2) beside the readable reference (attention_cpu.cpp) and the row path
-// (attention_cpu_rows.cpp), which the glue keeps for a bias tensor, for dropout and for float64.
+// (attention_cpu_rows.cpp), which the glue keeps for dropout and for float64.
 //
 //   q, k, v, out, gout, gq, gk, gv: [B, H, L, D] float32; lse [B, H, L] (the per-row logsumexp, +inf for
-//   a query with no included key). Saved for backward: q, k, v, out and lse; nothing L×L exists.
+//   a query with no included key); bias (optional) [H, L, L] shared by the batch (p.bias_batch_stride 0) or
+//   [B, H, L, L], read tile by tile in the forward and again in the recomputation; gbias (optional) in the
+//   bias's own shape, dbias_ij = dS_ij, fully written (zeros for pairs no tile visits). Saved for backward:
+//   q, k, v, out and lse (and the caller's bias); nothing L×L exists beyond the bias and its gradient.
 //
 // Tiling. Queries in tiles of kBr = 64 rows, keys in tiles of kBc = 64. A key tile is transposed into a
 // [D, kBc] scratch (zero-padded past the last key) so S = Q_tile·K_tileᵀ runs as a small GEMM whose
 // inner loop walks 64 keys (four 16-float vectors) with 4 query rows in registers; P·V, dP·.., dS·K, dSᵀ·Q
 // and Pᵀ·dO are axpys along D. Only key tiles in attention_key_range of the query tile (and query tiles in
 // attention_query_range of the key tile) are visited; a tile wholly inside the structure and with no masked
-// key takes the plain path, others test attention_pair_allowed per element (the fixed pattern always does).
+// key takes the plain path, others test attention_pair_allowed per element (the fixed pattern
+// alone: per-column block / summary facts, one vectorised compare per row).
 // exp is a Cody–Waite range reduction and a degree-6 polynomial (fast_exp, ~2 ulp) so it vectorises
 // (std::exp does not without -ffast-math); the log of the lse is std::log, once per row.
 //
@@ -21,13 +25,16 @@
 // walks key tiles in order, for each key tile the query tiles in range, and accumulates dK, dV of the key
 // tile in scratch and dQ of every query row in gq: dV_j += P_ij dout_i, dS_ij = P_ij (dP_ij − Δ_i) f_ij,
 // dK_j += dS_ij q_i, dq_i += dS_ij k_j. A task owns all of its (b, h), so the sums run in one fixed order and
-// the results do not depend on the thread count (the price: at most B·H threads in the backward).
+// the results do not depend on the thread count (the price: at most B·H threads in the backward). With a
+// shared bias's gradient one task per head h walks b = 0, 1, … in order and adds each dS into gbias[h]
+// (the reference's order of the sum over b; at most H threads then).
 // FLOPs counted as the header: 4·B·H·L·L_eff·D forward, 2.5 times that backward (the backward does exactly
 // 10·D per visited pair: S, dP, dV, dK, dQ).
 //
 // Vectorisation (checked with -fopt-info-vec-optimized on this file, AVX-512): the GEMM key loop, the
 // logit / mask / max / exp / sum loops over a key tile and the loops along D are vectorised with 64-byte
-// vectors. Two things kept the softmax scalar until fixed: std::floor (GCC vectorises it only with
+// vectors (v4/v5: the bias add, the gbias add and the fixed pattern's per-row compare too; the per-tile
+// column facts of the pattern, 64 divisions, stay scalar). Two things kept the softmax scalar until fixed: std::floor (GCC vectorises it only with
 // -fno-trapping-math; fast_exp rounds with ±1.5·2^23 instead) and float max / sum reductions (they need
 // reassociation: `#pragma omp simd reduction`, still one fixed order per build).
 //
@@ -44,6 +51,20 @@
 //       element, ~1/3 of the forward, so ~2× forward; measured 2.6× (1 thread).
 //   At the rotary transformer's shape (B 8, H 4, L 512, D 32, 2 threads): 58 ms forward+backward, PyTorch
 //   2.15 eager 166 ms, scaled_dot_product_attention 136 ms (docs/kernels.md).
+//   v4  the additive bias (s += bias after the scale; dS into gbias, a shared bias's sum over b by one task
+//       per head in b order) and head dim 16 compiled as a constant (the synthesizer and sparse_transformer
+//       at LRA text width 64 / 4 heads have D 16, which ran the runtime-D loops). Training step
+//       (OMP_NUM_THREADS=2 bench_train --device cpu --model synthesizer --length 1024 --batch 2 --width 64
+//       --depth 2 --heads 4 --ffn 128 --steps 3 --warmup 1 --profile -; 3 pairs alternating main's binary
+//       and this one; load 5–6 from other jobs, so only the attention rows are comparable): attention
+//       backward (2 calls) 1254 → 154 ms, forward + loss 716 → 376 ms (medians); peak host 169.5 → 136.7 MB
+//       (no [B, H, L, L] gradient before the sum over b). The step is now the linear backward's.
+//   v5  the fixed pattern without chunk/band tested per column (block and summary of each key once per
+//       tile, then one vectorised compare per row) instead of attention_pair_allowed per pair (two integer
+//       divisions each, scalar). sparse_transformer, same command with --model sparse_transformer, 3 pairs:
+//       attention backward main 468 / v4 238 / v5 119–146 ms (medians). Key-tile skipping for the pattern
+//       gains nothing at LRA's block 50, summary 10: every 64-key tile holds summary keys (r = 0 or
+//       r >= 40 of each block), which every later query sees; skipping needs the summary keys gathered.
 #include <algorithm>
 #include <bit>
 #include <cmath>
