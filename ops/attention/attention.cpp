@@ -91,9 +91,8 @@ void set_attention_dropout(AttentionOptions& o, double p, Generator& gen, int64_
   o.dropout_offset = gen.reserve(uniform_counters(B * H * L * L));
 }
 
-AttentionCpuPath attention_cpu_path(DType dtype, const AttentionParams& p, bool has_bias) {
-  return dtype == DType::F32 && cpu::attention_fast_supports(p, has_bias) ? AttentionCpuPath::Fast
-                                                                          : AttentionCpuPath::Rows;
+AttentionCpuPath attention_cpu_path(DType dtype, const AttentionParams& p) {
+  return dtype == DType::F32 && cpu::attention_fast_supports(p) ? AttentionCpuPath::Fast : AttentionCpuPath::Rows;
 }
 
 AttentionParams attention_params(const Tensor& q, const Tensor& key_mask, const AttentionOptions& o) {
@@ -134,15 +133,15 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor
 
   Tensor out = Tensor::empty(q.shape(), q.dtype(), q.device());
   Tensor lse;  // CUDA and the CPU fast path: the per-row logsumexp the backward recomputes P from
-  // The CPU runs float32 on the fast path when it takes the options (no bias, no dropout), everything
-  // else row by row (attention_cpu_rows.cpp); attention_cpu_path() names the choice for the tests.
-  const bool cpu_fast = attention_cpu_path(q.dtype(), p, bias.defined()) == AttentionCpuPath::Fast;
+  // The CPU runs float32 on the fast path when it takes the options (no dropout), everything else row by
+  // row (attention_cpu_rows.cpp); attention_cpu_path() names the choice for the tests.
+  const bool cpu_fast = attention_cpu_path(q.dtype(), p) == AttentionCpuPath::Fast;
   switch (q.device()) {
     case Device::CPU:
       if (cpu_fast) {
         lse = Tensor::empty({p.B, p.H, p.L}, DType::F32, q.device());
-        cpu::attention_forward_fast(p, q.data<float>(), k.data<float>(), v.data<float>(), out.data<float>(),
-                                    lse.data<float>());
+        cpu::attention_forward_fast(p, q.data<float>(), k.data<float>(), v.data<float>(), bias_ptr<float>(bias),
+                                    out.data<float>(), lse.data<float>());
         break;
       }
       dispatch_float(q, "attention", [&](auto t) {
@@ -170,18 +169,23 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor
         Tensor gq = Tensor::empty(qs.shape(), qs.dtype(), qs.device());
         Tensor gk = Tensor::empty(qs.shape(), qs.dtype(), qs.device());
         Tensor gv = Tensor::empty(qs.shape(), qs.dtype(), qs.device());
-        // The bias gradient is dS for every (b, h, i, j); a shared [H, L, L] bias sums it over b.
-        Tensor gfull;
-        if (want_gbias) {
+        // The bias gradient is dS for every (b, h, i, j); a shared [H, L, L] bias sums it over b. The CPU
+        // fast path writes it in the bias's own shape (summing over b itself); the others write the full
+        // [B, H, L, L], summed below.
+        Tensor gfull, gbias;
+        if (want_gbias && cpu_fast && qs.device() == Device::CPU) {
+          gbias = empty ? Tensor::zeros(bs.shape(), bs.dtype(), bs.device()) : Tensor::empty(bs.shape(), bs.dtype(), bs.device());
+        } else if (want_gbias) {
           const Shape full{pb.B, pb.H, pb.L, pb.L};
           gfull = empty ? Tensor::zeros(full, qs.dtype(), qs.device()) : Tensor::empty(full, qs.dtype(), qs.device());
         }
         switch (qs.device()) {
           case Device::CPU:
             if (cpu_fast) {
-              cpu::attention_backward_fast(pb, qs.data<float>(), ks.data<float>(), vs.data<float>(), os.data<float>(),
-                                           lse.data<float>(), gout.data<float>(), gq.data<float>(), gk.data<float>(),
-                                           gv.data<float>());
+              cpu::attention_backward_fast(pb, qs.data<float>(), ks.data<float>(), vs.data<float>(),
+                                           bias_ptr<float>(bs), os.data<float>(), lse.data<float>(),
+                                           gout.data<float>(), gq.data<float>(), gk.data<float>(), gv.data<float>(),
+                                           want_gbias ? gbias.data<float>() : nullptr);
               break;
             }
             dispatch_float(qs, "attention", [&](auto t) {
@@ -202,8 +206,9 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor
             break;
           }
         }
-        Tensor gbias;
-        if (want_gbias && bs.ndim() == 4) {
+        if (gbias.defined()) {
+          // written by the CPU fast path
+        } else if (want_gbias && bs.ndim() == 4) {
           gbias = gfull;
         } else if (want_gbias) {
           gbias = Tensor::empty(bs.shape(), bs.dtype(), bs.device());

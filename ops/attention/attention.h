@@ -79,8 +79,8 @@
 // Bytes moved (CUDA, float32): forward reads q once and k, v once per query tile of 32 rows:
 // 4·B·H·L·D·(1 + 2·L_eff/32) and writes out and the logsumexp.
 //
-// CPU paths: float32 without a bias tensor and without dropout runs attention_cpu_fast.cpp (tiled, saves
-// the logsumexp like CUDA); a bias, dropout or float64 run attention_cpu_rows.cpp (attention_cpu_path()).
+// CPU paths: float32 without dropout (a bias tensor or not) runs attention_cpu_fast.cpp (tiled, saves
+// the logsumexp like CUDA); dropout or float64 run attention_cpu_rows.cpp (attention_cpu_path()).
 // CPU: any head dim D. CUDA: D in {32, 64, 128} (compiled instances); other D are rejected with an
 // error naming the supported ones.
 #pragma once
@@ -149,10 +149,10 @@ struct AttentionParams {
 // the bias stride is the float path's to set).
 AttentionParams attention_params(const Tensor& q, const Tensor& key_mask, const AttentionOptions& options);
 
-// Which CPU path attention() runs for a call: Fast (attention_cpu_fast.cpp) for float32 without a bias
-// tensor and without dropout, Rows (attention_cpu_rows.cpp) otherwise (float64, a bias, dropout).
+// Which CPU path attention() runs for a call: Fast (attention_cpu_fast.cpp) for float32 without dropout
+// (with or without a bias tensor), Rows (attention_cpu_rows.cpp) otherwise (float64, dropout).
 enum class AttentionCpuPath { Rows, Fast };
-AttentionCpuPath attention_cpu_path(DType dtype, const AttentionParams& p, bool has_bias);
+AttentionCpuPath attention_cpu_path(DType dtype, const AttentionParams& p);
 
 // The integer form of the dropout test: philox_uniform(...) = k / 2^24 < p  ⟺  k < ceil(p·2^24) (p·2^24
 // is exact in double). Done once on the host so both backends compare the same integers.
@@ -293,15 +293,18 @@ void attention_backward_rows(const AttentionParams& p, const T* q, const T* k, c
                              const T* gout, T* gq, T* gk, T* gv, T* gbias);
 // The float32 fast path (attention_cpu_fast.cpp): a tiled online softmax (FlashAttention-2) that saves
 // the per-row logsumexp lse [B, H, L] (+inf for a query with no included key) and recomputes P from it in
-// the backward. It takes every structural option, α, scale and the key mask, but no bias tensor and no
-// dropout: attention_fast_supports says which calls it takes; the glue runs float32 calls it takes here and
-// everything else (a bias, dropout, float64) on the row path above.
-bool attention_fast_supports(const AttentionParams& p, bool has_bias);
-void attention_forward_fast(const AttentionParams& p, const float* q, const float* k, const float* v, float* out,
-                            float* lse);
-// gq, gk, gv are written (not accumulated); out and lse are the forward's.
+// the backward. It takes every structural option, α, scale, the key mask and a bias tensor (laid out as
+// p.bias_batch_stride says), but no dropout: attention_fast_supports says which calls it takes; the glue
+// runs float32 calls it takes here and everything else (dropout, float64) on the row path above.
+bool attention_fast_supports(const AttentionParams& p);
+void attention_forward_fast(const AttentionParams& p, const float* q, const float* k, const float* v,
+                            const float* bias, float* out, float* lse);
+// gq, gk, gv are written (not accumulated); out and lse are the forward's. gbias (nullptr: not wanted) is
+// fully written in the bias's own layout: [B, H, L, L] when p.bias_batch_stride != 0, else [H, L, L]
+// summed over b in order (deterministic), zeros where no pair is included.
 void attention_backward_fast(const AttentionParams& p, const float* q, const float* k, const float* v,
-                             const float* out, const float* lse, const float* gout, float* gq, float* gk, float* gv);
+                             const float* bias, const float* out, const float* lse, const float* gout, float* gq,
+                             float* gk, float* gv, float* gbias);
 }  // namespace cpu
 
 namespace cuda {

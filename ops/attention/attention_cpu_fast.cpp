@@ -1,17 +1,21 @@
-// The float32 CPU fast path of attention: the formula of attention.h (steps 1, 2, 4, 5, 6 without
-// dropout: scale, LaS α, key mask, causal, chunk + window, band, fixed pattern), computed as a tiled
+// The float32 CPU fast path of attention: the formula of attention.h (steps 1–6 without dropout: scale,
+// LaS α, additive bias, key mask, causal, chunk + window, band, fixed pattern), computed as a tiled
 // online softmax (FlashAttention-2) beside the readable reference (attention_cpu.cpp) and the row path
-// (attention_cpu_rows.cpp), which the glue keeps for a bias tensor, for dropout and for float64.
+// (attention_cpu_rows.cpp), which the glue keeps for dropout and for float64.
 //
 //   q, k, v, out, gout, gq, gk, gv: [B, H, L, D] float32; lse [B, H, L] (the per-row logsumexp, +inf for
-//   a query with no included key). Saved for backward: q, k, v, out and lse; nothing L×L exists.
+//   a query with no included key); bias (optional) [H, L, L] shared by the batch (p.bias_batch_stride 0) or
+//   [B, H, L, L], read tile by tile in the forward and again in the recomputation; gbias (optional) in the
+//   bias's own shape, dbias_ij = dS_ij, fully written (zeros for pairs no tile visits). Saved for backward:
+//   q, k, v, out and lse (and the caller's bias); nothing L×L exists beyond the bias and its gradient.
 //
 // Tiling. Queries in tiles of kBr = 64 rows, keys in tiles of kBc = 64. A key tile is transposed into a
 // [D, kBc] scratch (zero-padded past the last key) so S = Q_tile·K_tileᵀ runs as a small GEMM whose
 // inner loop walks 64 keys (four 16-float vectors) with 4 query rows in registers; P·V, dP·.., dS·K, dSᵀ·Q
 // and Pᵀ·dO are axpys along D. Only key tiles in attention_key_range of the query tile (and query tiles in
 // attention_query_range of the key tile) are visited; a tile wholly inside the structure and with no masked
-// key takes the plain path, others test attention_pair_allowed per element (the fixed pattern always does).
+// key takes the plain path, others test attention_pair_allowed per element (the fixed pattern
+// alone: per-column block / summary facts, one vectorised compare per row).
 // exp is a Cody–Waite range reduction and a degree-6 polynomial (fast_exp, ~2 ulp) so it vectorises
 // (std::exp does not without -ffast-math); the log of the lse is std::log, once per row.
 //
@@ -21,13 +25,16 @@
 // walks key tiles in order, for each key tile the query tiles in range, and accumulates dK, dV of the key
 // tile in scratch and dQ of every query row in gq: dV_j += P_ij dout_i, dS_ij = P_ij (dP_ij − Δ_i) f_ij,
 // dK_j += dS_ij q_i, dq_i += dS_ij k_j. A task owns all of its (b, h), so the sums run in one fixed order and
-// the results do not depend on the thread count (the price: at most B·H threads in the backward).
+// the results do not depend on the thread count (the price: at most B·H threads in the backward). With a
+// shared bias's gradient one task per head h walks b = 0, 1, … in order and adds each dS into gbias[h]
+// (the reference's order of the sum over b; at most H threads then).
 // FLOPs counted as the header: 4·B·H·L·L_eff·D forward, 2.5 times that backward (the backward does exactly
 // 10·D per visited pair: S, dP, dV, dK, dQ).
 //
 // Vectorisation (checked with -fopt-info-vec-optimized on this file, AVX-512): the GEMM key loop, the
 // logit / mask / max / exp / sum loops over a key tile and the loops along D are vectorised with 64-byte
-// vectors. Two things kept the softmax scalar until fixed: std::floor (GCC vectorises it only with
+// vectors (v4/v5: the bias add, the gbias add and the fixed pattern's per-row compare too; the per-tile
+// column facts of the pattern, 64 divisions, stay scalar). Two things kept the softmax scalar until fixed: std::floor (GCC vectorises it only with
 // -fno-trapping-math; fast_exp rounds with ±1.5·2^23 instead) and float max / sum reductions (they need
 // reassociation: `#pragma omp simd reduction`, still one fixed order per build).
 //
@@ -44,6 +51,20 @@
 //       element, ~1/3 of the forward, so ~2× forward; measured 2.6× (1 thread).
 //   At the rotary transformer's shape (B 8, H 4, L 512, D 32, 2 threads): 58 ms forward+backward, PyTorch
 //   2.15 eager 166 ms, scaled_dot_product_attention 136 ms (docs/kernels.md).
+//   v4  the additive bias (s += bias after the scale; dS into gbias, a shared bias's sum over b by one task
+//       per head in b order) and head dim 16 compiled as a constant (the synthesizer and sparse_transformer
+//       at LRA text width 64 / 4 heads have D 16, which ran the runtime-D loops). Training step
+//       (OMP_NUM_THREADS=2 bench_train --device cpu --model synthesizer --length 1024 --batch 2 --width 64
+//       --depth 2 --heads 4 --ffn 128 --steps 3 --warmup 1 --profile -; 3 pairs alternating main's binary
+//       and this one; load 5–6 from other jobs, so only the attention rows are comparable): attention
+//       backward (2 calls) 1254 → 154 ms, forward + loss 716 → 376 ms (medians); peak host 169.5 → 136.7 MB
+//       (no [B, H, L, L] gradient before the sum over b). The step is now the linear backward's.
+//   v5  the fixed pattern without chunk/band tested per column (block and summary of each key once per
+//       tile, then one vectorised compare per row) instead of attention_pair_allowed per pair (two integer
+//       divisions each, scalar). sparse_transformer, same command with --model sparse_transformer, 3 pairs:
+//       attention backward main 468 / v4 238 / v5 119–146 ms (medians). Key-tile skipping for the pattern
+//       gains nothing at LRA's block 50, summary 10: every 64-key tile holds summary keys (r = 0 or
+//       r >= 40 of each block), which every later query sees; skipping needs the summary keys gathered.
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -220,8 +241,11 @@ void transpose_tile(const float* A, int64_t nr, int64_t nc, float* At) {
 // Turns the dot products S of queries [i0, i0 + nr) and keys [j0, j0 + nc) of head h in batch b into
 // logits: s = (q·k)·f with f = scale (· decay[|i − j|] for LaS), −inf where the pair is excluded
 // (structure, key mask, or c >= nc past the last key).
-void logits_tile(const Setup& su, int64_t b, int64_t h, int64_t i0, int64_t nr, int64_t j0, int64_t nc, float* S) {
+void logits_tile(const Setup& su, const float* bias, int64_t b, int64_t h, int64_t i0, int64_t nr, int64_t j0,
+                 int64_t nc, float* S) {
   const AttentionParams& p = su.p;
+  // The bias rows of this (b, h): s_ij += bias[(b,) h, i, j] after the scale, before the exclusions.
+  const float* bias_bh = bias ? bias + b * p.bias_batch_stride + h * p.L * p.L : nullptr;
   const int32_t* mask = p.key_mask ? p.key_mask + b * p.L + j0 : nullptr;
   float kill[kBc];  // 0 for an included key, −inf for a masked one or one past the tile's end
   bool any_killed = nc < kBc;
@@ -231,6 +255,24 @@ void logits_tile(const Setup& su, int64_t b, int64_t h, int64_t i0, int64_t nr, 
     any_killed |= off;
   }
   const bool whole = tile_all_allowed(su.st, i0, i0 + nr, j0, j0 + nc);
+  // The fixed pattern without chunk or band: its per-column facts once per tile (block and summary of
+  // each key, shifted by the global first position), so the per-row test is a vectorised compare.
+  const bool fixed_cols = su.st.fixed_block > 0 && su.st.chunk == 0 && !su.st.band;
+  const int64_t g = su.st.fixed_global_first ? 1 : 0;
+  int32_t cblk[kBc], csum[kBc];
+  if (fixed_cols) {
+    const int64_t n = su.st.fixed_block;
+    for (int64_t c = 0; c < kBc; ++c) {
+      const int64_t jj = j0 + c - g;
+      if (jj < 0) {  // key 0 with the global first position: seen by every query
+        cblk[c] = -1, csum[c] = 1;
+        continue;
+      }
+      const int64_t r = jj % n;
+      cblk[c] = int32_t(jj / n);
+      csum[c] = r == 0 || r >= n - su.st.fixed_summary;
+    }
+  }
   const float* decay = p.alpha ? su.decay.data() + h * p.L : nullptr;
   const float scale = su.scale;
   for (int64_t r = 0; r < nr; ++r) {
@@ -241,10 +283,29 @@ void logits_tile(const Setup& su, int64_t b, int64_t h, int64_t i0, int64_t nr, 
     } else {
       for (int64_t c = 0; c < kBc; ++c) s[c] *= scale;
     }
+    if (bias_bh) {
+      const float* br = bias_bh + i * p.L + j0;
+      for (int64_t c = 0; c < nc; ++c) s[c] += br[c];
+    }
     if (any_killed)
       for (int64_t c = 0; c < kBc; ++c) s[c] += kill[c];
     if (whole) continue;
-    if (su.st.fixed_block > 0) {
+    if (fixed_cols) {
+      // The fixed pattern alone (no chunk or band), per column: key jj = j − g may be seen by query
+      // ii = i − g when jj <= ii and (same block or a summary key); with the global first position
+      // (g = 1) row 0 sees every key and column 0 (a summary here) is seen by every row.
+      if (g && i == 0) {  // (with causal as well, only key 0)
+        if (su.st.causal)
+          for (int64_t c = 0; c < kBc; ++c) s[c] = j0 + c > 0 ? -INFINITY : s[c];
+        continue;
+      }
+      const int32_t ii = int32_t(i - g), bi = ii / int32_t(su.st.fixed_block);
+      const int32_t jj0 = int32_t(j0 - g);
+      for (int64_t c = 0; c < kBc; ++c) {
+        const bool ok = jj0 + int32_t(c) <= ii && (cblk[c] == bi || csum[c] != 0);
+        s[c] = ok ? s[c] : -INFINITY;
+      }
+    } else if (su.st.fixed_block > 0) {
       for (int64_t c = 0; c < nc; ++c)
         if (!attention_pair_allowed(su.st, i, j0 + c)) s[c] = -INFINITY;
     } else {
@@ -259,17 +320,30 @@ void logits_tile(const Setup& su, int64_t b, int64_t h, int64_t i0, int64_t nr, 
 }
 
 // One row of the backward: the logits s become P = exp(s − lse_i) in place, and dP becomes dS·scale =
-// P·(dP − Δ_i)·scale in place (the LaS decay is applied by the caller).
-void probabilities_and_ds(float* __restrict s, float* __restrict dp, float lse_i, float delta_i, float scale) {
+// P·(dP − Δ_i)·scale in place (the LaS decay is applied by the caller). With gb (the bias gradient row
+// of this query at key j0), gb[c] += dS for the nc keys of the tile: dbias_ij = dS_ij.
+void probabilities_and_ds(float* __restrict s, float* __restrict dp, float lse_i, float delta_i, float scale,
+                          float* __restrict gb, int64_t nc) {
+  if (!gb) {
+    for (int64_t c = 0; c < kBc; ++c) {
+      const float pc = fast_exp(s[c] - lse_i);
+      s[c] = pc;
+      dp[c] = pc * (dp[c] - delta_i) * scale;
+    }
+    return;
+  }
   for (int64_t c = 0; c < kBc; ++c) {
     const float pc = fast_exp(s[c] - lse_i);
     s[c] = pc;
-    dp[c] = pc * (dp[c] - delta_i) * scale;
+    dp[c] = pc * (dp[c] - delta_i);
   }
+  for (int64_t c = 0; c < nc; ++c) gb[c] += dp[c];
+  for (int64_t c = 0; c < kBc; ++c) dp[c] *= scale;
 }
 
 template <int DC>
-void forward_impl(const AttentionParams& p, const float* q, const float* k, const float* v, float* out, float* lse) {
+void forward_impl(const AttentionParams& p, const float* q, const float* k, const float* v, const float* bias,
+                  float* out, float* lse) {
   const int64_t L = p.L, D = DC ? DC : p.D, BH = p.B * p.H;
   const int64_t tiles = (L + kBr - 1) / kBr;
   const Setup su(p);
@@ -291,7 +365,7 @@ void forward_impl(const AttentionParams& p, const float* q, const float* k, cons
         const int64_t nc = std::min(kBc, je - j0);
         transpose_keys<DC>(kb + j0 * D, nc, D, Kt.data());
         gemm_tile<DC>(qb, nr, Kt.data(), D, S.data());
-        logits_tile(su, b, h, i0, nr, j0, nc, S.data());
+        logits_tile(su, bias, b, h, i0, nr, j0, nc, S.data());
         // Online softmax: the new running max, the old sum and output rescaled to it, S becomes P.
         for (int64_t r = 0; r < nr; ++r) {
           float* s = S.data() + r * kBc;
@@ -332,18 +406,23 @@ void forward_impl(const AttentionParams& p, const float* q, const float* k, cons
 }
 
 template <int DC>
-void backward_impl(const AttentionParams& p, const float* q, const float* k, const float* v, const float* out,
-                   const float* lse, const float* gout, float* gq, float* gk, float* gv) {
+void backward_impl(const AttentionParams& p, const float* q, const float* k, const float* v, const float* bias,
+                   const float* out, const float* lse, const float* gout, float* gq, float* gk, float* gv,
+                   float* gbias) {
   const int64_t L = p.L, D = DC ? DC : p.D, BH = p.B * p.H;
   const Setup su(p);
+  // A shared [H, L, L] bias gradient sums dS over b: then one task per head walks b = 0, 1, … in order
+  // (the sum's order is fixed, as in the reference); otherwise one task per (b, h).
+  const bool shared_gbias = gbias && p.bias_batch_stride == 0;
+  const int64_t tasks = shared_gbias ? p.H : BH;
 #pragma omp parallel
   {
     std::vector<float> Kt(size_t(D * kBc)), Vt(size_t(D * kBc)), P(size_t(kBr * kBc)), dP(size_t(kBr * kBc));
     std::vector<float> T(size_t(kBc * kBr));
     std::vector<float> dK(size_t(kBc * D)), dV(size_t(kBc * D)), delta(static_cast<size_t>(L));
-#pragma omp for schedule(dynamic)
-    for (int64_t bh = 0; bh < BH; ++bh) {
-      const int64_t b = bh / p.H, h = bh % p.H, off = bh * L * D;
+    // The gradients of one (b, h); gb is its bias-gradient block [L, L] (accumulated into), or nullptr.
+    auto one_head = [&](int64_t b, int64_t h, float* gb) {
+      const int64_t bh = b * p.H + h, off = bh * L * D;
       const float *qb = q + off, *kb = k + off, *vb = v + off, *gob = gout + off, *ob = out + off;
       const float* lb = lse + bh * L;
       float *gqb = gq + off, *gkb = gk + off, *gvb = gv + off;
@@ -368,14 +447,14 @@ void backward_impl(const AttentionParams& p, const float* q, const float* k, con
         for (int64_t i0 = ib; i0 < ie; i0 += kBr) {
           const int64_t nr = std::min(kBr, ie - i0);
           gemm_tile<DC>(qb + i0 * D, nr, Kt.data(), D, P.data());
-          logits_tile(su, b, h, i0, nr, j0, nc, P.data());
+          logits_tile(su, bias, b, h, i0, nr, j0, nc, P.data());
           gemm_tile<DC>(gob + i0 * D, nr, Vt.data(), D, dP.data());
-          // P = exp(s − lse); dP becomes dS·f, the gradient of q_i·k_j.
+          // P = exp(s − lse); dP becomes dS·f, the gradient of q_i·k_j (and dS goes to the bias gradient).
           for (int64_t r = 0; r < nr; ++r) {
             const int64_t i = i0 + r;
             float *pr = P.data() + r * kBc, *dr = dP.data() + r * kBc;
             const float lse_i = lb[i], delta_i = delta[size_t(i)], scale = su.scale;
-            probabilities_and_ds(pr, dr, lse_i, delta_i, scale);
+            probabilities_and_ds(pr, dr, lse_i, delta_i, scale, gb ? gb + i * L + j0 : nullptr, nc);
             if (decay)
               for (int64_t c = 0; c < nc; ++c) dr[c] *= decay[std::abs(i - (j0 + c))];
           }
@@ -389,29 +468,45 @@ void backward_impl(const AttentionParams& p, const float* q, const float* k, con
         std::copy(dK.begin(), dK.begin() + nc * D, gkb + j0 * D);
         std::copy(dV.begin(), dV.begin() + nc * D, gvb + j0 * D);
       }
+    };
+#pragma omp for schedule(dynamic)
+    for (int64_t task = 0; task < tasks; ++task) {
+      const int64_t LL = L * L;
+      if (shared_gbias) {
+        float* gb = gbias + task * LL;  // zeros where no b visits a pair
+        std::fill(gb, gb + LL, 0.0f);
+        for (int64_t b = 0; b < p.B; ++b) one_head(b, task, gb);
+      } else {
+        float* gb = gbias ? gbias + task * LL : nullptr;  // [B, H, L, L]: this (b, h)'s block
+        if (gb) std::fill(gb, gb + LL, 0.0f);
+        one_head(task / p.H, task % p.H, gb);
+      }
     }
   }
 }
 
 }  // namespace
 
-bool attention_fast_supports(const AttentionParams& p, bool has_bias) { return !has_bias && p.dropout == 0.0; }
+bool attention_fast_supports(const AttentionParams& p) { return p.dropout == 0.0; }
 
-void attention_forward_fast(const AttentionParams& p, const float* q, const float* k, const float* v, float* out,
-                            float* lse) {
+void attention_forward_fast(const AttentionParams& p, const float* q, const float* k, const float* v,
+                            const float* bias, float* out, float* lse) {
   switch (p.D) {
-    case 32: forward_impl<32>(p, q, k, v, out, lse); break;
-    case 64: forward_impl<64>(p, q, k, v, out, lse); break;
-    default: forward_impl<0>(p, q, k, v, out, lse); break;
+    case 16: forward_impl<16>(p, q, k, v, bias, out, lse); break;
+    case 32: forward_impl<32>(p, q, k, v, bias, out, lse); break;
+    case 64: forward_impl<64>(p, q, k, v, bias, out, lse); break;
+    default: forward_impl<0>(p, q, k, v, bias, out, lse); break;
   }
 }
 
 void attention_backward_fast(const AttentionParams& p, const float* q, const float* k, const float* v,
-                             const float* out, const float* lse, const float* gout, float* gq, float* gk, float* gv) {
+                             const float* bias, const float* out, const float* lse, const float* gout, float* gq,
+                             float* gk, float* gv, float* gbias) {
   switch (p.D) {
-    case 32: backward_impl<32>(p, q, k, v, out, lse, gout, gq, gk, gv); break;
-    case 64: backward_impl<64>(p, q, k, v, out, lse, gout, gq, gk, gv); break;
-    default: backward_impl<0>(p, q, k, v, out, lse, gout, gq, gk, gv); break;
+    case 16: backward_impl<16>(p, q, k, v, bias, out, lse, gout, gq, gk, gv, gbias); break;
+    case 32: backward_impl<32>(p, q, k, v, bias, out, lse, gout, gq, gk, gv, gbias); break;
+    case 64: backward_impl<64>(p, q, k, v, bias, out, lse, gout, gq, gk, gv, gbias); break;
+    default: backward_impl<0>(p, q, k, v, bias, out, lse, gout, gq, gk, gv, gbias); break;
   }
 }
 

@@ -34,15 +34,16 @@ struct FastCase {
   int64_t fixed_block = 0, fixed_summary = 0;
   bool global_first = false, alpha = false, mask = false;
   double scale = 0;
+  int bias = 0;  // 0: none, 1: shared [H, L, L], 2: per batch [B, H, L, L]
 };
 
 struct Result {
-  std::vector<float> out, lse, gq, gk, gv;
+  std::vector<float> out, lse, gq, gk, gv, gbias;
 };
 
 // Inputs of a case (q, k in [-2, 2]: a softmax far from uniform), its mask and α, and the params.
 struct Inputs {
-  std::vector<float> q, k, v, gout, alpha;
+  std::vector<float> q, k, v, gout, alpha, bias;  // bias empty without one
   std::vector<int32_t> mask;
   ops::AttentionParams p;
 };
@@ -57,6 +58,10 @@ Inputs make_inputs(const FastCase& c) {
     return x;
   };
   in.q = random(-2, 2), in.k = random(-2, 2), in.v = random(-1, 1), in.gout = random(-1, 1);
+  if (c.bias) {  // in [-3, 3]: a bias that moves the softmax as much as q·k does
+    in.bias.resize(size_t((c.bias == 2 ? c.B : 1) * c.H * c.L * c.L));
+    for (float& e : in.bias) e = -3.0f + 6.0f * float(gen.uniform());
+  }
   // Batch 0: every third key masked; batch 1: all masked (its queries see nothing); batch 2: the second half.
   in.mask.assign(size_t(c.B * c.L), 1);
   for (int64_t b = 0; b < c.B; ++b)
@@ -71,6 +76,7 @@ Inputs make_inputs(const FastCase& c) {
   p.fixed_block = c.fixed_block, p.fixed_summary = c.fixed_summary, p.fixed_global_first = c.global_first;
   p.alpha = c.alpha ? in.alpha.data() : nullptr;
   p.key_mask = c.mask ? in.mask.data() : nullptr;
+  p.bias_batch_stride = c.bias == 2 ? c.H * c.L * c.L : 0;
   return in;
 }
 
@@ -79,9 +85,12 @@ Result run_fast(const Inputs& in) {
   Result r;
   r.out.assign(n, 7.0f), r.gq.assign(n, 7.0f), r.gk.assign(n, 7.0f), r.gv.assign(n, 7.0f);  // stale values
   r.lse.assign(size_t(in.p.B * in.p.H * in.p.L), 7.0f);
-  ops::cpu::attention_forward_fast(in.p, in.q.data(), in.k.data(), in.v.data(), r.out.data(), r.lse.data());
-  ops::cpu::attention_backward_fast(in.p, in.q.data(), in.k.data(), in.v.data(), r.out.data(), r.lse.data(),
-                                    in.gout.data(), r.gq.data(), r.gk.data(), r.gv.data());
+  r.gbias.assign(in.bias.size(), 7.0f);
+  const float* bias = in.bias.empty() ? nullptr : in.bias.data();
+  ops::cpu::attention_forward_fast(in.p, in.q.data(), in.k.data(), in.v.data(), bias, r.out.data(), r.lse.data());
+  ops::cpu::attention_backward_fast(in.p, in.q.data(), in.k.data(), in.v.data(), bias, r.out.data(), r.lse.data(),
+                                    in.gout.data(), r.gq.data(), r.gk.data(), r.gv.data(),
+                                    bias ? r.gbias.data() : nullptr);
   return r;
 }
 
@@ -91,11 +100,20 @@ void check_case(const FastCase& c) {
   // The float64 reference on the same (float) inputs.
   auto wide = [](const std::vector<float>& x) { return std::vector<double>(x.begin(), x.end()); };
   const std::vector<double> q = wide(in.q), k = wide(in.k), v = wide(in.v), go = wide(in.gout);
-  const size_t n = q.size();
-  std::vector<double> out(n), gq(n), gk(n), gv(n);
-  ops::cpu::attention_forward<double>(in.p, q.data(), k.data(), v.data(), nullptr, out.data());
-  ops::cpu::attention_backward<double>(in.p, q.data(), k.data(), v.data(), nullptr, go.data(), gq.data(), gk.data(),
-                                       gv.data(), nullptr);
+  const std::vector<double> bias = wide(in.bias);
+  const double* bp = bias.empty() ? nullptr : bias.data();
+  const size_t n = q.size(), LL = size_t(c.L * c.L);
+  std::vector<double> out(n), gq(n), gk(n), gv(n), gfull(bp ? size_t(c.B * c.H) * LL : 0);
+  ops::cpu::attention_forward<double>(in.p, q.data(), k.data(), v.data(), bp, out.data());
+  ops::cpu::attention_backward<double>(in.p, q.data(), k.data(), v.data(), bp, go.data(), gq.data(), gk.data(),
+                                       gv.data(), bp ? gfull.data() : nullptr);
+  // The reference writes the full [B, H, L, L] bias gradient; a shared bias's is its sum over b.
+  std::vector<double> gbias = gfull;
+  if (c.bias == 1) {
+    gbias.assign(size_t(c.H) * LL, 0.0);
+    for (int64_t b = 0; b < c.B; ++b)
+      for (size_t e = 0; e < gbias.size(); ++e) gbias[e] += gfull[size_t(b) * gbias.size() + e];
+  }
   const double atol = 2e-6, rtol = 2e-4;
   auto expect_close = [&](const std::vector<float>& a, const std::vector<double>& want, const char* what) {
     double worst = 0;
@@ -111,6 +129,7 @@ void check_case(const FastCase& c) {
   expect_close(got.gq, gq, "gq");
   expect_close(got.gk, gk, "gk");
   expect_close(got.gv, gv, "gv");
+  if (c.bias) expect_close(got.gbias, gbias, "gbias");
   // A query with no included key (batch 1 with the mask) outputs exactly 0 and passes back exactly 0; its
   // lse is +inf. Keys masked everywhere get exactly zero gradients.
   if (c.mask && c.B > 1)
@@ -136,6 +155,7 @@ std::vector<FastCase> fast_cases() {
   add({"D 33", 1, 2, 70, 33});
   add({"D 64 tile-1", 1, 2, 63, 64});
   add({"D 32 tile", 1, 2, 64, 32});
+  add({"D 16 prime L", 2, 2, 131, 16});
   add({"D 32 tile+1", 1, 2, 65, 32});
   add({"D 64 two tiles ±1", 2, 1, 129, 64});
   FastCase c{"causal prime", 1, 2, 131, 32};
@@ -177,6 +197,21 @@ std::vector<FastCase> fast_cases() {
   c = {"fixed 7/2 key mask", 3, 1, 71, 32};
   c.fixed_block = 7, c.fixed_summary = 2, c.mask = true;
   add(c);
+  c = {"fixed 50/10 global first causal", 2, 2, 130, 16};
+  c.fixed_block = 50, c.fixed_summary = 10, c.global_first = true, c.causal = true;
+  add(c);
+  c = {"fixed 64/3 global first, tile-sized blocks", 1, 1, 200, 32};
+  c.fixed_block = 64, c.fixed_summary = 3, c.global_first = true;
+  add(c);
+  c = {"fixed 5/5 (every key a summary)", 1, 1, 67, 8};
+  c.fixed_block = 5, c.fixed_summary = 5;
+  add(c);
+  c = {"fixed 1/0", 1, 1, 66, 8};
+  c.fixed_block = 1;
+  add(c);
+  c = {"fixed 9/2 band 20/20 (per-pair test)", 1, 1, 100, 32};
+  c.fixed_block = 9, c.fixed_summary = 2, c.band = true, c.band_left = 20, c.band_right = 20;
+  add(c);
   c = {"LaS causal", 1, 4, 130, 32};
   c.alpha = true, c.causal = true;
   add(c);
@@ -186,6 +221,40 @@ std::vector<FastCase> fast_cases() {
   c = {"scale 0.3, LaS bidirectional, D 33", 1, 3, 77, 33};
   c.scale = 0.3, c.alpha = true;
   add(c);
+  // A bias tensor, shared by the batch (its gradient summed over b) or per batch, with every structure.
+  for (int bias : {1, 2}) {
+    const std::string shape = bias == 1 ? " shared bias" : " per-batch bias";
+    c = {"L 1" + shape, 2, 1, 1, 32};
+    c.bias = bias;
+    add(c);
+    c = {"D 3 prime L" + shape, 3, 2, 37, 3};
+    c.bias = bias;
+    add(c);
+    c = {"D 64 two tiles ±1" + shape, 2, 2, 129, 64};
+    c.bias = bias;
+    add(c);
+    c = {"D 16 tile+1 (the synthesizer's head)" + shape, 2, 4, 65, 16};
+    c.bias = bias;
+    add(c);
+    c = {"D 16 tile-1 causal key mask" + shape, 3, 1, 63, 16};
+    c.causal = true, c.mask = true, c.bias = bias;
+    add(c);
+    c = {"causal key mask, a fully masked batch" + shape, 3, 2, 97, 32};
+    c.causal = true, c.mask = true, c.bias = bias;
+    add(c);
+    c = {"chunk 50 window 1 causal key mask" + shape, 3, 1, 173, 33};
+    c.chunk = 50, c.window = 1, c.causal = true, c.mask = true, c.bias = bias;
+    add(c);
+    c = {"band 31/33" + shape, 2, 2, 197, 32};
+    c.band = true, c.band_left = 31, c.band_right = 33, c.bias = bias;
+    add(c);
+    c = {"fixed 7/2 key mask" + shape, 3, 1, 71, 32};
+    c.fixed_block = 7, c.fixed_summary = 2, c.mask = true, c.bias = bias;
+    add(c);
+    c = {"LaS-chunk 16 key mask scale 1" + shape, 3, 3, 90, 32};
+    c.alpha = true, c.chunk = 16, c.mask = true, c.scale = 1.0, c.bias = bias;
+    add(c);
+  }
   return cs;
 }
 
@@ -201,24 +270,33 @@ TEST(AttentionCpuFast, MatchesTheReferenceAtAnLraSize) {
   c = {"LRA causal, key mask, batch 1 fully masked", 2, 1, 1024, 64};
   c.causal = true, c.mask = true;
   check_case(c);
+  // (The default scale: at scale 1 these q, k give logits of ~±40, whose float32 rounding alone moves P
+  // by ~4e-6 relative; the synthesizer scales its q by 1/√d before the call.)
+  c = {"LRA synthesizer: shared bias", 2, 1, 1024, 32};
+  c.bias = 1;
+  check_case(c);
 }
 
-// Each task owns its outputs and sums in a fixed order, so 1, 2 or 3 threads give identical bits.
+// Each task owns its outputs and sums in a fixed order, so 1, 2 or 3 threads give identical bits (the
+// shared bias's gradient too: one task per head sums over b in order).
 TEST(AttentionCpuFast, DoesNotDependOnTheThreadCount) {
 #ifdef _OPENMP
-  FastCase c{"causal LaS key mask", 3, 3, 200, 32};
-  c.causal = true, c.alpha = true, c.mask = true;
-  const Inputs in = make_inputs(c);
   const int before = omp_get_max_threads();
-  omp_set_num_threads(1);
-  const Result one = run_fast(in);
-  for (int t : {2, 3}) {
-    omp_set_num_threads(t);
-    const Result many = run_fast(in);
-    EXPECT_EQ(one.out, many.out) << t << " threads";
-    EXPECT_EQ(one.gq, many.gq) << t << " threads";
-    EXPECT_EQ(one.gk, many.gk) << t << " threads";
-    EXPECT_EQ(one.gv, many.gv) << t << " threads";
+  for (int bias : {0, 1, 2}) {
+    FastCase c{"causal LaS key mask", 3, 3, 200, 32};
+    c.causal = true, c.alpha = true, c.mask = true, c.bias = bias;
+    const Inputs in = make_inputs(c);
+    omp_set_num_threads(1);
+    const Result one = run_fast(in);
+    for (int t : {2, 3}) {
+      omp_set_num_threads(t);
+      const Result many = run_fast(in);
+      EXPECT_EQ(one.out, many.out) << t << " threads, bias " << bias;
+      EXPECT_EQ(one.gq, many.gq) << t << " threads, bias " << bias;
+      EXPECT_EQ(one.gk, many.gk) << t << " threads, bias " << bias;
+      EXPECT_EQ(one.gv, many.gv) << t << " threads, bias " << bias;
+      EXPECT_EQ(one.gbias, many.gbias) << t << " threads, bias " << bias;
+    }
   }
   omp_set_num_threads(before);
 #else
@@ -226,10 +304,10 @@ TEST(AttentionCpuFast, DoesNotDependOnTheThreadCount) {
 #endif
 }
 
-// Which path the glue takes: float32 without a bias and without dropout on the fast path (every structure,
-// α, scale, key mask); a bias, dropout or float64 on the row path. And ops::attention really runs the path
-// named: its float32 forward and backward equal the raw entry point's bit for bit.
-TEST(AttentionCpuFast, TheGlueDispatchesFloat32WithoutBiasOrDropoutToIt) {
+// Which path the glue takes: float32 without dropout on the fast path (every structure, α, scale, key mask,
+// a bias or not); dropout or float64 on the row path. And ops::attention really runs the path named: its
+// float32 forward and backward equal the raw entry point's bit for bit, with both bias shapes too.
+TEST(AttentionCpuFast, TheGlueDispatchesFloat32WithoutDropoutToIt) {
   using ops::AttentionCpuPath;
   ops::AttentionParams p;
   p.B = 1, p.H = 1, p.L = 8, p.D = 4;
@@ -241,11 +319,12 @@ TEST(AttentionCpuFast, TheGlueDispatchesFloat32WithoutBiasOrDropoutToIt) {
     if (structure == 3) s.band = true, s.band_left = 2, s.band_right = 1;
     if (structure == 4) s.fixed_block = 3, s.fixed_summary = 1, s.fixed_global_first = true;
     if (structure == 5) s.alpha = &alpha, s.scale = 0.3;
-    EXPECT_EQ(ops::attention_cpu_path(DType::F32, s, false), AttentionCpuPath::Fast) << structure;
-    EXPECT_EQ(ops::attention_cpu_path(DType::F32, s, true), AttentionCpuPath::Rows) << structure;
-    EXPECT_EQ(ops::attention_cpu_path(DType::F64, s, false), AttentionCpuPath::Rows) << structure;
+    EXPECT_EQ(ops::attention_cpu_path(DType::F32, s), AttentionCpuPath::Fast) << structure;
+    s.bias_batch_stride = p.H * p.L * p.L;  // a per-batch bias: still fast
+    EXPECT_EQ(ops::attention_cpu_path(DType::F32, s), AttentionCpuPath::Fast) << structure;
+    EXPECT_EQ(ops::attention_cpu_path(DType::F64, s), AttentionCpuPath::Rows) << structure;
     s.dropout = 0.1;
-    EXPECT_EQ(ops::attention_cpu_path(DType::F32, s, false), AttentionCpuPath::Rows) << structure;
+    EXPECT_EQ(ops::attention_cpu_path(DType::F32, s), AttentionCpuPath::Rows) << structure;
   }
 
   FastCase c{"glue", 3, 2, 70, 8};
@@ -265,13 +344,26 @@ TEST(AttentionCpuFast, TheGlueDispatchesFloat32WithoutBiasOrDropoutToIt) {
   EXPECT_EQ(k.grad().to_vector<float>(), raw.gk);
   EXPECT_EQ(v.grad().to_vector<float>(), raw.gv);
 
-  // With a bias the same call runs the row path: its output is the row path's, bit for bit.
-  Tensor bias = Tensor::zeros({c.H, c.L, c.L}, DType::F32);
-  Tensor out_rows = ops::attention(q.detach(), k.detach(), v.detach(), Tensor::from_vector(in.mask, {c.B, c.L}), o, bias);
-  std::vector<float> rows(in.q.size());
-  ops::AttentionParams pr = in.p;
-  ops::cpu::attention_forward_rows<float>(pr, in.q.data(), in.k.data(), in.v.data(), bias.data<float>(), rows.data());
-  EXPECT_EQ(out_rows.to_vector<float>(), rows);
+  // With a bias (shared and per batch) the same call runs the fast path too: forward, backward and the
+  // bias gradient (in the bias's shape) equal the raw entry point's bit for bit.
+  for (int bias_kind : {1, 2}) {
+    FastCase cb = c;
+    cb.bias = bias_kind;
+    const Inputs ib = make_inputs(cb);
+    const Result rawb = run_fast(ib);
+    const Shape bshape = bias_kind == 1 ? Shape{c.H, c.L, c.L} : Shape{c.B, c.H, c.L, c.L};
+    Tensor qb = Tensor::from_vector(ib.q, shape), kb = Tensor::from_vector(ib.k, shape);
+    Tensor vb = Tensor::from_vector(ib.v, shape), bias = Tensor::from_vector(ib.bias, bshape);
+    qb.requires_grad_(), kb.requires_grad_(), vb.requires_grad_(), bias.requires_grad_();
+    Tensor outb = ops::attention(qb, kb, vb, Tensor::from_vector(ib.mask, {c.B, c.L}), o, bias);
+    outb.backward(Tensor::from_vector(ib.gout, shape));
+    EXPECT_EQ(outb.to_vector<float>(), rawb.out) << bias_kind;
+    EXPECT_EQ(qb.grad().to_vector<float>(), rawb.gq) << bias_kind;
+    EXPECT_EQ(kb.grad().to_vector<float>(), rawb.gk) << bias_kind;
+    EXPECT_EQ(vb.grad().to_vector<float>(), rawb.gv) << bias_kind;
+    EXPECT_EQ(bias.grad().shape(), bshape) << bias_kind;
+    EXPECT_EQ(bias.grad().to_vector<float>(), rawb.gbias) << bias_kind;
+  }
 }
 
 }  // namespace

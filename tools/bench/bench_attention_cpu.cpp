@@ -66,10 +66,10 @@ int main(int argc, char** argv) {
         ops::AttentionParams p;
         p.B = B, p.H = H, p.L = L, p.D = D, p.scale = 1.0 / std::sqrt(double(D)), p.causal = causal;
         const bool rows = L <= rows_max_L;
-        auto run_fast_fwd = [&] { ops::cpu::attention_forward_fast(p, q.data(), k.data(), v.data(), out.data(), lse.data()); };
+        auto run_fast_fwd = [&] { ops::cpu::attention_forward_fast(p, q.data(), k.data(), v.data(), nullptr, out.data(), lse.data()); };
         auto run_fast_bwd = [&] {
-          ops::cpu::attention_backward_fast(p, q.data(), k.data(), v.data(), out.data(), lse.data(), go.data(), gq.data(),
-                                            gk.data(), gv.data());
+          ops::cpu::attention_backward_fast(p, q.data(), k.data(), v.data(), nullptr, out.data(), lse.data(), go.data(), gq.data(),
+                                            gk.data(), gv.data(), nullptr);
         };
         auto run_rows = [&] {
           ops::cpu::attention_forward_rows<float>(p, q.data(), k.data(), v.data(), nullptr, out_r.data());
