@@ -28,10 +28,10 @@
 // (tools/bench/lra_speed.cpp) runs both, interleaved, into the tables of docs/benchmarks.md.
 //
 // Memory: peak_gpu_MB is the caching allocator's peak on the GPU; peak_host_MB (every device) is the
-// resident set's peak over the timed steps (VmHWM, reset through /proc/self/clear_refs after the warm-up)
-// above the resident set right after the model is built: the optimizer state, gradients, activations and
-// workspace of a step, as the operating system sees them, measured the same way for PyTorch by
-// torch_speed.py.
+// anonymous resident memory's peak over the timed steps (VmHWM, reset through /proc/self/clear_refs after
+// the warm-up, less the file-backed and shared pages — the libraries' code) above its level right after
+// the model is built: the optimizer state, gradients, activations and workspace of a step, as the
+// operating system sees them, measured the same way for PyTorch by torch_speed.py.
 //
 // --profile FILE (markdown, "-" for stdout): after the timed steps, --profile-steps more steps with marks
 // (CUDA events / clock readings) between the phases (zero_grad, forward + loss, backward, AdamW), and
@@ -316,7 +316,7 @@ nlohmann::ordered_json run_config(const BenchConfig& b, const Options& opt, Devi
   // Host memory of the steps: the resident set's peak above what the model alone holds, measured from
   // here (before the optimizer's state, as torch_speed.py measures PyTorch's, whose AdamW state
   // appears at its first step); the peak itself is taken over the timed steps (reset after the warm-up).
-  const int64_t rss_base_kib = proc_status_kib("VmRSS:");
+  const int64_t rss_base_kib = proc_status_kib("RssAnon:");
   optim::AdamWConfig oc;
   oc.lr = kLr;
   oc.weight_decay = kWeightDecay;
@@ -347,7 +347,11 @@ nlohmann::ordered_json run_config(const BenchConfig& b, const Options& opt, Devi
   if (gpu) reset_cuda_peak_memory();  // the CUDA calls only when on the GPU: a CUDA build may run on a GPU-less host
   const bench::Timing t = bench::time(device, step, 0, opt.steps);
   const double peak_mb = gpu ? double(cuda_memory_stats().peak) / double(1 << 20) : 0.0;
-  const double host_peak_mb = double(proc_status_kib("VmHWM:") - rss_base_kib) / 1024.0;
+  // The anonymous part of the peak (torch_speed.py's formula): VmHWM less the file-backed and shared pages
+  // resident now (code), less the anonymous baseline.
+  const double host_peak_mb =
+      double(proc_status_kib("VmHWM:") - proc_status_kib("RssFile:") - proc_status_kib("RssShmem:") - rss_base_kib) /
+      1024.0;
 
   nlohmann::ordered_json j;
   j["impl"] = "lra-engine";

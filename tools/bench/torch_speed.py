@@ -16,11 +16,13 @@ under /usr/bin/python3 runs it too (no torch.compile there: such a cell reports 
 --compile wraps the model in torch.compile (inductor, default mode); the optimizer step stays eager, as
 users run it. Its compilation happens in the warm-up steps and is reported as compile_s, not timed.
 
-Peak memory: on the CPU as bench_train measures it, the resident set's peak over the timed steps (VmHWM,
-reset through /proc/self/clear_refs after the warm-up) above the resident set right after the model and
-batch exist, before the optimizer, so one process per measurement (lra-speed runs each in its own). One
-eager forward and backward on 16 tokens runs before that baseline, so the pages of code and one-time
-buffers PyTorch's libraries touch on first use count as the process's, not as the step's. On the GPU,
+Peak memory: on the CPU as bench_train measures it, the anonymous resident memory's peak over the timed
+steps above its level right after the model and batch exist, before the optimizer: VmHWM (reset through
+/proc/self/clear_refs after the warm-up) minus the file-backed and shared pages resident at the end
+(the libraries' code, ~100 MB more for PyTorch after its first full-size step), minus RssAnon at the
+baseline; so one process per measurement (lra-speed runs each in its own). One eager forward and backward
+on 16 tokens runs before that baseline, so one-time buffers PyTorch's libraries make on first use count
+as the process's, not as the step's. On the GPU,
 torch.cuda.max_memory_allocated after a reset at the end of the warm-up, as bench_train reads its caching
 allocator's peak. Parameters are drawn N(0, 0.02) (the oracle leaves some uninitialised; values do not
 change the work). A failure (out of memory, an op torch lacks) prints a JSON line with "error".
@@ -141,7 +143,7 @@ def measure(a):
     # step's, and would otherwise count in the first cell of every process.
     F.cross_entropy(model(x[:, :min(a.length, 16)], None), y).backward()
     model.zero_grad(set_to_none=True)
-    base = status_kib("VmRSS:")
+    base = status_kib("RssAnon:")
     opt = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
 
     def step():
@@ -170,7 +172,9 @@ def measure(a):
         t0 = time.perf_counter()
         step()
         times.append((time.perf_counter() - t0) * 1e3)
-    peak = (status_kib("VmHWM:") - base) / 1024.0
+    # The anonymous part of the peak: VmHWM counts the pages of PyTorch's shared libraries too (they grow
+    # by ~100 MB as the first full-size step pages in kernels), which are code, not the step's memory.
+    peak = (status_kib("VmHWM:") - status_kib("RssFile:") - status_kib("RssShmem:") - base) / 1024.0
     med = statistics.median(times)
     out = {"impl": "pytorch", "mode": "compile" if a.compile else "eager", "config": "lra_text", "model": a.model,
            "precision": a.precision, "batch": a.batch, "length": a.length, "ms_per_step": round(med, 3),
