@@ -16,7 +16,7 @@
 // so the per-pair test is one compare in the vectorised score loop; padded slots get −inf (weight 0).
 // exp is fast_exp (ops/cpu_fast_math.h, ~2 ulp, vectorises); the log of an lse is std::log, once per row.
 //
-// Forward: p_it = exp(s_it − lse_i) as the reference (so o = Σ p v matches it term by term), o = P·V.
+// Forward: p_it = exp(s_it − m_i) / l_i (one exp per score), lse_i = m_i + log l_i, o = P·V.
 // Backward: per task, D_i = G_i·o_i, dS = P ∘ (dP − D + γ)·scale (0 on replaced slots), dQ of the chunk's
 // rows written directly (the task owns them); dK, dV of the 2C key slots accumulated over the query blocks
 // in a fixed order, then the first C slots (the chunk's own keys) written to gk, gv of chunk c and the last
@@ -199,19 +199,23 @@ struct Tile {
         row[t] = x;
         mx = std::max(mx, x);
       }
-      float l;
-      if (compute_lse) {
+      float* p = Pout + a * Kp;
+      if (compute_lse) {  // p = exp(s − m) / l: one exp per score (the backward's exp(s − lse) differs by ~1 ulp)
         float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
-        for (int64_t t = 0; t < Kp; ++t) sum += fast_exp(row[t] - mx);
-        l = mx + std::log(sum);
-        lse[size_t(a)] = l;
-      } else {
-        l = lse_in[a * lse_stride];
-      }
-      float* p = Pout + a * Kp;
+        for (int64_t t = 0; t < Kp; ++t) {
+          p[t] = fast_exp(row[t] - mx);
+          sum += p[t];
+        }
+        lse[size_t(a)] = mx + std::log(sum);
+        const float inv = 1.0f / sum;
 #pragma omp simd
-      for (int64_t t = 0; t < Kp; ++t) p[t] = fast_exp(row[t] - l);
+        for (int64_t t = 0; t < Kp; ++t) p[t] *= inv;
+      } else {
+        const float l = lse_in[a * lse_stride];
+#pragma omp simd
+        for (int64_t t = 0; t < Kp; ++t) p[t] = fast_exp(row[t] - l);
+      }
     }
   }
 };
