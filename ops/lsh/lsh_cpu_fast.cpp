@@ -32,10 +32,20 @@
 // Vectorisation (checked with -fopt-info-vec-optimized on this file, AVX-512): the GEMM column loops,
 // the score / replace / max / exp / sum loop and the dS loop over key slots are vectorised (64-byte vectors).
 //
-// Version log (bench_train --model reformer --width 64 --depth 2 --heads 4 --ffn 128 --batch 2, CPU,
-// OMP_NUM_THREADS=2; ms for the 2 lsh_chunk_attention calls of a step, from --profile; see docs/kernels.md):
-//   reference (scalar, one thread, std::exp, lsh_replaced per pair):   see docs/kernels.md
-//   v1  tasks (r, c), gathered K/V tiles, GEMM-tiled products, vectorised softmax: see docs/kernels.md
+// Version log. tools/bench/bench_lsh_cpu (the reformer at LRA text: R 8, d = dv 16, N 1030, C 103 / N 4100,
+// C 410, shared q = k, self mask and key mask; forward + backward, the two paths alternating, medians of 3-5;
+// the machine is shared and was at load ≈ 5 on 2 cores during these runs, so ±50% between runs):
+//   reference (scalar, one thread, std::exp, lsh_replaced per pair):  L 1024 105-160 ms; L 4096 2.3-2.5 s
+//   v1  tasks (r, c), gathered K/V tiles, GEMM-tiled products, vectorised softmax, two exps per forward
+//       score: L 1024, 1 thread 14.6 ms (forward 7.2)
+//   v2  one exp per forward score (p = exp(s − m)/l): L 1024, 1 thread 9.5-10 ms (forward 3.2), 11-15x the
+//       reference; 2 threads 50-57 ms under that load (each barrier waits for a thread the busy core
+//       deschedules: 15 ms with OMP_WAIT_POLICY=passive); L 4096, 2 threads 228 ms (forward 80-90) vs
+//       2.4 s, 10x. Predicted from the FLOPs (L 1024: 0.1 GFLOP forward, ~0.25 backward) at the attention
+//       fast path's ~30 GFLOP/s per core: ~4 + ~8 ms on one thread; measured 3.2 + ~6.5.
+//   In a training step (bench_train --model reformer, L 1024, 2 threads, interleaved, medians of 5): the
+//   backward of the 2 lsh_chunk_attention calls 632 → 80 ms; at L 4096 (one run each) 18.0 → 1.5 s, the
+//   step 30.7 → 2.6 s.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
