@@ -73,6 +73,7 @@
 #include <vector>
 
 #include "ops/attention/attention.h"
+#include "ops/cpu_fast_math.h"  // fast_exp
 
 namespace lra::ops::cpu {
 
@@ -80,28 +81,6 @@ namespace {
 
 constexpr int64_t kBr = 64;  // query rows per tile
 constexpr int64_t kBc = 64;  // keys per tile
-
-// exp(x) for float32: x = n·ln2 + r with |r| <= ln2/2 (n rounded to nearest, ties to even) (ln2 split in two for an exact n·ln2_hi), e^r by a
-// degree-6 Taylor polynomial (truncation ~1.5e-7 relative), 2^n through the exponent bits. Inputs below
-// −87 (including −inf, an excluded key) give exactly 0: e^−87 < 2e−38 is below any weight that matters
-// beside the row maximum, whose weight is 1.
-inline float fast_exp(float x) {
-  const float xc = std::min(std::max(x, -87.0f), 88.0f);
-  // Round to nearest by adding and subtracting 1.5·2^23 (|x·log2 e| < 128): std::floor would not vectorise
-  // without -fno-trapping-math.
-  const float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-  float r = xc - n * 0.693145751953125f;
-  r = r - n * 1.428606765330187045e-06f;
-  float p = 1.0f / 720.0f;
-  p = p * r + 1.0f / 120.0f;
-  p = p * r + 1.0f / 24.0f;
-  p = p * r + 1.0f / 6.0f;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
-  const float two_n = std::bit_cast<float>((int32_t(n) + 127) << 23);
-  return x < -87.0f ? 0.0f : p * two_n;
-}
 
 // Whether every pair of queries [i0, i1) and keys [j0, j1) is allowed by the structure (not the key mask).
 bool tile_all_allowed(const AttentionStructure& s, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {

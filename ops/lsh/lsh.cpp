@@ -1,5 +1,6 @@
 // Glue for LSH hashing and chunked look-one-back attention: checks, allocation, device dispatch and the
-// autograd record (lsh.h).
+// autograd record (lsh.h). Float32 attention on the CPU runs the fast path (lsh_cpu_fast.cpp), float64 the
+// reference (lsh_cpu.cpp).
 #include "ops/lsh/lsh.h"
 
 #include "ops/common.h"
@@ -67,6 +68,12 @@ std::vector<Tensor> attention_backward(const LshShape& s, const Tensor& q, const
   if (s.R * s.N == 0) return {gq, gk, gv};
   switch (q.device()) {
     case Device::CPU:
+      if (q.dtype() == DType::F32) {  // the fast path; float64 keeps the reference
+        cpu::lsh_attention_backward_fast(s, q.data<float>(), k.data<float>(), v.data<float>(), ptr<int32_t>(perm),
+                                         ptr<int32_t>(mask), y.data<float>(), gy.data<float>(), gq.data<float>(),
+                                         gk.data<float>(), gv.data<float>());
+        break;
+      }
       dispatch_float(q, "lsh_chunk_attention", [&](auto t) {
         using T = decltype(t);
         cpu::lsh_attention_backward<T>(s, q.data<T>(), k.data<T>(), v.data<T>(), ptr<int32_t>(perm),
@@ -117,6 +124,11 @@ Tensor lsh_chunk_attention(const Tensor& q, const Tensor& k, const Tensor& v, co
   if (s.R * s.N > 0) {
     switch (q.device()) {
       case Device::CPU:
+        if (q.dtype() == DType::F32) {  // the fast path; float64 keeps the reference
+          cpu::lsh_attention_forward_fast(s, q.data<float>(), k.data<float>(), v.data<float>(), ptr<int32_t>(perm),
+                                          ptr<int32_t>(key_mask), y.data<float>());
+          break;
+        }
         dispatch_float(q, "lsh_chunk_attention", [&](auto t) {
           using T = decltype(t);
           cpu::lsh_attention_forward<T>(s, q.data<T>(), k.data<T>(), v.data<T>(), ptr<int32_t>(perm),

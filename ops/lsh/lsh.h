@@ -102,6 +102,14 @@ void lsh_attention_forward(const LshShape& s, const T* q, const T* k, const T* v
 template <class T>
 void lsh_attention_backward(const LshShape& s, const T* q, const T* k, const T* v, const int32_t* perm,
                             const int32_t* mask, const T* y, const T* gy, T* gq, T* gk, T* gv);
+// The float32 fast path (lsh_cpu_fast.cpp: tasks per (row, chunk), GEMM-tiled, vectorised softmax,
+// OpenMP, results independent of the thread count); the glue runs float32 CPU calls here. Same contract
+// as the reference above (gq, gk, gv overwritten).
+void lsh_attention_forward_fast(const LshShape& s, const float* q, const float* k, const float* v,
+                                const int32_t* perm, const int32_t* mask, float* y);
+void lsh_attention_backward_fast(const LshShape& s, const float* q, const float* k, const float* v,
+                                 const int32_t* perm, const int32_t* mask, const float* y, const float* gy, float* gq,
+                                 float* gk, float* gv);
 }  // namespace cpu
 
 namespace cuda {
