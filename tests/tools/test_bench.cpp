@@ -84,6 +84,9 @@ TEST(LraSpeed, BothSidesBuildTheSameModelAndTheTablesFollow) {
   EXPECT_LT(r.output.find("| transformer |"), r.output.find("| s4d |")) << r.output;
   EXPECT_NE(r.output.find("| s4d | 24 |"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("no compile"), std::string::npos) << r.output;
+  // The bars summary: one row per model, its worst length against PyTorch eager (no compile in 1.13).
+  EXPECT_NE(r.output.find("### the bars, fp32"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("| s4d | "), r.output.rfind("| s4d | ")) << r.output;
   EXPECT_NE(r.output.find("width 64, 2 layers, 4 heads, MLP 128, batch 1"), std::string::npos) << r.output;
   // --from-jsonl prints the same tables from the file alone.
   auto again = lra::test::run_command(kBin + "lra-speed --from-jsonl " + jsonl);

@@ -345,6 +345,38 @@ void versus_table(const Run& run, const std::string& precision, std::ostream& o)
     }
 }
 
+// Per model, the worst cell over the lengths against the issue-16 bars: speed ≥ 1.5× PyTorch eager and
+// ≥ 1.0× torch.compile, peak memory ≤ 0.8× PyTorch eager's. A cell missing on either side is skipped.
+void bars_table(const Run& run, const std::string& precision, std::ostream& o) {
+  const char* mkey = memory_key(run);
+  const std::string e = "engine " + precision, te = "torch-eager " + precision, tc = "torch-compile " + precision;
+  o << "| model | worst speed vs eager (≥ 1.5×) | worst speed vs compile (≥ 1.0×) | worst memory vs eager (≤ 0.8×) | bars |\n"
+    << "|---|---:|---:|---:|---|\n";
+  for (const std::string& m : run.models) {
+    double se = INFINITY, sc = INFINITY, me = 0;
+    bool any_e = false, any_c = false, any_m = false;
+    for (int L : run.lengths) {
+      const double ems = cell_value(run, e, m, L, "ms_per_step", nullptr);
+      const double tms = cell_value(run, te, m, L, "ms_per_step", nullptr);
+      const double cms = cell_value(run, tc, m, L, "ms_per_step", nullptr);
+      const double emb = cell_value(run, e, m, L, mkey, nullptr);
+      const double tmb = cell_value(run, te, m, L, mkey, nullptr);
+      if (!std::isnan(ems) && !std::isnan(tms)) se = std::min(se, tms / ems), any_e = true;
+      if (!std::isnan(ems) && !std::isnan(cms)) sc = std::min(sc, cms / ems), any_c = true;
+      if (!std::isnan(emb) && !std::isnan(tmb) && tmb > 0) me = std::max(me, emb / tmb), any_m = true;
+    }
+    std::string verdict;
+    if (any_e && se < 1.5) verdict += "slow vs eager; ";
+    if (any_c && sc < 1.0) verdict += "slow vs compile; ";
+    if (any_m && me > 0.8) verdict += "memory; ";
+    if (!any_e && !any_c && !any_m) verdict = "no pair measured";
+    else if (verdict.empty()) verdict = "all met";
+    else verdict.resize(verdict.size() - 2);
+    o << "| " << m << " | " << (any_e ? fmt(se, 2) + "×" : "-") << " | " << (any_c ? fmt(sc, 2) + "×" : "-") << " | "
+      << (any_m ? fmt(me, 2) + "×" : "-") << " | " << verdict << " |\n";
+  }
+}
+
 void print_tables(const Run& run, std::ostream& o) {
   const json& h = run.header;
   o << "## LRA speed and memory (" << h.value("date", std::string("?")) << ")\n\n"
@@ -371,6 +403,8 @@ void print_tables(const Run& run, std::ostream& o) {
     o << "### engine against PyTorch, " << p
       << " (speed: PyTorch time / engine time, above 1 the engine is faster; memory: engine / PyTorch)\n\n";
     versus_table(run, p, o);
+    o << "\n### the bars, " << p << ": each model's worst length\n\n";
+    bars_table(run, p, o);
     o << "\n";
   }
 }
