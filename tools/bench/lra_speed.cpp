@@ -387,7 +387,8 @@ void print_tables(const Run& run, std::ostream& o) {
     << h.value("warmup", 0) << " warm-up steps, " << h.value("rounds", 1)
     << " round(s), each cell its own process, the sides interleaved per cell. Memory: "
     << (std::string(memory_key(run)) == "peak_gpu_MB" ? "the allocator's peak on the GPU (MB)"
-                                                       : "the peak resident set above the built model (MB)")
+                                                       : "the anonymous resident memory's peak over the timed "
+                                                         "steps above its level with the model built (MB)")
     << ".";
   if (h.contains("torch")) o << " PyTorch: " << h["torch"].get<std::string>() << ".";
   o << "\n\n";
