@@ -567,10 +567,12 @@ int run(const Options& opt, const std::string& command) {
               }
             } else {
               if (engine_settings.is_null()) {  // the engine has not run this round yet: ask it at a tiny length
+                // The same shape at 16 tokens and batch 1: model_settings carries width, depth and ffn too,
+                // and torch_speed.py lets them win over its flags.
                 const Outcome probe = run_process({bench, "--device", "cpu", "--model", model, "--length", "16",
                                                    "--batch", "1", "--width", std::to_string(shape.width), "--depth",
-                                                   "1", "--heads", std::to_string(shape.heads), "--steps", "1",
-                                                   "--warmup", "0"},
+                                                   std::to_string(shape.depth), "--heads", std::to_string(shape.heads),
+                                                   "--ffn", std::to_string(shape.ffn), "--steps", "1", "--warmup", "0"},
                                                   env, opt.timeout);
                 engine_settings = result_of(probe, opt.timeout);
               }
