@@ -52,8 +52,19 @@ Timing time(Device device, const std::function<void(int)>& fn, int warmup, int i
   t.iterations = iterations;
   t.min_ms = ms.front();
   t.max_ms = ms.back();
-  t.median_ms = ms[ms.size() / 2];
+  t.median_ms = median(ms);
   return t;
+}
+
+double seconds_of(const std::function<void()>& fn) {
+  const auto t0 = std::chrono::steady_clock::now();
+  fn();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values.empty() ? 0.0 : values[values.size() / 2];
 }
 
 Ceilings measure_ceilings(Device device) {

@@ -19,6 +19,12 @@ struct Timing {
 
 Timing time(Device device, const std::function<void(int)>& fn, int warmup = 5, int iterations = 20);
 
+// For benchmarks that interleave several code paths themselves (bench_gemm, bench_attention_cpu,
+// bench_lsh_cpu): the wall-clock seconds of one call on the host, and the median time() reports — the
+// upper middle element of the sorted values (0 for none).
+double seconds_of(const std::function<void()>& fn);
+double median(std::vector<double> values);
+
 // Measured ceilings of the machine the benchmark runs on.
 struct Ceilings {
   double copy_gbs = 0;  // large device-to-device (or host memcpy) copy, bytes read + written per second / 1e9

@@ -16,25 +16,13 @@
 #include <cstdio>
 #include <vector>
 
+#include "engine/bench.h"
 #include "engine/rng.h"
 #include "ops/attention/attention.h"
 
 using namespace lra;
-
-namespace {
-
-double seconds_of(const std::function<void()>& fn) {
-  auto t0 = std::chrono::steady_clock::now();
-  fn();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-double median(std::vector<double> x) {
-  std::sort(x.begin(), x.end());
-  return x.empty() ? 0 : x[x.size() / 2];
-}
-
-}  // namespace
+using bench::median;
+using bench::seconds_of;
 
 int main(int argc, char** argv) {
   CLI::App app{"float32 CPU attention: row path vs tiled fast path"};

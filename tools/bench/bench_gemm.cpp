@@ -24,6 +24,7 @@
 #include <omp.h>
 #endif
 
+#include "engine/bench.h"
 #include "engine/rng.h"
 #include "ops/matmul/matmul.h"
 
@@ -33,6 +34,7 @@
 extern "C" char* openblas_get_corename(void);
 
 using namespace lra;
+using bench::median;
 using ops::cpu::GemmImpl;
 
 namespace {
@@ -47,11 +49,6 @@ std::vector<float> random_floats(int64_t n, Generator& g) {
   Tensor t = Tensor::empty({n}, DType::F32, Device::CPU);
   uniform_(t, g, -1.0, 1.0);
   return t.to_vector<float>();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0.0 : v[v.size() / 2];
 }
 
 int run(int rounds, bool markdown, bool with_reference, const std::string& only) {

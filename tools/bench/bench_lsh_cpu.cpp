@@ -16,25 +16,13 @@
 #include <functional>
 #include <vector>
 
+#include "engine/bench.h"
 #include "engine/rng.h"
 #include "ops/lsh/lsh.h"
 
 using namespace lra;
-
-namespace {
-
-double seconds_of(const std::function<void()>& fn) {
-  auto t0 = std::chrono::steady_clock::now();
-  fn();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-double median(std::vector<double> x) {
-  std::sort(x.begin(), x.end());
-  return x[x.size() / 2];
-}
-
-}  // namespace
+using bench::median;
+using bench::seconds_of;
 
 int main(int argc, char** argv) {
   CLI::App app{"bench_lsh_cpu: LSH chunk attention, float32 CPU reference vs fast path"};
