@@ -9,6 +9,7 @@ namespace lra::autograd {
 
 namespace {
 thread_local bool g_enabled = true;
+thread_local RecordObserver* g_observer = nullptr;
 std::atomic<uint64_t> g_seq{0};
 }  // namespace
 
@@ -41,6 +42,13 @@ void record(const Tensor& out, const char* name, const std::vector<Tensor>& inpu
   for (const Tensor& t : inputs) node->inputs.push_back(wants(t) ? t : Tensor());
   node->backward = std::move(fn);
   out.impl()->grad_fn = std::move(node);
+  if (g_observer) (*g_observer)(name);
+}
+
+RecordObserver* set_record_observer(RecordObserver* observer) {
+  RecordObserver* previous = g_observer;
+  g_observer = observer;
+  return previous;
 }
 
 namespace {

@@ -56,6 +56,14 @@ bool needs_grad(const std::vector<Tensor>& inputs);
 // Records `fn` as the way back from `out` to `inputs` (a no-op when needs_grad(inputs) is false).
 void record(const Tensor& out, const char* name, const std::vector<Tensor>& inputs, BackwardFn fn);
 
+// Profilers: `observer` (nullptr: none) is called with the node's name each time this thread records a
+// node, right after the op has computed its output. bench_train --profile marks the clock there, so
+// the forward's time splits by op: each interval ends at the record of the op that spent it (work that
+// records nothing, such as views and no-grad ops, counts towards the next op recorded). Returns the
+// observer it replaces. One thread-local pointer test per record when unset.
+using RecordObserver = std::function<void(const char* name)>;
+RecordObserver* set_record_observer(RecordObserver* observer);
+
 void backward(const Tensor& root, const Tensor& grad_root);
 
 }  // namespace lra::autograd

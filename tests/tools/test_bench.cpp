@@ -31,6 +31,22 @@ TEST(BenchTrain, GenericRowTrainsAnyMixerAndPrintsItsSettings) {
   EXPECT_EQ(j["mixer"]["attention_dropout"], "0");  // every *dropout key is off for timing
 }
 
+// --profile splits both directions by op: the forward at each tape record, the backward around each node.
+TEST(BenchTrain, ProfileBreaksTheForwardAndTheBackwardDownByOp) {
+  auto r = lra::test::run_command(kBin + "bench_train --device cpu --model transformer --length 16 --width 16 "
+                                         "--depth 1 --steps 1 --warmup 0 --profile-steps 1 --profile -");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const size_t fwd = r.output.find("Forward + loss by op");
+  const size_t bwd = r.output.find("Backward by tape node");
+  ASSERT_NE(fwd, std::string::npos) << r.output;
+  ASSERT_NE(bwd, std::string::npos) << r.output;
+  ASSERT_LT(fwd, bwd);
+  // Every op that records in the forward has a row there, with the calls of one step.
+  const std::string forward = r.output.substr(fwd, bwd - fwd);
+  for (const char* row : {"| embedding | 1 |", "| layer_norm |", "| linear |", "| cross_entropy | 1 |"})
+    EXPECT_NE(forward.find(row), std::string::npos) << row << " missing from\n" << forward;
+}
+
 TEST(BenchTrain, GenericRowNeedsAModelAndFixedRowsRefuseOne) {
   auto r = lra::test::run_command(kBin + "bench_train --device cpu --config lra_text --steps 1");
   EXPECT_NE(r.status, 0);

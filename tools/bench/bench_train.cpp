@@ -34,10 +34,11 @@
 // operating system sees them, measured the same way for PyTorch by torch_speed.py.
 //
 // --profile FILE (markdown, "-" for stdout): after the timed steps, --profile-steps more steps with marks
-// (CUDA events / clock readings) between the phases (zero_grad, forward + loss, backward, AdamW), and
-// around every tape node's backward function, so the backward is broken down by op. The engine has no
-// per-op timer in the forward (ops do not announce themselves anywhere but in autograd::record), so the
-// forward is one phase. Marks between consecutive GPU events include any idle time while the host
+// (CUDA events / clock readings) between the phases (zero_grad, forward + loss, backward, AdamW), at every
+// tape record in the forward (autograd::set_record_observer: an op records right after computing its
+// output, so the interval since the previous record is that op's forward, plus any view or no-grad work
+// before it), and around every tape node's backward function: both directions break down by op. Marks
+// between consecutive GPU events include any idle time while the host
 // launches kernels: a launch-bound op shows up as slow, which is what it costs.
 //
 //   bench_train --device cuda --tf32 --config s4d_listops --steps 20 > lra.jsonl
@@ -385,14 +386,24 @@ nlohmann::ordered_json run_config(const BenchConfig& b, const Options& opt, Devi
     // only, not counted], 3 before backward, 4 after backward, 5 after AdamW.
     Marks marks(device);
     std::map<std::string, std::pair<double, int>> by_op;  // name -> (ms, calls) over all profiled steps
-    double phase[4] = {0, 0, 0, 0}, nodes_ms = 0;
+    std::map<std::string, std::pair<double, int>> fwd_by_op;  // the forward's, the same way
+    double phase[4] = {0, 0, 0, 0}, nodes_ms = 0, fwd_nodes_ms = 0;
     for (int s = 0; s < opt.profile_steps; ++s) {
       marks.reuse();
-      std::vector<NodeSpan> spans;
+      std::vector<NodeSpan> spans, fwd_spans;
       const int m0 = marks.mark();
       adamw.zero_grad();
       const int m1 = marks.mark();
+      // The forward by op: an interval ends at each tape record and belongs to the op recorded.
+      int last = m1;
+      autograd::RecordObserver on_record = [&](const char* name) {
+        const int now = marks.mark();
+        fwd_spans.push_back({name, last, now});
+        last = now;
+      };
+      autograd::RecordObserver* previous = autograd::set_record_observer(&on_record);
       Tensor loss = ops::cross_entropy(model.forward(x, Tensor(), dropout), y);
+      autograd::set_record_observer(previous);
       const int m2 = marks.mark();
       instrument_backward(loss, marks, spans);
       const int m3 = marks.mark();
@@ -411,6 +422,12 @@ nlohmann::ordered_json run_config(const BenchConfig& b, const Options& opt, Devi
         by_op[sp.name].second += 1;
         nodes_ms += ms;
       }
+      for (const NodeSpan& sp : fwd_spans) {
+        const double ms = marks.ms(sp.from, sp.to);
+        fwd_by_op[sp.name].first += ms;
+        fwd_by_op[sp.name].second += 1;
+        fwd_nodes_ms += ms;
+      }
     }
     const double n = double(opt.profile_steps);
     const double total = (phase[0] + phase[1] + phase[2] + phase[3]) / n;
@@ -418,23 +435,33 @@ nlohmann::ordered_json run_config(const BenchConfig& b, const Options& opt, Devi
     o << "### " << b.name << ", " << j["precision"].get<std::string>() << ", " << device_name(device) << " ("
       << j["gpu"].get<std::string>() << "), batch " << B << ", length " << L << "\n\n"
       << "Timed median " << fixed(t.median_ms, 2) << " ms/step; " << opt.profile_steps
-      << " profiled steps (marks between phases and around every tape node's backward), mean per step:\n\n"
+      << " profiled steps (marks between phases, at every tape record in the forward and around every tape node's "
+         "backward), mean per step:\n\n"
       << "| phase | ms/step | share |\n|---|---:|---:|\n";
     const char* names[4] = {"zero_grad", "forward + loss", "backward", "AdamW step"};
     for (int i = 0; i < 4; ++i)
       o << "| " << names[i] << " | " << fixed(phase[i] / n, 3) << " | " << fixed(100 * phase[i] / n / total, 1)
         << "% |\n";
     o << "| total | " << fixed(total, 3) << " | 100% |\n\n";
-    std::vector<std::pair<std::string, std::pair<double, int>>> ops(by_op.begin(), by_op.end());
-    std::sort(ops.begin(), ops.end(), [](const auto& a, const auto& c) { return a.second.first > c.second.first; });
-    const double bwd = phase[2] / n;
-    o << "Backward by tape node (op):\n\n| op | calls/step | ms/step | share of backward |\n|---|---:|---:|---:|\n";
-    for (const auto& [name, v] : ops)
-      o << "| " << name << " | " << fixed(v.second / n, 0) << " | " << fixed(v.first / n, 3) << " | "
-        << fixed(100 * v.first / n / bwd, 1) << "% |\n";
-    const double outside = bwd - nodes_ms / n;
-    o << "| (outside nodes: gradient sums, leaf accumulation) | | " << fixed(outside, 3) << " | "
-      << fixed(100 * outside / bwd, 1) << "% |\n\n";
+    // One table per direction: ops by time, then what no node accounts for.
+    auto by_op_table = [&](const std::map<std::string, std::pair<double, int>>& m, double phase_ms, double in_nodes,
+                           const char* title, const char* share, const char* outside_label) {
+      std::vector<std::pair<std::string, std::pair<double, int>>> ops(m.begin(), m.end());
+      std::sort(ops.begin(), ops.end(), [](const auto& a, const auto& c) { return a.second.first > c.second.first; });
+      o << title << "\n\n| op | calls/step | ms/step | " << share << " |\n|---|---:|---:|---:|\n";
+      for (const auto& [name, v] : ops)
+        o << "| " << name << " | " << fixed(v.second / n, 0) << " | " << fixed(v.first / n, 3) << " | "
+          << fixed(100 * v.first / n / phase_ms, 1) << "% |\n";
+      const double outside = phase_ms - in_nodes / n;
+      o << "| " << outside_label << " | | " << fixed(outside, 3) << " | " << fixed(100 * outside / phase_ms, 1)
+        << "% |\n\n";
+    };
+    by_op_table(fwd_by_op, phase[1] / n, fwd_nodes_ms,
+                "Forward + loss by op (the time from one tape record to the next, charged to the op recorded; "
+                "views and no-grad work count towards the next op):",
+                "share of forward", "(after the last record)");
+    by_op_table(by_op, phase[2] / n, nodes_ms, "Backward by tape node (op):", "share of backward",
+                "(outside nodes: gradient sums, leaf accumulation)");
     profile += o.str();
   }
   return j;
@@ -507,7 +534,7 @@ int main(int argc, char** argv) {
   app.add_option("--depth", opt.shrink.depth, "override the depth");
   app.add_option("--heads", opt.shrink.heads, "override the heads of the generic row's mixer (lra_text)");
   app.add_option("--ffn", opt.shrink.ffn, "override the FFN width (0: keep the configuration's)");
-  app.add_option("--profile", opt.profile, "write a per-phase and per-op (backward) markdown profile to FILE ('-': stdout)");
+  app.add_option("--profile", opt.profile, "write a per-phase and per-op (forward and backward) markdown profile to FILE ('-': stdout)");
   app.add_option("--profile-steps", opt.profile_steps, "profiled steps (mean reported)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
