@@ -42,6 +42,14 @@
 // Every attention is materialised per block (matmul → mask → softmax → dropout → matmul), as LRA does:
 // the LRA masks are pairwise (query slot × key slot), which ops::attention's key mask cannot express.
 // Nothing is L×L: the largest tensors are [B, H, Lp, C] (paper: [B, H, Lp, 2C]).
+// Float32 on the CPU without attention dropout (the benchmarks; eval), the lra variant's two branches are
+// instead ops::attention calls (its tiled float32 fast path: no [.., C, C] tensor, forward or backward)
+// with the mask as an additive bias: groups laid out [H, B·nb, C, d], so the mask of group (b, g) is a
+// bias [B·nb, C, C] shared over the H "batches". Same numbers in float32: s + 0 = s on an admitted pair,
+// s − 1e10 rounds to exactly −1e10 for |s| < 512 (half an ulp of 1e10) on a masked one, and a row with no
+// admitted entry gets a zero query and bias 0 (logits 0: uniform, no gradient to q or k) as the
+// materialised path's s·0 − 1e10 gives. Not in float64 (s − 1e10 ≠ −1e10), nor with dropout (the CPU attention fast path has none; the mask stream would
+// differ from ops::dropout's), nor on CUDA (head dims 32/64/128 only): those keep the materialised path.
 // Cost (per layer, forward): lra 8·B·H·L·C·d FLOPs for the two branches, memory O(B·H·L·C);
 // paper 8·B·H·L·C·d + 4·B·H·nb·L·d for the block sort (nb = L/C, i.e. O(L²·d/C)), memory O(B·H·L·C).
 #include <cmath>
@@ -50,6 +58,7 @@
 
 #include "models/layers.h"
 #include "models/mixer.h"
+#include "ops/attention/attention.h"
 #include "ops/dropout/dropout.h"
 #include "ops/elementwise/elementwise.h"
 #include "ops/matmul/matmul.h"
@@ -145,6 +154,8 @@ class SinkhornMixer : public Mixer {
   // LRA's code as written (see the header). q (scaled), k, v: [B, H, Lp, d].
   Tensor lra_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& m, int64_t nb,
                        Generator& gen) const {
+    if (q.device() == Device::CPU && q.dtype() == DType::F32 && (dropout_ == 0 || !training()))
+      return lra_attention_fused(q, k, v, m, nb);
     const int64_t B = q.dim(0), Lp = q.dim(2), d = q.dim(3), C = C_;
     // Position s·nb + g is slot s of group g: [B, H, C, nb, d] -> [B, H, nb, C, d].
     auto group = [&](const Tensor& t) { return ops::transpose(ops::reshape(t, {B, H_, C, nb, d}), 2, 3); };
@@ -164,6 +175,46 @@ class SinkhornMixer : public Mixer {
     const Tensor sorted = ops::matmul(ops::reshape(weights(s, A_sorted, gen), {B, H_, Lp, C}), vsum);  // [B,H,Lp,d]
     const Tensor out = ops::add(local, ops::reshape(sorted, {B, H_, nb, C, d}));
     return ops::reshape(ops::transpose(out, 2, 3), {B, H_, Lp, d});  // back to position order
+  }
+
+  // lra_attention as two ops::attention calls (float32 CPU, no dropout; see the header). Same arguments.
+  Tensor lra_attention_fused(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& m, int64_t nb) const {
+    const int64_t B = q.dim(0), Lp = q.dim(2), d = q.dim(3), C = C_, G = B * nb;
+    // Position s·nb + g is slot s of group g: [B, H, C, nb, d] -> [H, B, nb, C, d] -> [H, B·nb, C, d].
+    auto group = [&](const Tensor& t) {
+      return ops::reshape(ops::permute(ops::reshape(t, {B, H_, C, nb, d}), {1, 0, 3, 2, 4}), {H_, G, C, d});
+    };
+    const Tensor gk = group(k), gv = group(v);
+    Tensor q_local = group(q), q_sorted = q_local;
+    Tensor bias_local, bias_sorted;  // [B·nb, C, C]
+    if (m.defined()) {
+      // A query row with no admitted key must come out uniform. With its bias at −1e10 the attention's
+      // saved logsumexp (−1e10 + log C) would lose the log C in float32 and its backward would weigh every
+      // key 1, not 1/C; so such a row gets bias 0 and a zeroed query (logits 0: uniform, and no gradient
+      // to its q or the keys, as s·A with A = 0 gives). Bias (A_ij − a_i)·1e10, a_i = 1 when row i admits
+      // anything: 0 on an admitted pair and on a dead row, −1e10 on a masked pair of a live row.
+      const Tensor rows = ops::reshape(m, {B, nb, C});  // a_i of the local branch (A_ii = m_i)
+      const Tensor pair = ops::mul(ops::reshape(rows, {B, nb, C, 1}), ops::reshape(rows, {B, nb, 1, C}));
+      bias_local = ops::reshape(ops::scale(ops::sub(pair, ops::reshape(rows, {B, nb, C, 1})), 1e10), {G, C, C});
+      q_local = ops::mul(q_local, ops::reshape(rows, {1, G, C, 1}));
+      // Sorted: (i, j) admitted when some group admits it, the same for every group; a_i = max_g m_g[i].
+      const Tensor any = ops::max(pair, 1, true), live = ops::max(rows, 1, true);  // [B, 1, C, C], [B, 1, C]
+      const Tensor b = ops::scale(ops::sub(any, ops::reshape(live, {B, 1, C, 1})), 1e10);
+      bias_sorted = ops::reshape(ops::mul(Tensor::ones({B, nb, C, C}, m.dtype(), m.device()), b), {G, C, C});
+      q_sorted = ops::reshape(ops::mul(ops::reshape(q_sorted, {H_, B, nb, C, d}), ops::reshape(live, {1, B, 1, C, 1})),
+                              {H_, G, C, d});
+    }
+    ops::AttentionOptions o;
+    o.scale = 1.0;  // q comes scaled
+    const Tensor local = ops::attention(q_local, gk, gv, Tensor(), o, bias_local);  // [H, B·nb, C, d]
+    // Sorted slot j: the sum over the groups of slot j, the same keys (values) for every group.
+    auto sums = [&](const Tensor& g) {
+      const Tensor s = ops::sum(ops::reshape(g, {H_, B, nb, C, d}), 2, true);  // [H, B, 1, C, d]
+      return ops::reshape(nb == 1 ? s : ops::concat(std::vector<Tensor>(size_t(nb), s), 2), {H_, G, C, d});
+    };
+    const Tensor sorted = ops::attention(q_sorted, sums(gk), sums(gv), Tensor(), o, bias_sorted);
+    const Tensor out = ops::reshape(ops::add(local, sorted), {H_, B, nb, C, d});
+    return ops::reshape(ops::permute(out, {1, 0, 3, 2, 4}), {B, H_, Lp, d});  // back to position order
   }
 
   // Sinkhorn balancing in log space of R [B, H, nb, nb]: rows then columns, iters_ times; returns exp.
