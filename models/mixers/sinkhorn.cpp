@@ -123,17 +123,19 @@ class SinkhornMixer : public Mixer {
     LRA_CHECK(!paper_ || nb <= max_blocks_, "sinkhorn: variant = paper sorts ceil(L / block) = ", nb,
               " blocks (L = ", L, ", block = ", C_, ") but the sorting network has max_num_blocks = ", max_blocks_,
               " outputs: raise max_num_blocks or block");
+    Tensor m;  // [B, Lp] 0/1 in x's dtype; undefined when every position is real
+    if (key_mask.defined() || Lp > L) {
+      Tensor real = key_mask.defined() ? ops::cast(key_mask, x.dtype()) : Tensor::ones({B, L}, x.dtype(), x.device());
+      m = Lp > L ? ops::pad(real, 1, 0, Lp - L, 0.0) : real;
+    }
+    if (!paper_ && x.device() == Device::CPU && x.dtype() == DType::F32 && (dropout_ == 0 || !training()))
+      return out_->forward(lra_attention_fused(x, m, nb));
     auto heads = [&](const Tensor& t) {  // [B, L, Q] -> [B, H, Lp, d], zero rows appended
       Tensor h = ops::permute(ops::reshape(t, {B, L, H_, d}), {0, 2, 1, 3});
       return Lp > L ? ops::pad(h, 2, 0, Lp - L) : h;
     };
     const Tensor q = ops::scale(heads(query_->forward(x)), 1.0 / std::sqrt(double(d)));
     const Tensor k = heads(key_->forward(x)), v = heads(value_->forward(x));
-    Tensor m;  // [B, Lp] 0/1 in x's dtype; undefined when every position is real
-    if (key_mask.defined() || Lp > L) {
-      Tensor real = key_mask.defined() ? ops::cast(key_mask, x.dtype()) : Tensor::ones({B, L}, x.dtype(), x.device());
-      m = Lp > L ? ops::pad(real, 1, 0, Lp - L, 0.0) : real;
-    }
     Tensor out = paper_ ? paper_attention(q, k, v, m, nb, gen) : lra_attention(q, k, v, m, nb, gen);  // [B,H,Lp,d]
     if (Lp > L) out = ops::slice(out, 2, 0, L);
     return out_->forward(ops::reshape(ops::permute(out, {0, 2, 1, 3}), {B, L, Q_}));
@@ -154,8 +156,6 @@ class SinkhornMixer : public Mixer {
   // LRA's code as written (see the header). q (scaled), k, v: [B, H, Lp, d].
   Tensor lra_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& m, int64_t nb,
                        Generator& gen) const {
-    if (q.device() == Device::CPU && q.dtype() == DType::F32 && (dropout_ == 0 || !training()))
-      return lra_attention_fused(q, k, v, m, nb);
     const int64_t B = q.dim(0), Lp = q.dim(2), d = q.dim(3), C = C_;
     // Position s·nb + g is slot s of group g: [B, H, C, nb, d] -> [B, H, nb, C, d].
     auto group = [&](const Tensor& t) { return ops::transpose(ops::reshape(t, {B, H_, C, nb, d}), 2, 3); };
@@ -177,15 +177,18 @@ class SinkhornMixer : public Mixer {
     return ops::reshape(ops::transpose(out, 2, 3), {B, H_, Lp, d});  // back to position order
   }
 
-  // lra_attention as two ops::attention calls (float32 CPU, no dropout; see the header). Same arguments.
-  Tensor lra_attention_fused(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& m, int64_t nb) const {
-    const int64_t B = q.dim(0), Lp = q.dim(2), d = q.dim(3), C = C_, G = B * nb;
-    // Position s·nb + g is slot s of group g: [B, H, C, nb, d] -> [H, B, nb, C, d] -> [H, B·nb, C, d].
+  // lra_attention as two ops::attention calls (float32 CPU, no dropout; see the header), from the block's
+  // input x [B, L, D] to the attention output [B, L, Q] (before the output projection); m as forward's.
+  Tensor lra_attention_fused(const Tensor& x, const Tensor& m, int64_t nb) const {
+    const int64_t B = x.dim(0), L = x.dim(1), d = Q_ / H_, C = C_, Lp = nb * C, G = B * nb;
+    // Position s·nb + g, head h is slot s of group g: [B, Lp, Q] = [B, C, nb, H, d] -> [H, B, nb, C, d]
+    // -> [H, B·nb, C, d], one permute from the projection (zero rows appended) to the grouped heads.
     auto group = [&](const Tensor& t) {
-      return ops::reshape(ops::permute(ops::reshape(t, {B, H_, C, nb, d}), {1, 0, 3, 2, 4}), {H_, G, C, d});
+      const Tensor p = Lp > L ? ops::pad(t, 1, 0, Lp - L) : t;
+      return ops::reshape(ops::permute(ops::reshape(p, {B, C, nb, H_, d}), {3, 0, 2, 1, 4}), {H_, G, C, d});
     };
-    const Tensor gk = group(k), gv = group(v);
-    Tensor q_local = group(q), q_sorted = q_local;
+    const Tensor gk = group(key_->forward(x)), gv = group(value_->forward(x));
+    Tensor q_local = group(query_->forward(x)), q_sorted = q_local;
     Tensor bias_local, bias_sorted;  // [B·nb, C, C]
     if (m.defined()) {
       // A query row with no admitted key must come out uniform. With its bias at −1e10 the attention's
@@ -205,7 +208,7 @@ class SinkhornMixer : public Mixer {
                               {H_, G, C, d});
     }
     ops::AttentionOptions o;
-    o.scale = 1.0;  // q comes scaled
+    o.scale = 1.0 / std::sqrt(double(d));
     const Tensor local = ops::attention(q_local, gk, gv, Tensor(), o, bias_local);  // [H, B·nb, C, d]
     // Sorted slot j: the sum over the groups of slot j, the same keys (values) for every group.
     auto sums = [&](const Tensor& g) {
@@ -214,7 +217,9 @@ class SinkhornMixer : public Mixer {
     };
     const Tensor sorted = ops::attention(q_sorted, sums(gk), sums(gv), Tensor(), o, bias_sorted);
     const Tensor out = ops::reshape(ops::add(local, sorted), {H_, B, nb, C, d});
-    return ops::reshape(ops::permute(out, {1, 0, 3, 2, 4}), {B, H_, Lp, d});  // back to position order
+    // Back to position order and the heads concatenated: [B, C, nb, H, d] = [B, Lp, Q], the padding cut.
+    const Tensor y = ops::reshape(ops::permute(out, {1, 3, 2, 0, 4}), {B, Lp, Q_});
+    return Lp > L ? ops::slice(y, 1, 0, L) : y;
   }
 
   // Sinkhorn balancing in log space of R [B, H, nb, nb]: rows then columns, iters_ times; returns exp.
