@@ -46,6 +46,17 @@
 //   In a training step (bench_train --model reformer, L 1024, 2 threads, interleaved, medians of 5): the
 //   backward of the 2 lsh_chunk_attention calls 632 → 80 ms; at L 4096 (one run each) 18.0 → 1.5 s, the
 //   step 30.7 → 2.6 s.
+//   v3  FTZ/DAZ in the parallel regions (FlushDenormals). The reformer's step ran this backward 3-4x slower
+//       than bench_lsh_cpu did: its logits are large (unit-size shared q = k, times √d) and its upstream
+//       gradients small (~1e-4), so p·(dP − D) and the Pᵀ·G, dSᵀ·Q products are mostly subnormal, each a
+//       microcode assist; the benchmark's inputs (q in ±1/d, gradients in ±1) never made one. perf put 36%
+//       of the 1-thread step in gemm_block<1> (the d = 16 GEMMs of the backward). bench_lsh_cpu now
+//       defaults to the step's regime (q unit variance, gradients ±1e-4). In the step (bench_train --model
+//       reformer, the --small shape; load 5-7 on the 2 cores from other jobs, so absolute numbers are 2-3x a
+//       quiet run's; old and new binaries interleaved, medians of 3): L 1024, 1 thread 142 → 67 ms,
+//       2 threads (OMP_WAIT_POLICY=passive) 144 → 75 ms; L 2048, 1 thread 517 → 208 ms, 2 threads 521 →
+//       211 ms. The profile's lsh_chunk_attention backward (2 calls, L 1024): 1 thread 46-60 → 11.4 ms,
+//       2 threads 23-27 → 6.1 ms (1.9x over 1 thread: the barriers were not the problem).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
