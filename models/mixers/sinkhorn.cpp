@@ -42,6 +42,14 @@
 // Every attention is materialised per block (matmul → mask → softmax → dropout → matmul), as LRA does:
 // the LRA masks are pairwise (query slot × key slot), which ops::attention's key mask cannot express.
 // Nothing is L×L: the largest tensors are [B, H, Lp, C] (paper: [B, H, Lp, 2C]).
+// Float32 on the CPU without attention dropout (the benchmarks; eval), the lra variant's two branches are
+// instead ops::attention calls (its tiled float32 fast path: no [.., C, C] tensor, forward or backward)
+// with the mask as an additive bias: groups laid out [H, B·nb, C, d], so the mask of group (b, g) is a
+// bias [B·nb, C, C] shared over the H "batches". Same numbers in float32: s + 0 = s on an admitted pair,
+// s − 1e10 rounds to exactly −1e10 for |s| < 512 (half an ulp of 1e10) on a masked one, and a row with no
+// admitted entry gets a zero query and bias 0 (logits 0: uniform, no gradient to q or k) as the
+// materialised path's s·0 − 1e10 gives. Not in float64 (s − 1e10 ≠ −1e10), nor with dropout (the CPU attention fast path has none; the mask stream would
+// differ from ops::dropout's), nor on CUDA (head dims 32/64/128 only): those keep the materialised path.
 // Cost (per layer, forward): lra 8·B·H·L·C·d FLOPs for the two branches, memory O(B·H·L·C);
 // paper 8·B·H·L·C·d + 4·B·H·nb·L·d for the block sort (nb = L/C, i.e. O(L²·d/C)), memory O(B·H·L·C).
 #include <cmath>
@@ -50,6 +58,7 @@
 
 #include "models/layers.h"
 #include "models/mixer.h"
+#include "ops/attention/attention.h"
 #include "ops/dropout/dropout.h"
 #include "ops/elementwise/elementwise.h"
 #include "ops/matmul/matmul.h"
@@ -114,17 +123,19 @@ class SinkhornMixer : public Mixer {
     LRA_CHECK(!paper_ || nb <= max_blocks_, "sinkhorn: variant = paper sorts ceil(L / block) = ", nb,
               " blocks (L = ", L, ", block = ", C_, ") but the sorting network has max_num_blocks = ", max_blocks_,
               " outputs: raise max_num_blocks or block");
+    Tensor m;  // [B, Lp] 0/1 in x's dtype; undefined when every position is real
+    if (key_mask.defined() || Lp > L) {
+      Tensor real = key_mask.defined() ? ops::cast(key_mask, x.dtype()) : Tensor::ones({B, L}, x.dtype(), x.device());
+      m = Lp > L ? ops::pad(real, 1, 0, Lp - L, 0.0) : real;
+    }
+    if (!paper_ && x.device() == Device::CPU && x.dtype() == DType::F32 && (dropout_ == 0 || !training()))
+      return out_->forward(lra_attention_fused(x, m, nb));
     auto heads = [&](const Tensor& t) {  // [B, L, Q] -> [B, H, Lp, d], zero rows appended
       Tensor h = ops::permute(ops::reshape(t, {B, L, H_, d}), {0, 2, 1, 3});
       return Lp > L ? ops::pad(h, 2, 0, Lp - L) : h;
     };
     const Tensor q = ops::scale(heads(query_->forward(x)), 1.0 / std::sqrt(double(d)));
     const Tensor k = heads(key_->forward(x)), v = heads(value_->forward(x));
-    Tensor m;  // [B, Lp] 0/1 in x's dtype; undefined when every position is real
-    if (key_mask.defined() || Lp > L) {
-      Tensor real = key_mask.defined() ? ops::cast(key_mask, x.dtype()) : Tensor::ones({B, L}, x.dtype(), x.device());
-      m = Lp > L ? ops::pad(real, 1, 0, Lp - L, 0.0) : real;
-    }
     Tensor out = paper_ ? paper_attention(q, k, v, m, nb, gen) : lra_attention(q, k, v, m, nb, gen);  // [B,H,Lp,d]
     if (Lp > L) out = ops::slice(out, 2, 0, L);
     return out_->forward(ops::reshape(ops::permute(out, {0, 2, 1, 3}), {B, L, Q_}));
@@ -164,6 +175,51 @@ class SinkhornMixer : public Mixer {
     const Tensor sorted = ops::matmul(ops::reshape(weights(s, A_sorted, gen), {B, H_, Lp, C}), vsum);  // [B,H,Lp,d]
     const Tensor out = ops::add(local, ops::reshape(sorted, {B, H_, nb, C, d}));
     return ops::reshape(ops::transpose(out, 2, 3), {B, H_, Lp, d});  // back to position order
+  }
+
+  // lra_attention as two ops::attention calls (float32 CPU, no dropout; see the header), from the block's
+  // input x [B, L, D] to the attention output [B, L, Q] (before the output projection); m as forward's.
+  Tensor lra_attention_fused(const Tensor& x, const Tensor& m, int64_t nb) const {
+    const int64_t B = x.dim(0), L = x.dim(1), d = Q_ / H_, C = C_, Lp = nb * C, G = B * nb;
+    // Position s·nb + g, head h is slot s of group g: [B, Lp, Q] = [B, C, nb, H, d] -> [H, B, nb, C, d]
+    // -> [H, B·nb, C, d], one permute from the projection (zero rows appended) to the grouped heads.
+    auto group = [&](const Tensor& t) {
+      const Tensor p = Lp > L ? ops::pad(t, 1, 0, Lp - L) : t;
+      return ops::reshape(ops::permute(ops::reshape(p, {B, C, nb, H_, d}), {3, 0, 2, 1, 4}), {H_, G, C, d});
+    };
+    const Tensor gk = group(key_->forward(x)), gv = group(value_->forward(x));
+    Tensor q_local = group(query_->forward(x)), q_sorted = q_local;
+    Tensor bias_local, bias_sorted;  // [B·nb, C, C]
+    if (m.defined()) {
+      // A query row with no admitted key must come out uniform. With its bias at −1e10 the attention's
+      // saved logsumexp (−1e10 + log C) would lose the log C in float32 and its backward would weigh every
+      // key 1, not 1/C; so such a row gets bias 0 and a zeroed query (logits 0: uniform, and no gradient
+      // to its q or the keys, as s·A with A = 0 gives). Bias (A_ij − a_i)·1e10, a_i = 1 when row i admits
+      // anything: 0 on an admitted pair and on a dead row, −1e10 on a masked pair of a live row.
+      const Tensor rows = ops::reshape(m, {B, nb, C});  // a_i of the local branch (A_ii = m_i)
+      const Tensor pair = ops::mul(ops::reshape(rows, {B, nb, C, 1}), ops::reshape(rows, {B, nb, 1, C}));
+      bias_local = ops::reshape(ops::scale(ops::sub(pair, ops::reshape(rows, {B, nb, C, 1})), 1e10), {G, C, C});
+      q_local = ops::mul(q_local, ops::reshape(rows, {1, G, C, 1}));
+      // Sorted: (i, j) admitted when some group admits it, the same for every group; a_i = max_g m_g[i].
+      const Tensor any = ops::max(pair, 1, true), live = ops::max(rows, 1, true);  // [B, 1, C, C], [B, 1, C]
+      const Tensor b = ops::scale(ops::sub(any, ops::reshape(live, {B, 1, C, 1})), 1e10);
+      bias_sorted = ops::reshape(ops::mul(Tensor::ones({B, nb, C, C}, m.dtype(), m.device()), b), {G, C, C});
+      q_sorted = ops::reshape(ops::mul(ops::reshape(q_sorted, {H_, B, nb, C, d}), ops::reshape(live, {1, B, 1, C, 1})),
+                              {H_, G, C, d});
+    }
+    ops::AttentionOptions o;
+    o.scale = 1.0 / std::sqrt(double(d));
+    const Tensor local = ops::attention(q_local, gk, gv, Tensor(), o, bias_local);  // [H, B·nb, C, d]
+    // Sorted slot j: the sum over the groups of slot j, the same keys (values) for every group.
+    auto sums = [&](const Tensor& g) {
+      const Tensor s = ops::sum(ops::reshape(g, {H_, B, nb, C, d}), 2, true);  // [H, B, 1, C, d]
+      return ops::reshape(nb == 1 ? s : ops::concat(std::vector<Tensor>(size_t(nb), s), 2), {H_, G, C, d});
+    };
+    const Tensor sorted = ops::attention(q_sorted, sums(gk), sums(gv), Tensor(), o, bias_sorted);
+    const Tensor out = ops::reshape(ops::add(local, sorted), {H_, B, nb, C, d});
+    // Back to position order and the heads concatenated: [B, C, nb, H, d] = [B, Lp, Q], the padding cut.
+    const Tensor y = ops::reshape(ops::permute(out, {1, 3, 2, 0, 4}), {B, Lp, Q_});
+    return Lp > L ? ops::slice(y, 1, 0, L) : y;
   }
 
   // Sinkhorn balancing in log space of R [B, H, nb, nb]: rows then columns, iters_ times; returns exp.

@@ -46,12 +46,27 @@
 //   In a training step (bench_train --model reformer, L 1024, 2 threads, interleaved, medians of 5): the
 //   backward of the 2 lsh_chunk_attention calls 632 → 80 ms; at L 4096 (one run each) 18.0 → 1.5 s, the
 //   step 30.7 → 2.6 s.
+//   v3  FTZ/DAZ in the parallel regions (FlushDenormals). The reformer's step ran this backward 3-4x slower
+//       than bench_lsh_cpu did: its logits are large (unit-size shared q = k, times √d) and its upstream
+//       gradients small (~1e-4), so p·(dP − D) and the Pᵀ·G, dSᵀ·Q products are mostly subnormal, each a
+//       microcode assist; the benchmark's inputs (q in ±1/d, gradients in ±1) never made one. perf put 36%
+//       of the 1-thread step in gemm_block<1> (the d = 16 GEMMs of the backward). bench_lsh_cpu now
+//       defaults to the step's regime (q unit variance, gradients ±1e-4). In the step (bench_train --model
+//       reformer, the --small shape; load 5-7 on the 2 cores from other jobs, so absolute numbers are 2-3x a
+//       quiet run's; old and new binaries interleaved, medians of 3): L 1024, 1 thread 142 → 67 ms,
+//       2 threads (OMP_WAIT_POLICY=passive) 144 → 75 ms; L 2048, 1 thread 517 → 208 ms, 2 threads 521 →
+//       211 ms. The profile's lsh_chunk_attention backward (2 calls, L 1024): 1 thread 46-60 → 11.4 ms,
+//       2 threads 23-27 → 6.1 ms (1.9x over 1 thread: the barriers were not the problem).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
 #include <vector>
+
+#if defined(__SSE__)
+#include <xmmintrin.h>  // _mm_getcsr / _mm_setcsr
+#endif
 
 #include "ops/cpu_fast_math.h"  // fast_exp
 #include "ops/lsh/lsh.h"
@@ -64,6 +79,19 @@ constexpr int64_t kQb = 64;  // query rows per block
 constexpr int64_t kV = 16;   // floats per vector (AVX-512)
 
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+// Flushes subnormal results and operands to zero in this thread while alive, then restores MXCSR. The
+// reformer's logits are large (shared q = k of unit size, times √d: scores to ~±60), so most weights are
+// e^-40..e^-100 and their products in dS, dK, dV are subnormal: without the flush each costs a microcode
+// assist (~100 cycles), which made the backward 3-4x slower in the training step than in the benchmark.
+// A subnormal is below 1.2e-38, far under any tolerance here.
+struct FlushDenormals {
+#if defined(__SSE__)
+  unsigned saved = _mm_getcsr();
+  FlushDenormals() { _mm_setcsr(saved | 0x8040); }  // FTZ (bit 15) | DAZ (bit 6)
+  ~FlushDenormals() { _mm_setcsr(saved); }
+#endif
+};
 
 // Out[r][n] (+)= Σ_k A(r, k) · B[k][n] for r < nr, n < ncols (a multiple of kV), A(r, k) = A[r·sr + k·sk],
 // B rows of ldb floats, Out rows of ldo floats.
@@ -238,6 +266,7 @@ void lsh_attention_forward_fast(const LshShape& s, const float* q, const float* 
   const int64_t nc = s.n_chunks(), W = s.dv + 1;
 #pragma omp parallel
   {
+    FlushDenormals ftz;
     Tile tile(s, false);
 #pragma omp for schedule(dynamic)
     for (int64_t task = 0; task < s.R * nc; ++task) {
@@ -269,6 +298,7 @@ void lsh_attention_backward_fast(const LshShape& s, const float* q, const float*
   const float scale = float(s.scale);
 #pragma omp parallel
   {
+    FlushDenormals ftz;
     Tile tile(s, true);
     const int64_t Kp = tile.Kp, dp = tile.dp, dvp = tile.dvp;
 #pragma omp for schedule(dynamic)

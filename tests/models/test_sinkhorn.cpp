@@ -9,6 +9,7 @@
 #include "models/backbone/backbone.h"
 #include "models/mixer.h"
 #include "tests/models/mixer_fixtures.h"
+#include "ops/elementwise/elementwise.h"
 #include "ops/loss/loss.h"
 
 namespace lra::models {
@@ -97,6 +98,44 @@ TEST(Sinkhorn, EvalIsDeterministic) {
   const std::vector<float> a = model.forward(ids, mask, gen).to_vector<float>();
   const std::vector<float> b = model.forward(ids, mask, gen).to_vector<float>();
   EXPECT_EQ(a, b);
+}
+
+// The lra variant in float32 on the CPU without dropout runs its two branches as ops::attention calls with
+// the mask as a bias; float64 keeps the materialised path (matmul, mask, softmax, matmul). The same mixer
+// in both dtypes agrees, forward and every gradient, with fully masked query rows (padding) included and
+// a block that does not divide L (and a single group, nb = 1). Tolerance: |f32 − f64| <= 1e-4 + 1e-3·|f64|
+// (float32 rounding through two projections, two softmaxes over C = 4..5 keys and the backward).
+TEST(Sinkhorn, Float32FusedPathMatchesTheFloat64MaterialisedPath) {
+  for (const auto& [L, block] : std::vector<std::pair<int, int>>{{13, 4}, {12, 3}, {5, 5}, {13, 13}}) {
+    const MixerConfig c = test_fixtures::mixer_config(8, {{"variant", "lra"}, {"block", std::to_string(block)},
+                                                          {"heads", "2"}, {"attention_dropout", "0.3"}});
+    Generator init(1);
+    std::shared_ptr<Mixer> f32 = find_mixer("sinkhorn").make(c, init);
+    Generator init2(1);
+    std::shared_ptr<Mixer> f64 = find_mixer("sinkhorn").make(c, init2);
+    f32->eval(), f64->eval();  // no dropout: the fused path
+    for (const auto& p : f64->named_parameters()) {
+      Tensor d = ops::cast(p.tensor.detach(), DType::F64);
+      TensorImpl* impl = p.tensor.impl();
+      impl->storage = d.impl()->storage, impl->offset = d.impl()->offset, impl->dtype = DType::F64;
+    }
+    const Tensor x = test_fixtures::random_x(3, L, 8, 3);
+    auto [ids, mask] = test_fixtures::padded_batch(L);
+    Generator gen(2), gen2(2), gg(4);
+    Tensor y32 = f32->forward(x, mask, gen), y64 = f64->forward(ops::cast(x, DType::F64), mask, gen2);
+    const Tensor g = test::random_input(y32.shape(), gg);
+    y32.backward(ops::cast(g, DType::F32));
+    y64.backward(g);
+    auto close = [&](const Tensor& a, const Tensor& b, const std::string& what) {
+      const std::vector<double> va = ops::cast(a, DType::F64).to_vector<double>(), vb = b.to_vector<double>();
+      ASSERT_EQ(va.size(), vb.size()) << what;
+      for (size_t i = 0; i < va.size(); ++i)
+        ASSERT_LE(std::abs(va[i] - vb[i]), 1e-4 + 1e-3 * std::abs(vb[i])) << what << "[" << i << "] L " << L;
+    };
+    close(y32, y64, "y");
+    const auto p32 = f32->named_parameters(), p64 = f64->named_parameters();
+    for (size_t i = 0; i < p32.size(); ++i) close(p32[i].tensor.grad(), p64[i].tensor.grad(), p32[i].name);
+  }
 }
 
 }  // namespace

@@ -6,7 +6,13 @@
 // run), then timed: the two paths alternate, each repetition times one forward + backward of each, and the
 // median of --reps repetitions is reported (the machine is shared).
 //
-//   OMP_NUM_THREADS=2 build-cpu/tools/bench_lsh_cpu [--R 8 --d 16 --L 1024,4096 --reps 5]
+// The reformer's regime by default: q uniform in ±q_amp = ±√3 (unit variance, as after the LayerNorm and
+// the Xavier projection; times √d, scores reach ~±60 and most weights underflow) and the upstream gradient
+// in ±g_amp = ±1e-4 (a training step's size), so the backward's products of tiny weights and small
+// gradients are subnormal, as in the step. --q-amp 0.0625 --g-amp 1 is the benchmark before 2026-12-06
+// (q in ±1/d, scores of order 1), which never met a subnormal.
+//
+//   OMP_NUM_THREADS=2 build-cpu/tools/bench_lsh_cpu [--R 8 --d 16 --L 1024,4096 --reps 5 --q-amp 1.732]
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -28,12 +34,18 @@ int main(int argc, char** argv) {
   CLI::App app{"bench_lsh_cpu: LSH chunk attention, float32 CPU reference vs fast path"};
   int64_t R = 8, d = 16;
   int reps = 5, ref_max_L = 4096;
+  double q_amp = 1.7320508;  // √3: unit variance
+  double g_amp = 1e-4;
   std::vector<int64_t> lengths{1024, 4096};
   app.add_option("--R", R, "rows (batch·heads·n_hashes)");
   app.add_option("--d", d, "head dim (d = dv)");
   app.add_option("--L", lengths, "sequence lengths (padded to a multiple of 10)")->delimiter(',');
   app.add_option("--reps", reps, "timed repetitions (median)");
   app.add_option("--ref-max-L", ref_max_L, "time the reference only up to this length");
+  app.add_option("--q-amp", q_amp, "q uniform in +-q_amp (√3, the default: unit variance like the reformer's q, scores to ~60 and "
+                 "subnormal products; 1/d: scores of order 1, the benchmark before 2026-12-06)");
+  app.add_option("--g-amp", g_amp, "upstream gradient uniform in +-g_amp (1e-4: the size a training step "
+                 "hands the attention; 1: the benchmark before 2026-12-06)");
   CLI11_PARSE(app, argc, argv);
 
   std::printf("| L | N | C | reference fwd+bwd ms | fast fwd+bwd ms | fast fwd ms | speed-up |\n|---:|---:|---:|---:|---:|---:|---:|\n");
@@ -44,9 +56,9 @@ int main(int argc, char** argv) {
     Generator gen(5);
     const size_t n = size_t(s.R * s.N * d), ny = size_t(s.R * s.N * (d + 1));
     std::vector<float> q(n), v(n), gy(ny);
-    for (float& x : q) x = float(gen.uniform() * 2 - 1) / float(d);
+    for (float& x : q) x = float((gen.uniform() * 2 - 1) * q_amp);
     for (float& x : v) x = float(gen.uniform() * 2 - 1);
-    for (float& x : gy) x = float(gen.uniform() * 2 - 1);
+    for (float& x : gy) x = float((gen.uniform() * 2 - 1) * g_amp);
     std::vector<int32_t> perm, mask(size_t(R * L), 1);
     for (int64_t r = 0; r < R; ++r) {
       std::vector<int64_t> p = gen.permutation(s.N);
