@@ -22,7 +22,7 @@
 // products may be contracted into FMAs by -march=native (div's -g·a/b² within a few ulp).
 //
 // sum_middle: y[o, i] = Σ_j x[o, j, i] over x [outer, n, inner]. inner > 1: the work items are (o, block
-// of 512 i's), each summing its rows j = 0..n-1 in order into its own outputs: the reference's order,
+// of up to 512 i's), each summing its rows j = 0..n-1 in order into its own outputs: the reference's order,
 // so bitwise equal to it. inner = 1 (row sums): each row is cut into fixed blocks of 4096 summed with 16
 // vector lanes (an order fixed by the build, not by the threads), then the block sums of a row are added
 // in order; within float32 rounding of the reference (a different summation order).
@@ -274,7 +274,15 @@ void sum_middle_fast(const float* x, float* y, int64_t outer, int64_t n, int64_t
   const bool par = outer * n * inner >= kParallel;
   if (inner > 1) {
     // Work item (o, block of columns): the rows j in order into owned outputs (the reference's order).
-    constexpr int64_t kCols = 512;
+    // Columns are independent, so the block width may follow the thread count without changing a bit:
+    // 512, or narrower (a multiple of 16) when there are fewer items than threads (a bias [2048, 64] -> [64]).
+    int64_t cols = 512;
+#ifdef _OPENMP
+    const int64_t threads = omp_get_max_threads();
+    if (par && outer * ((inner + cols - 1) / cols) < threads)
+      cols = std::max<int64_t>(16, ((inner + threads - 1) / threads + 15) / 16 * 16);
+#endif
+    const int64_t kCols = cols;
     const int64_t col_blocks = (inner + kCols - 1) / kCols;
 #pragma omp parallel for schedule(static) if (par)
     for (int64_t w = 0; w < outer * col_blocks; ++w) {
