@@ -18,7 +18,10 @@
 // Version log (2 threads, this shared 2-core host):
 //   v1  op hoisted out of the loop, elements over 2 threads: gelu forward+backward on 2·1024·256 elements
 //       (gMLP's, lra-speed --small): see docs/kernels.md.
-//   v2  fast_exp / fast_erf / fast_log1p_unit instead of glibc scalars: see docs/kernels.md.
+//   v2  fast_exp / fast_erf / fast_log1p_unit instead of glibc scalars, loops over fixed blocks:
+//       bench_elementwise_cpu, 1 thread, fwd + bwd on [2,1024,256], reference → fast: gelu (erf)
+//       39.8 → 1.30 ms, silu 12.0 → 0.69, exp 8.3 → 0.56, laplace 25.2 → 0.99; gMLP's gelu backward
+//       (bench_train, 1 thread, L 1024) 26.4 → 2.1 ms per step.
 #include <algorithm>
 
 #include "ops/elementwise/elementwise.h"
