@@ -1,8 +1,9 @@
-// Glue for the broadcasting binary ops and sum_to: shape checks, broadcast geometry, device dispatch,
-// autograd records.
+// Glue for the broadcasting binary ops and sum_to: shape checks, broadcast geometry, device dispatch
+// (float32 on the CPU runs binary_cpu_fast.cpp, float64 the reference), autograd records.
 #include "ops/elementwise/binary.h"
 
 #include <algorithm>
+#include <type_traits>
 
 #include "ops/common.h"
 #include "ops/elementwise/elementwise.h"
@@ -34,7 +35,10 @@ Tensor sum_middle_tensor(const Tensor& x, int64_t outer, int64_t n, int64_t inne
     case Device::CPU:
       dispatch_float(x, "sum_to", [&](auto t) {
         using T = decltype(t);
-        cpu::sum_middle<T>(x.data<T>(), y.data<T>(), outer, n, inner);
+        if constexpr (std::is_same_v<T, float>)
+          cpu::sum_middle_fast(x.data<T>(), y.data<T>(), outer, n, inner);
+        else
+          cpu::sum_middle<T>(x.data<T>(), y.data<T>(), outer, n, inner);
       });
       break;
     case Device::CUDA: {
@@ -92,7 +96,10 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
     case Device::CPU:
       dispatch_float(a, name, [&](auto t) {
         using T = decltype(t);
-        cpu::binary_forward<T>(op, a.data<T>(), b.data<T>(), y.data<T>(), geo);
+        if constexpr (std::is_same_v<T, float>)
+          cpu::binary_forward_fast(op, a.data<T>(), b.data<T>(), y.data<T>(), geo);
+        else
+          cpu::binary_forward<T>(op, a.data<T>(), b.data<T>(), y.data<T>(), geo);
       });
       break;
     case Device::CUDA:
@@ -117,9 +124,14 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
       case Device::CPU:
         dispatch_float(gy, binary_name(op), [&](auto t) {
           using T = decltype(t);
-          cpu::binary_backward<T>(op, as.defined() ? as.data<T>() : nullptr, bs.defined() ? bs.data<T>() : nullptr,
-                                  gy.data<T>(), need_a ? ga.data<T>() : nullptr, need_b ? gb.data<T>() : nullptr,
-                                  geo);
+          const T* ap = as.defined() ? as.data<T>() : nullptr;
+          const T* bp = bs.defined() ? bs.data<T>() : nullptr;
+          T* gap = need_a ? ga.data<T>() : nullptr;
+          T* gbp = need_b ? gb.data<T>() : nullptr;
+          if constexpr (std::is_same_v<T, float>)
+            cpu::binary_backward_fast(op, ap, bp, gy.data<T>(), gap, gbp, geo);
+          else
+            cpu::binary_backward<T>(op, ap, bp, gy.data<T>(), gap, gbp, geo);
         });
         break;
       case Device::CUDA:

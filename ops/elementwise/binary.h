@@ -47,6 +47,13 @@ void binary_backward(BinaryOp op, const T* a, const T* b, const T* gy, T* ga, T*
 // y[o, i] = sum_j x[o, j, i] for x viewed as [outer, n, inner].
 template <class T>
 void sum_middle(const T* x, T* y, int64_t outer, int64_t n, int64_t inner);
+// The float32 path training runs (binary_cpu_fast.cpp): the op resolved once per call, vectorised loops
+// for same shapes, row, column and scalar broadcasts, OpenMP threads; results independent of the thread
+// count.
+void binary_forward_fast(BinaryOp op, const float* a, const float* b, float* y, const BroadcastGeometry& g);
+void binary_backward_fast(BinaryOp op, const float* a, const float* b, const float* gy, float* ga, float* gb,
+                          const BroadcastGeometry& g);
+void sum_middle_fast(const float* x, float* y, int64_t outer, int64_t n, int64_t inner);
 }  // namespace cpu
 
 namespace cuda {

@@ -65,6 +65,8 @@ void unary_forward_fast(UnaryOp op, const float* x, float* y, int64_t n, float a
 void unary_backward_fast(UnaryOp op, const float* x, const float* y, const float* gy, float* gx, int64_t n, float alpha);
 void glu_forward_fast(const float* x, float* y, int64_t outer, int64_t d, int64_t inner);
 void glu_backward_fast(const float* x, const float* gy, float* gx, int64_t outer, int64_t d, int64_t inner);
+// y = fast_erf(x) (ops/cpu_fast_math.h) element-wise, compiled with the fast paths' flags: the tests' handle on it.
+void erf_fast(const float* x, float* y, int64_t n);
 }  // namespace cpu
 
 namespace cuda {
