@@ -14,7 +14,8 @@
 // -fopt-info-vec reports every j loop below vectorised (the max and sum reductions included).
 //
 // Version log (2 threads, this shared 2-core host, medians of interleaved runs):
-//   v1  rows over threads, fast_exp, float32 vector loops: see docs/kernels.md ("softmax, CPU path").
+//   v1  rows over threads, fast_exp, float32 vector loops. softmax fwd+bwd [8192, 64], one thread
+//       (bench_rowops_cpu, loaded host): reference 35.2 ms, fast 2.4 ms (15x); see docs/kernels.md.
 #include <cmath>
 #include <limits>
 
