@@ -1,6 +1,6 @@
 // The float32 CPU path of layer_norm and rms_norm that training runs, beside the reference
-// (norm_cpu.cpp, the specification: one thread, every statistic in double). Same formulas (norm.h), in
-// float32, with the rows over OpenMP threads and the loops over D vectorised (-march=native: this file is
+// (norm_cpu.cpp, the specification: one thread, every statistic in double). Same formulas (norm.h) on
+// float32 data, with the rows over OpenMP threads and the loops over D vectorised (-march=native: this file is
 // a *_cpu_fast.cpp; -fopt-info-vec reports every j loop below vectorised, the reductions included).
 //
 //   x, y, gy, dx [rows, D]; w, b, dw, db [D] (any may be nullptr); mean, rstd [rows] (saved for backward).
@@ -12,12 +12,18 @@
 // (float32, kChunk terms); a second parallel loop over columns sums the partials chunk by chunk in order,
 // in double. Each thread writes only its own chunks' dx rows and partials and then its own columns, so the
 // result is bit-identical for any thread count.
-// Row statistics accumulate in float32 with vector lanes (D <= a few hundred terms: ~1e-7 relative), the
-// same order for every row and every thread count.
+// Arithmetic inside a row is double, as in the reference (vector lanes of 8 doubles; float32 in and out):
+// each dx is then within half an ulp or so of the reference's, which matters because the sums downstream
+// cancel — Σ_j dx[r, j] = 0, and gMLP's shared conv bias sums dx over half of each row's channels. With
+// float32 arithmetic inside the row that bias gradient missed the PyTorch parity bound (tests/parity,
+// gmlp: 5.6e-6 against 4.4e-6). The dw/db chunk partials stay float32 (kChunk terms, then double).
 //
 // Version log (2 threads, this shared 2-core host, medians of interleaved runs):
 //   v1  rows over threads, float32 vector loops, chunked dw/db. layer_norm fwd+bwd [2048, 64], one thread
-//       (bench_rowops_cpu, loaded host): reference 1.09 ms, fast 0.42 ms (2.6x); see docs/kernels.md.
+//       (bench_rowops_cpu, loaded host): reference 1.09 ms, fast 0.42 ms (2.6x); failed the gMLP parity
+//       check (see above).
+//   v2  double arithmetic inside the row (float32 in and out): 0.88 → 0.48 ms (1.8x) at [2048, 64],
+//       1.84 → 1.13 ms at [4096, 64], one thread; the threads give the rest. See docs/kernels.md.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -36,29 +42,29 @@ constexpr int64_t kChunk = 32;
 template <bool Rms, bool HasW, bool HasB>
 void forward_rows(const float* x, const float* w, const float* b, float* y, float* mean, float* rstd, int64_t rows,
                   int64_t D, float eps) {
-  const float inv_d = 1.0f / float(D);
+  const double inv_d = 1.0 / double(D);
 #pragma omp parallel for schedule(static) if (rows * D >= kParallel)
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * D;
     float* yr = y + r * D;
-    float m = 0.0f;
+    double m = 0.0;
     if constexpr (!Rms) {
 #pragma omp simd reduction(+ : m)
-      for (int64_t j = 0; j < D; ++j) m += xr[j];
+      for (int64_t j = 0; j < D; ++j) m += double(xr[j]);
       m *= inv_d;
     }
-    float v = 0.0f;
+    double v = 0.0;
 #pragma omp simd reduction(+ : v)
-    for (int64_t j = 0; j < D; ++j) v += (xr[j] - m) * (xr[j] - m);
-    const float s = 1.0f / std::sqrt(v * inv_d + eps);
-    mean[r] = m;
-    rstd[r] = s;
+    for (int64_t j = 0; j < D; ++j) v += (double(xr[j]) - m) * (double(xr[j]) - m);
+    const double s = 1.0 / std::sqrt(v * inv_d + double(eps));
+    mean[r] = float(m);
+    rstd[r] = float(s);
 #pragma omp simd
     for (int64_t j = 0; j < D; ++j) {
-      float h = (xr[j] - m) * s;
-      if constexpr (HasW) h *= w[j];
-      if constexpr (HasB) h += b[j];
-      yr[j] = h;
+      double h = (double(xr[j]) - m) * s;
+      if constexpr (HasW) h *= double(w[j]);
+      if constexpr (HasB) h += double(b[j]);
+      yr[j] = float(h);
     }
   }
 }
@@ -67,25 +73,26 @@ void forward_rows(const float* x, const float* w, const float* b, float* y, floa
 template <bool Rms, bool HasW, bool WantW, bool WantB>
 void backward_chunk(const float* x, const float* w, const float* mean, const float* rstd, const float* gy, float* dx,
                     float* pw, float* pb, int64_t r0, int64_t r1, int64_t D) {
-  const float inv_d = 1.0f / float(D);
+  const double inv_d = 1.0 / double(D);
   for (int64_t r = r0; r < r1; ++r) {
     const float* xr = x + r * D;
     const float* gr = gy + r * D;
     float* dr = dx + r * D;
-    const float m = Rms ? 0.0f : mean[r], s = rstd[r];
-    float sg = 0.0f, sgh = 0.0f;
+    // The saved float32 mean and rstd, as the reference reads them.
+    const double m = Rms ? 0.0 : double(mean[r]), s = double(rstd[r]);
+    double sg = 0.0, sgh = 0.0;
 #pragma omp simd reduction(+ : sg, sgh)
     for (int64_t j = 0; j < D; ++j) {
-      const float g = HasW ? gr[j] * w[j] : gr[j], h = (xr[j] - m) * s;
+      const double g = HasW ? double(gr[j]) * double(w[j]) : double(gr[j]), h = (double(xr[j]) - m) * s;
       sg += g;
       sgh += g * h;
     }
-    const float mean_g = Rms ? 0.0f : sg * inv_d, mean_gh = sgh * inv_d;
+    const double mean_g = Rms ? 0.0 : sg * inv_d, mean_gh = sgh * inv_d;
 #pragma omp simd
     for (int64_t j = 0; j < D; ++j) {
-      const float g = HasW ? gr[j] * w[j] : gr[j], h = (xr[j] - m) * s;
-      dr[j] = s * (g - mean_g - h * mean_gh);
-      if constexpr (WantW) pw[j] += gr[j] * h;
+      const double g = HasW ? double(gr[j]) * double(w[j]) : double(gr[j]), h = (double(xr[j]) - m) * s;
+      dr[j] = float(s * (g - mean_g - h * mean_gh));
+      if constexpr (WantW) pw[j] += gr[j] * float(h);
       if constexpr (WantB) pb[j] += gr[j];
     }
   }
