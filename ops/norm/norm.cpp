@@ -1,6 +1,8 @@
 // Glue for layer_norm and rms_norm: checks, allocation, device dispatch, autograd records.
 #include "ops/norm/norm.h"
 
+#include <type_traits>
+
 #include "ops/common.h"
 
 namespace lra::ops {
@@ -39,8 +41,12 @@ Tensor norm_impl(const Tensor& x, const Tensor& weight, const Tensor& bias, doub
     case Device::CPU:
       dispatch_float(x, name, [&](auto t) {
         using T = decltype(t);
-        cpu::norm_forward<T>(x.data<T>(), ptr_or_null<T>(weight), ptr_or_null<T>(bias), y.data<T>(), mean.data<T>(),
-                             rstd.data<T>(), rows, D, T(eps), rms);
+        if constexpr (std::is_same_v<T, float>)
+          cpu::norm_forward_fast(x.data<T>(), ptr_or_null<T>(weight), ptr_or_null<T>(bias), y.data<T>(),
+                                 mean.data<T>(), rstd.data<T>(), rows, D, T(eps), rms);
+        else
+          cpu::norm_forward<T>(x.data<T>(), ptr_or_null<T>(weight), ptr_or_null<T>(bias), y.data<T>(),
+                               mean.data<T>(), rstd.data<T>(), rows, D, T(eps), rms);
       });
       break;
     case Device::CUDA:
@@ -59,9 +65,14 @@ Tensor norm_impl(const Tensor& x, const Tensor& weight, const Tensor& bias, doub
                        case Device::CPU:
                          dispatch_float(xs, name, [&](auto t) {
                            using T = decltype(t);
-                           cpu::norm_backward<T>(xs.data<T>(), ptr_or_null<T>(ws), mean.data<T>(), rstd.data<T>(),
-                                                 gy.data<T>(), dx.data<T>(), mut_ptr_or_null<T>(dw),
-                                                 mut_ptr_or_null<T>(db), rows, D, rms);
+                           if constexpr (std::is_same_v<T, float>)
+                             cpu::norm_backward_fast(xs.data<T>(), ptr_or_null<T>(ws), mean.data<T>(),
+                                                     rstd.data<T>(), gy.data<T>(), dx.data<T>(),
+                                                     mut_ptr_or_null<T>(dw), mut_ptr_or_null<T>(db), rows, D, rms);
+                           else
+                             cpu::norm_backward<T>(xs.data<T>(), ptr_or_null<T>(ws), mean.data<T>(),
+                                                   rstd.data<T>(), gy.data<T>(), dx.data<T>(),
+                                                   mut_ptr_or_null<T>(dw), mut_ptr_or_null<T>(db), rows, D, rms);
                          });
                          break;
                        case Device::CUDA: {

@@ -37,6 +37,12 @@ void norm_forward(const T* x, const T* w, const T* b, T* y, T* mean, T* rstd, in
 template <class T>
 void norm_backward(const T* x, const T* w, const T* mean, const T* rstd, const T* gy, T* dx, T* dw, T* db,
                    int64_t rows, int64_t D, bool rms);
+// The float32 path training runs (norm_cpu_fast.cpp): the same math in float32, rows over OpenMP threads,
+// dw/db summed in fixed row chunks (independent of the thread count).
+void norm_forward_fast(const float* x, const float* w, const float* b, float* y, float* mean, float* rstd,
+                       int64_t rows, int64_t D, float eps, bool rms);
+void norm_backward_fast(const float* x, const float* w, const float* mean, const float* rstd, const float* gy,
+                        float* dx, float* dw, float* db, int64_t rows, int64_t D, bool rms);
 }  // namespace cpu
 
 namespace cuda {

@@ -1,6 +1,8 @@
 // Glue for the reductions: checks, output shapes, device dispatch, autograd records.
 #include "ops/reduce/reduce.h"
 
+#include <type_traits>
+
 #include "ops/common.h"
 
 namespace lra::ops {
@@ -45,7 +47,10 @@ Tensor sum_impl(const Tensor& x, const Geometry& g, double scale, const char* op
     case Device::CPU:
       dispatch_float(x, op, [&](auto t) {
         using T = decltype(t);
-        cpu::sum_forward<T>(x.data<T>(), y.data<T>(), g.outer, g.n, g.inner, T(scale));
+        if constexpr (std::is_same_v<T, float>)
+          cpu::sum_forward_fast(x.data<T>(), y.data<T>(), g.outer, g.n, g.inner, T(scale));
+        else
+          cpu::sum_forward<T>(x.data<T>(), y.data<T>(), g.outer, g.n, g.inner, T(scale));
       });
       break;
     case Device::CUDA:
@@ -63,7 +68,10 @@ Tensor sum_impl(const Tensor& x, const Geometry& g, double scale, const char* op
       case Device::CPU:
         dispatch_float(gy, op, [&](auto t) {
           using T = decltype(t);
-          cpu::sum_backward<T>(gy.data<T>(), gx.data<T>(), g.outer, g.n, g.inner, T(scale));
+          if constexpr (std::is_same_v<T, float>)
+            cpu::sum_backward_fast(gy.data<T>(), gx.data<T>(), g.outer, g.n, g.inner, T(scale));
+          else
+            cpu::sum_backward<T>(gy.data<T>(), gx.data<T>(), g.outer, g.n, g.inner, T(scale));
         });
         break;
       case Device::CUDA:
@@ -157,7 +165,10 @@ Tensor masked_mean(const Tensor& x, const Tensor& mask) {
     case Device::CPU:
       dispatch_float(x, "masked_mean", [&](auto t) {
         using T = decltype(t);
-        cpu::masked_mean_forward<T>(x.data<T>(), mask.data<int32_t>(), y.data<T>(), inv_count.data<T>(), B, L, D);
+        if constexpr (std::is_same_v<T, float>)
+          cpu::masked_mean_forward_fast(x.data<T>(), mask.data<int32_t>(), y.data<T>(), inv_count.data<T>(), B, L, D);
+        else
+          cpu::masked_mean_forward<T>(x.data<T>(), mask.data<int32_t>(), y.data<T>(), inv_count.data<T>(), B, L, D);
       });
       break;
     case Device::CUDA:
@@ -175,7 +186,12 @@ Tensor masked_mean(const Tensor& x, const Tensor& mask) {
       case Device::CPU:
         dispatch_float(gy, "masked_mean", [&](auto t) {
           using T = decltype(t);
-          cpu::masked_mean_backward<T>(gy.data<T>(), mask.data<int32_t>(), inv_count.data<T>(), gx.data<T>(), B, L, D);
+          if constexpr (std::is_same_v<T, float>)
+            cpu::masked_mean_backward_fast(gy.data<T>(), mask.data<int32_t>(), inv_count.data<T>(), gx.data<T>(), B,
+                                           L, D);
+          else
+            cpu::masked_mean_backward<T>(gy.data<T>(), mask.data<int32_t>(), inv_count.data<T>(), gx.data<T>(), B, L,
+                                         D);
         });
         break;
       case Device::CUDA:

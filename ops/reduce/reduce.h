@@ -70,6 +70,14 @@ void masked_mean_forward(const T* x, const int32_t* mask, T* y, T* inv_count, in
 template <class T>
 void masked_mean_backward(const T* gy, const int32_t* mask, const T* inv_count, T* gx, int64_t B, int64_t L,
                           int64_t D);
+// The float32 path training runs (reduce_cpu_fast.cpp): sums in fixed j chunks over OpenMP threads, the
+// broadcasts over threads; results independent of the thread count.
+void sum_forward_fast(const float* x, float* y, int64_t outer, int64_t n, int64_t inner, float scale);
+void sum_backward_fast(const float* gy, float* gx, int64_t outer, int64_t n, int64_t inner, float scale);
+void masked_mean_forward_fast(const float* x, const int32_t* mask, float* y, float* inv_count, int64_t B, int64_t L,
+                              int64_t D);
+void masked_mean_backward_fast(const float* gy, const int32_t* mask, const float* inv_count, float* gx, int64_t B,
+                               int64_t L, int64_t D);
 }  // namespace cpu
 
 namespace cuda {

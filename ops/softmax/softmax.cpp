@@ -1,6 +1,8 @@
 // Glue for softmax and log_softmax: checks, allocation, device dispatch, autograd records.
 #include "ops/softmax/softmax.h"
 
+#include <type_traits>
+
 #include "ops/common.h"
 
 namespace lra::ops {
@@ -34,7 +36,10 @@ Tensor softmax_impl(const Tensor& x, const Tensor& mask, bool log) {
     case Device::CPU:
       dispatch_float(x, name, [&](auto t) {
         using T = decltype(t);
-        cpu::softmax_forward<T>(x.data<T>(), y.data<T>(), mask_ptr(mask), rows, L, rows_per_mask, log);
+        if constexpr (std::is_same_v<T, float>)
+          cpu::softmax_forward_fast(x.data<T>(), y.data<T>(), mask_ptr(mask), rows, L, rows_per_mask, log);
+        else
+          cpu::softmax_forward<T>(x.data<T>(), y.data<T>(), mask_ptr(mask), rows, L, rows_per_mask, log);
       });
       break;
     case Device::CUDA:
@@ -49,8 +54,12 @@ Tensor softmax_impl(const Tensor& x, const Tensor& mask, bool log) {
       case Device::CPU:
         dispatch_float(ys, name, [&](auto t) {
           using T = decltype(t);
-          cpu::softmax_backward<T>(ys.data<T>(), gy.data<T>(), gx.data<T>(), mask_ptr(saved_mask), rows, L,
-                                   rows_per_mask, log);
+          if constexpr (std::is_same_v<T, float>)
+            cpu::softmax_backward_fast(ys.data<T>(), gy.data<T>(), gx.data<T>(), mask_ptr(saved_mask), rows, L,
+                                       rows_per_mask, log);
+          else
+            cpu::softmax_backward<T>(ys.data<T>(), gy.data<T>(), gx.data<T>(), mask_ptr(saved_mask), rows, L,
+                                     rows_per_mask, log);
         });
         break;
       case Device::CUDA:

@@ -44,6 +44,12 @@ void softmax_forward(const T* x, T* y, const int32_t* mask, int64_t rows, int64_
 template <class T>
 void softmax_backward(const T* y, const T* gy, T* gx, const int32_t* mask, int64_t rows, int64_t L,
                       int64_t rows_per_mask, bool log);
+// The float32 path training runs (softmax_cpu_fast.cpp): the same math in float32 with fast_exp, rows over
+// OpenMP threads (independent of the thread count).
+void softmax_forward_fast(const float* x, float* y, const int32_t* mask, int64_t rows, int64_t L,
+                          int64_t rows_per_mask, bool log);
+void softmax_backward_fast(const float* y, const float* gy, float* gx, const int32_t* mask, int64_t rows, int64_t L,
+                           int64_t rows_per_mask, bool log);
 }  // namespace cpu
 
 namespace cuda {
