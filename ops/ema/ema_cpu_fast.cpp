@@ -15,13 +15,16 @@
 // Taps where q^l < e^−690 (≈1e−300) are skipped: their terms are below any float32 result and their
 // powers would be subnormal doubles (slow). Modes and the per-mode chain rule are the header's ema_mode /
 // ema_mode_backward in double. Per-thread scratch: one row of L (forward) or 2 rows (backward) doubles.
-// Vectorisation (g++ -O3 -march=native -fopt-info-vec): the 16-lane block loops compile to AVX-512
-// vmulpd / vfmadd231pd on zmm registers.
+// Vectorisation: the 16-lane blocks are written with GCC vector extensions (V8, eight doubles), because
+// -fopt-info-vec showed the plain 16-lane loops left scalar; objdump of the -march=native object shows
+// the block loops as zmm vmulpd / vfmadd231pd (4 FMAs and 2 multiplies per backward block).
 //
-// Version log (bench_train --profile, mega, L 1024, batch 2, width 64, depth 2 (D = 128 rows, N = 16),
-// OMP_NUM_THREADS=2, medians of interleaved runs on the shared 2-core machine):
-//   v0 reference (ema_cpu.cpp, float):  backward ema_kernel 102 ms/step (of 395), forward ~50 ms.
-//   v1 this file: see docs/kernels.md, "MEGA's EMA kernel on the CPU".
+// Version log (mega, L 1024, batch 2, width 64, depth 2: D = 128 rows, N = 16; the machine is shared):
+//   v0 reference (ema_cpu.cpp, float): ema_kernel backward 102 ms of a 395 ms step (the lead's profile,
+//      bench_train --profile, OMP_NUM_THREADS=2).
+//   v1 this file (a loop over the raw entry points, D 128, N 16, L 1024, 1 thread, best of 3 at load 9):
+//      forward 113 -> 3.9 ms, backward 220 -> 1.0 ms; in the step (2 threads, loaded machine) the
+//      ema_kernel backward row 171-203 -> 38-49 ms (L 1024), 987 -> 88 ms (L 2048). docs/kernels.md.
 #include <algorithm>
 #include <cmath>
 #include <vector>
