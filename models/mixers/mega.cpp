@@ -12,7 +12,8 @@
 //   [u | z r | hx] = W_mx mx + b_mx;  u = σ(·) [D];  (z, r) = SiLU(·) [S], [E];  hx [D]
 //   q = z⊙γ₀ + β₀,  k = z⊙γ₁ + β₁                                     (one head, shared z)
 //   scores per chunk of C positions (chunk ≤ 0: one chunk of L):
-//     softmax:        softmax(q·kᵀ/√S + bias) over the chunk's real keys
+//     softmax:        softmax(q·kᵀ/√S + bias) over the chunk's real keys (run by ops::attention, chunks
+//                     folded into its batch: no [C, C] weights are stored, only the shared bias)
 //     laplace, relu2: f(q·kᵀ/len + bias)·keymask, len = the chunk's real keys (≥ 1), not normalised;
 //                     laplace(s) = ½(1 + erf((s − √½)/(√(1/4π)·√2))), relu2(s) = relu(s)²
 //     bias: simple  w[M − 1 + j − i] (w of 2M − 1 entries; M = max_positions, or C when chunking)
@@ -27,7 +28,9 @@
 // 0.02²), β = 0; EMA delta, alpha ~ N(0, 0.2²), beta ~ N(0, 0.02²) + (1, −1, 1, …), gamma ~ N(0, 1), ω ~ N(0,
 // 1); the simple bias and the rotary a, b ~ N(0, 0.02²). Every parameter is in the default group.
 // Cost: EMA kernel O(D·N·K), convolution O(B·D·L log L), projections O(B·L·D·(D + S + E)), attention
-// O(B·L·C·(S + E)) time and O(B·L·C) memory (C = L without chunking: O(B·L²)).
+// O(B·L·C·(S + E)) time and O(B·L·C) memory (C = L without chunking: O(B·L²)) for laplace / relu2, O(C²)
+// (the bias and its gradient) for softmax.
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <string>
@@ -36,6 +39,7 @@
 #include "models/layers.h"
 #include "models/mixer.h"
 #include "ops/dropout/dropout.h"
+#include "ops/attention/attention.h"
 #include "ops/elementwise/elementwise.h"
 #include "ops/ema/ema.h"
 #include "ops/fftconv/fftconv.h"
@@ -192,6 +196,16 @@ class MegaMixer : public Mixer {
     return ops::matmul(rotate(rot_alpha_), rotate(rot_beta_), false, true);
   }
 
+  // The head dim ops::attention runs softmax attention with: max(S, E) on the CPU; on CUDA the next of its
+  // compiled head dims (32, 64, 128), or 0 when max(S, E) > 128 (the materialised path then runs).
+  int64_t attention_width(Device device) const {
+    const int64_t w = std::max(S_, E_);
+    if (device == Device::CPU) return w;
+    for (int64_t d : {32, 64, 128})
+      if (w <= d) return d;
+    return 0;
+  }
+
   Gated gated(const Tensor& x, const Tensor& key_mask, Generator& gen) {
     check_mixer_input(x, D_, max_len_, "mega");
     const int64_t B = x.dim(0), L = x.dim(1);
@@ -222,8 +236,28 @@ class MegaMixer : public Mixer {
     k = ops::reshape(k, {B, nc, C, S_});
     v = ops::reshape(v, {B, nc, C, E_});
     Tensor bias_cc = bias(C, x.dtype(), x.device());
-    Tensor attn;
-    if (o_.attention == "softmax") {
+    Tensor attn, h;  // the weights [B, nc, C, C] (materialised paths) and attn·v [B, Lp, E]
+    const int64_t Dp = attention_width(x.device());
+    if (o_.attention == "softmax" && Dp > 0) {
+      // The same function through ops::attention (s = q·kᵀ/√S + bias, masked softmax over the chunk's keys,
+      // the weights' dropout, ·v) with the chunks folded into its batch and one head: nothing [C, C] per
+      // batch row is stored (only the shared bias), and the float32 CPU path is the tiled one. q, k and v
+      // share the head dim there, so the narrower side is zero-padded to Dp (zeros add nothing to q·k and
+      // give output columns that are cut off) and the scale is stated. The dropout mask is the one
+      // ops::dropout draws for the [B, nc, C, C] weights (attention.h: the same counters, the same layout).
+      auto heads = [&](const Tensor& t, int64_t w) {
+        Tensor r = ops::reshape(t, {B * nc, 1, C, w});
+        return w < Dp ? ops::pad(r, 3, 0, Dp - w) : r;
+      };
+      ops::AttentionOptions ao;
+      ao.scale = 1.0 / std::sqrt(double(S_));
+      if (train) ops::set_attention_dropout(ao, o_.attention_dropout, gen, B * nc, 1, C);
+      Tensor out = ops::attention(heads(q, S_), heads(k, S_), heads(v, E_),
+                                  mask.defined() ? ops::reshape(mask, {B * nc, C}) : Tensor(), ao,
+                                  ops::reshape(bias_cc, {1, C, C}));
+      if (Dp > E_) out = ops::slice(out, 3, 0, E_);
+      h = ops::reshape(out, {B, Lp, E_});
+    } else if (o_.attention == "softmax") {
       Tensor scores = ops::add(ops::matmul(ops::scale(q, 1.0 / std::sqrt(double(S_))), k, false, true), bias_cc);
       // softmax's mask is [batch, keys] with batch = the leading dim: fold the chunks into it.
       attn = mask.defined() ? ops::reshape(ops::softmax(ops::reshape(scores, {B * nc, C, C}),
@@ -246,8 +280,10 @@ class MegaMixer : public Mixer {
       attn = o_.attention == "laplace" ? ops::laplace(s) : ops::mul(ops::relu(s), ops::relu(s));
       if (keep.defined()) attn = ops::mul(attn, keep);
     }
-    attn = ops::dropout(attn, o_.attention_dropout, gen, train);
-    Tensor h = ops::reshape(ops::matmul(attn, v), {B, Lp, E_});
+    if (!h.defined()) {
+      attn = ops::dropout(attn, o_.attention_dropout, gen, train);
+      h = ops::reshape(ops::matmul(attn, v), {B, Lp, E_});
+    }
     if (Lp != L) h = ops::slice(h, 1, 0, L);
     h = ops::silu(ops::add(hx, ops::linear(ops::mul(h, r), h_weight_, h_bias_)));
     h = ops::dropout(h, dropout_, gen, train);

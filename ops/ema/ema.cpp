@@ -1,6 +1,8 @@
 // Glue for MEGA's EMA kernel: shape checks, allocation, device dispatch and the autograd record.
 #include "ops/ema/ema.h"
 
+#include <type_traits>
+
 #include "ops/common.h"
 
 namespace lra::ops {
@@ -37,8 +39,12 @@ Tensor ema_kernel(const Tensor& delta, const Tensor& alpha, const Tensor& beta, 
     case Device::CPU:
       dispatch_float(delta, "ema_kernel", [&](auto t) {
         using T = decltype(t);
-        cpu::ema_kernel_forward<T>(s, delta.data<T>(), alpha.data<T>(), beta.data<T>(), gamma.data<T>(),
-                                   K.data<T>());
+        if constexpr (std::is_same_v<T, float>)
+          cpu::ema_kernel_forward_fast(s, delta.data<T>(), alpha.data<T>(), beta.data<T>(), gamma.data<T>(),
+                                       K.data<T>());
+        else
+          cpu::ema_kernel_forward<T>(s, delta.data<T>(), alpha.data<T>(), beta.data<T>(), gamma.data<T>(),
+                                     K.data<T>());
       });
       break;
     case Device::CUDA: {
@@ -59,9 +65,14 @@ Tensor ema_kernel(const Tensor& delta, const Tensor& alpha, const Tensor& beta, 
                        case Device::CPU:
                          dispatch_float(dl, "ema_kernel", [&](auto t) {
                            using T = decltype(t);
-                           cpu::ema_kernel_backward<T>(s, dl.data<T>(), al.data<T>(), be.data<T>(), ga.data<T>(),
-                                                       gK.data<T>(), g[0].data<T>(), g[1].data<T>(),
-                                                       g[2].data<T>(), g[3].data<T>());
+                           if constexpr (std::is_same_v<T, float>)
+                             cpu::ema_kernel_backward_fast(s, dl.data<T>(), al.data<T>(), be.data<T>(),
+                                                           ga.data<T>(), gK.data<T>(), g[0].data<T>(),
+                                                           g[1].data<T>(), g[2].data<T>(), g[3].data<T>());
+                           else
+                             cpu::ema_kernel_backward<T>(s, dl.data<T>(), al.data<T>(), be.data<T>(),
+                                                         ga.data<T>(), gK.data<T>(), g[0].data<T>(),
+                                                         g[1].data<T>(), g[2].data<T>(), g[3].data<T>());
                          });
                          break;
                        case Device::CUDA: {

@@ -20,7 +20,8 @@
 //   g_gamma = √(1/N)·beta·p·g_c;  g_beta = gamma·√(1/N)·p·g_c;  g_p = gamma·√(1/N)·beta·g_c − a·g_q
 //   g_a = −p·g_q;  g_delta = p(1−p)·g_p;  g_alpha = a(1−a)·g_a
 // The per-mode formulas (ema_mode / ema_mode_backward) are shared by the CPU reference and the CUDA
-// kernels. Saved for backward: the four inputs (the modes are recomputed).
+// kernels. Saved for backward: the four inputs (the modes are recomputed). On the CPU, float32 runs
+// ema_cpu_fast.cpp (powers by multiplication, one exp per 64 taps); float64 runs the reference.
 // Cost: forward D·N·L exponentials (≈ 4 flops + exp each), writes 4·D·L bytes; backward 2·D·N·L
 // exponentials, reads G once per mode (4·D·N·L bytes, mostly cache-served).
 #pragma once
@@ -91,6 +92,13 @@ void ema_kernel_forward(const EMAKernelShape& s, const T* delta, const T* alpha,
 template <class T>
 void ema_kernel_backward(const EMAKernelShape& s, const T* delta, const T* alpha, const T* beta, const T* gamma,
                          const T* gK, T* g_delta, T* g_alpha, T* g_beta, T* g_gamma);
+// The float32 path the op runs (ema_cpu_fast.cpp): the same sums, powers by multiplication in double
+// re-anchored every 64 taps, rows over OpenMP threads (thread-count independent). Same contract as above.
+void ema_kernel_forward_fast(const EMAKernelShape& s, const float* delta, const float* alpha, const float* beta,
+                             const float* gamma, float* K);
+void ema_kernel_backward_fast(const EMAKernelShape& s, const float* delta, const float* alpha, const float* beta,
+                              const float* gamma, const float* gK, float* g_delta, float* g_alpha, float* g_beta,
+                              float* g_gamma);
 }  // namespace cpu
 
 namespace cuda {
