@@ -1,5 +1,7 @@
-// CPU reference for the shape kernels: plain loops over elements of T, where T is an unsigned integer
+// CPU reference for the shape kernels: plain loops over elements of T (block copies and fills as one
+// contiguous run per outer index, over OpenMP threads when large), where T is an unsigned integer
 // of the element's size (2, 4 or 8 bytes). Moving bit patterns keeps one code path for every dtype.
+#include <algorithm>
 #include <cstring>
 
 #include "ops/shape/shape_ops.h"
@@ -44,23 +46,24 @@ void permute_t(const T* x, T* y, const PermuteParams& p) {
   }
 }
 
+// For a fixed o the block is one contiguous run of len * inner elements in both source and destination
+// (the middle index and the inner index are adjacent), so each o is one copy; o over threads when the
+// block is large (gMLP's split of [B·L, 2D] into halves is B·L runs of D elements).
 template <class T>
 void block_copy_t(const T* src, T* dst, const BlockParams& p) {
-  for (int64_t o = 0; o < p.outer; ++o)
-    for (int64_t j = 0; j < p.len; ++j) {
-      const T* s = src + ((o * p.src_n) + p.src_begin + j) * p.inner;
-      T* d = dst + ((o * p.dst_n) + p.dst_begin + j) * p.inner;
-      for (int64_t i = 0; i < p.inner; ++i) d[i] = s[i];
-    }
+  const int64_t run = p.len * p.inner;
+#pragma omp parallel for schedule(static) if (p.outer * run >= (int64_t(1) << 16))
+  for (int64_t o = 0; o < p.outer; ++o) {
+    const T* s = src + (o * p.src_n + p.src_begin) * p.inner;
+    std::copy(s, s + run, dst + (o * p.dst_n + p.dst_begin) * p.inner);
+  }
 }
 
 template <class T>
 void block_fill_t(T* dst, int64_t outer, int64_t n, int64_t begin, int64_t len, int64_t inner, T value) {
-  for (int64_t o = 0; o < outer; ++o)
-    for (int64_t j = 0; j < len; ++j) {
-      T* d = dst + (o * n + begin + j) * inner;
-      for (int64_t i = 0; i < inner; ++i) d[i] = value;
-    }
+  const int64_t run = len * inner;
+#pragma omp parallel for schedule(static) if (outer * run >= (int64_t(1) << 16))
+  for (int64_t o = 0; o < outer; ++o) std::fill_n(dst + (o * n + begin) * inner, run, value);
 }
 
 }  // namespace
