@@ -39,6 +39,32 @@ struct BroadcastGeometry {
 BroadcastGeometry broadcast_geometry(const Shape& a, const Shape& b, const Shape& out);
 
 namespace cpu {
+// Calls f(k, ia, ib) for every output element k with the offsets it reads in a and b (a flat loop when
+// the shapes agree). The reference loops and the fast path's fallback for interleaved broadcasts share it;
+// each caller passes its own lambda, so every instantiation is local to its file's compile flags.
+template <class F>
+void for_each_broadcast(const BroadcastGeometry& g, F&& f) {
+  if (g.same) {
+    for (int64_t k = 0; k < g.n; ++k) f(k, k, k);
+    return;
+  }
+  constexpr int D = BroadcastGeometry::kDims;
+  int64_t idx[D] = {};
+  int64_t ia = 0, ib = 0;
+  for (int64_t k = 0; k < g.n; ++k) {
+    f(k, ia, ib);
+    // Odometer step: bump the last dim, carry into the ones before it.
+    for (int d = D - 1; d >= 0; --d) {
+      ia += g.a_stride[d];
+      ib += g.b_stride[d];
+      if (++idx[d] < g.out[d]) break;
+      ia -= g.a_stride[d] * g.out[d];
+      ib -= g.b_stride[d] * g.out[d];
+      idx[d] = 0;
+    }
+  }
+}
+
 template <class T>
 void binary_forward(BinaryOp op, const T* a, const T* b, T* y, const BroadcastGeometry& g);
 // ga, gb: per-element gradients in the output's shape; either may be nullptr (not wanted).

@@ -208,26 +208,6 @@ void backward_view(const float* a, const float* b, const float* gy, float* ga, f
   });
 }
 
-// The reference's odometer (binary_cpu.cpp) with the op hoisted: the fallback for broadcasts that are not
-// a two-part view. One thread: these shapes are rare and small in the models.
-template <class F>
-void odometer(const BroadcastGeometry& g, F&& f) {
-  constexpr int D = BroadcastGeometry::kDims;
-  int64_t idx[D] = {};
-  int64_t ia = 0, ib = 0;
-  for (int64_t k = 0; k < g.n; ++k) {
-    f(k, ia, ib);
-    for (int d = D - 1; d >= 0; --d) {
-      ia += g.a_stride[d];
-      ib += g.b_stride[d];
-      if (++idx[d] < g.out[d]) break;
-      ia -= g.a_stride[d] * g.out[d];
-      ib -= g.b_stride[d] * g.out[d];
-      idx[d] = 0;
-    }
-  }
-}
-
 template <class F>
 void with_op(BinaryOp op, F&& f) {
   switch (op) {
@@ -249,7 +229,7 @@ void binary_forward_fast(BinaryOp op, const float* a, const float* b, float* y, 
     if (viewed) {
       forward_view<Op>(a, b, y, v);
     } else {
-      odometer(g, [&](int64_t k, int64_t ia, int64_t ib) { y[k] = apply<Op>(a[ia], b[ib]); });
+      for_each_broadcast(g, [&](int64_t k, int64_t ia, int64_t ib) { y[k] = apply<Op>(a[ia], b[ib]); });
     }
   });
 }
@@ -264,7 +244,7 @@ void binary_backward_fast(BinaryOp op, const float* a, const float* b, const flo
     if (viewed) {
       backward_view<Op>(a, b, gy, ga, gb, v);
     } else {
-      odometer(g, [&](int64_t k, int64_t ia, int64_t ib) {
+      for_each_broadcast(g, [&](int64_t k, int64_t ia, int64_t ib) {
         float da = 0.0f, db = 0.0f;
         partials<Op>(a ? a[ia] : 0.0f, b ? b[ib] : 0.0f, gy[k], da, db);
         if (ga) ga[k] = da;
