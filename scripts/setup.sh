@@ -20,6 +20,7 @@ packages=(
   python3-torch python3-numpy  # the PyTorch 1.13 CPU oracle of the parity tests, run with /usr/bin/python3
   python3-matplotlib           # training-curve plots drawn from metrics.jsonl
   python3-venv python3-dev     # lra-speed's newest-PyTorch venv (tools/bench/setup_torch.sh); torch.compile needs Python.h
+  openmpi-bin libopenmpi-dev   # MPI: launches data-parallel ranks and carries CPU ranks' collectives (docs/distributed.md)
 )
 missing=()
 for p in "${packages[@]}"; do

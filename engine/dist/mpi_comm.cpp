@@ -1,0 +1,133 @@
+// MpiComm (see mpi_comm.h).
+#include "engine/dist/mpi_comm.h"
+
+#ifdef LRA_WITH_MPI
+#include <mpi.h>
+
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+namespace lra::dist {
+
+namespace {
+
+void mpi_check(int rc, const char* what) {
+  if (rc == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  MPI_Error_string(rc, text, &len);
+  fail(str("MPI: ", what, " failed: ", std::string(text, size_t(len))));
+}
+
+MPI_Datatype mpi_type(DType t) {
+  switch (t) {
+    case DType::F32: return MPI_FLOAT;
+    case DType::F64: return MPI_DOUBLE;
+    case DType::I32: return MPI_INT;
+    default: fail(str("MPI: no MPI type for dtype ", dtype_name(t)));
+  }
+}
+
+// MPI counts are ints: large buffers go in chunks.
+template <class F>
+void chunked(char* data, int64_t n, size_t elem, F f) {
+  constexpr int64_t kChunk = INT_MAX / 2;
+  for (int64_t i = 0; i < n; i += kChunk) f(data + size_t(i) * elem, int(std::min(kChunk, n - i)));
+}
+
+class MpiComm final : public Comm {
+ public:
+  explicit MpiComm(const Launch& l) : local_rank_(l.local_rank) {
+    int initialised = 0;
+    MPI_Initialized(&initialised);
+    if (!initialised) {
+      int provided = 0;
+      mpi_check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+    }
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+    MPI_Comm_size(MPI_COMM_WORLD, &world_);
+    if (world_ != l.world || rank_ != l.rank) {
+      std::fprintf(stderr,
+                   "error: the launcher (%s) says rank %d of %d but MPI says rank %d of %d: the processes did "
+                   "not join one MPI job (under Slurm, run srun --mpi=pmix, or launch with mpirun)\n",
+                   l.by.c_str(), l.rank, l.world, rank_, world_);
+      MPI_Abort(MPI_COMM_WORLD, 2);
+    }
+  }
+  ~MpiComm() override {
+    int finalised = 0;
+    MPI_Finalized(&finalised);
+    if (!finalised) MPI_Finalize();
+  }
+  int rank() const override { return rank_; }
+  int world() const override { return world_; }
+  int local_rank() const override { return local_rank_; }
+  const char* backend() const override { return "mpi"; }
+
+  void all_reduce_sum(Tensor& t) override {
+    LRA_CHECK(t.dtype() == DType::F32 || t.dtype() == DType::F64, "MPI all_reduce_sum: float tensors only, got ",
+              t.describe());
+    if (t.is_cuda()) {
+      Tensor host = t.to(Device::CPU);
+      all_reduce_sum(host);
+      t.copy_from(host);
+      return;
+    }
+    const MPI_Datatype type = mpi_type(t.dtype());
+    chunked(static_cast<char*>(t.raw_data()), t.numel(), dtype_size(t.dtype()), [&](char* p, int n) {
+      mpi_check(MPI_Allreduce(MPI_IN_PLACE, p, n, type, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
+    });
+  }
+  void all_reduce(double* v, int64_t n, ReduceOp op) override {
+    chunked(reinterpret_cast<char*>(v), n, sizeof(double), [&](char* p, int k) {
+      mpi_check(MPI_Allreduce(MPI_IN_PLACE, p, k, MPI_DOUBLE, op == ReduceOp::Sum ? MPI_SUM : MPI_MAX,
+                              MPI_COMM_WORLD),
+                "MPI_Allreduce");
+    });
+  }
+  void all_reduce(int64_t* v, int64_t n, ReduceOp op) override {
+    chunked(reinterpret_cast<char*>(v), n, sizeof(int64_t), [&](char* p, int k) {
+      mpi_check(MPI_Allreduce(MPI_IN_PLACE, p, k, MPI_INT64_T, op == ReduceOp::Sum ? MPI_SUM : MPI_MAX,
+                              MPI_COMM_WORLD),
+                "MPI_Allreduce");
+    });
+  }
+  void broadcast(Tensor& t, int root) override {
+    if (t.is_cuda()) {
+      Tensor host = t.to(Device::CPU);
+      broadcast(host, root);
+      t.copy_from(host);
+      return;
+    }
+    chunked(static_cast<char*>(t.raw_data()), int64_t(t.nbytes()), 1, [&](char* p, int n) {
+      mpi_check(MPI_Bcast(p, n, MPI_BYTE, root, MPI_COMM_WORLD), "MPI_Bcast");
+    });
+  }
+  void broadcast(std::string& s, int root) override {
+    int64_t n = int64_t(s.size());
+    mpi_check(MPI_Bcast(&n, 1, MPI_INT64_T, root, MPI_COMM_WORLD), "MPI_Bcast");
+    s.resize(size_t(n));
+    chunked(s.data(), n, 1, [&](char* p, int k) {
+      mpi_check(MPI_Bcast(p, k, MPI_BYTE, root, MPI_COMM_WORLD), "MPI_Bcast");
+    });
+  }
+  void barrier() override { mpi_check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier"); }
+  [[noreturn]] void abort(int code) override {
+    std::fflush(stdout);
+    std::fflush(stderr);
+    MPI_Abort(MPI_COMM_WORLD, code);
+    std::_Exit(code);
+  }
+
+ private:
+  int rank_ = 0, world_ = 1, local_rank_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Comm> make_mpi_comm(const Launch& launch) { return std::make_unique<MpiComm>(launch); }
+
+}  // namespace lra::dist
+#endif  // LRA_WITH_MPI
