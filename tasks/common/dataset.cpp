@@ -96,6 +96,12 @@ Batch collate(const TaskInfo& info, const std::vector<Example>& examples) {
   return batch;
 }
 
+std::pair<int64_t, int64_t> shard_range(int64_t rows, int index, int count) {
+  LRA_CHECK(count >= 1 && index >= 0 && index < count, "shard ", index, " of ", count, " does not exist");
+  LRA_CHECK(rows >= 0, "shard_range: negative row count ", rows);
+  return {rows * index / count, rows * (index + 1) / count};
+}
+
 // --- BatchLoader ----------------------------------------------------------------------------------
 // One producer thread fills a deque of at most queue_depth batches; next() takes from the front.
 // Shutdown: the destructor raises `stop` and wakes the producer, which leaves at its next check, so a
@@ -131,15 +137,19 @@ struct BatchLoader::State {
         if (stopping()) break;
         const std::vector<int64_t> order = epoch_order(n, options.shuffle, options.seed, epoch);
         for (int64_t b = 0; b < per_epoch && !stopping(); ++b) {
+          const int64_t first = b * B, rows = std::min(n, (b + 1) * B) - first;
+          const auto [lo, hi] = shard_range(rows, options.shard_index, options.shard_count);
           std::vector<Example> examples;
-          for (int64_t pos = b * B; pos < std::min(n, (b + 1) * B); ++pos) {
+          for (int64_t pos = first + lo; pos < first + hi; ++pos) {
             examples.push_back(split->get(order[size_t(pos)]));
             if (options.augment) {
               Generator gen = augment_generator(options.seed, epoch, pos);
               options.augment(examples.back(), gen);
             }
           }
-          Batch batch = collate(info, examples);
+          Batch batch = examples.empty() ? Batch{} : collate(info, examples);
+          batch.first_row = lo;
+          batch.global_rows = rows;
           std::unique_lock<std::mutex> lock(mu);
           not_full.wait(lock, [&] { return stop || int64_t(queue.size()) < options.queue_depth; });
           if (stop) break;  // the destructor is waiting; finish() below ends the run
@@ -170,6 +180,9 @@ BatchLoader::BatchLoader(std::shared_ptr<const Split> split, TaskInfo info, Load
             options.queue_depth);
   LRA_CHECK(options.epochs >= -1, "BatchLoader (", info.name, "): epochs must be -1 (forever) or >= 0, got ",
             options.epochs);
+  LRA_CHECK(options.shard_count >= 1 && options.shard_index >= 0 && options.shard_index < options.shard_count,
+            "BatchLoader (", info.name, "): shard ", options.shard_index, " of ", options.shard_count,
+            " does not exist");
   state_->split = std::move(split);
   state_->info = std::move(info);
   state_->options = std::move(options);

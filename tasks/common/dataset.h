@@ -73,7 +73,16 @@ struct Batch {
   Tensor lengths;  // [B] int32, unpadded lengths (after truncation)
   Tensor ids2, mask2, lengths2;  // pair tasks only
   Tensor labels;   // [B] int32
+  // Data-parallel runs: this batch is rows [first_row, first_row + rows()) of a global batch of global_rows
+  // (LoaderOptions::shard_*). A shard can be empty (an evaluation's last batch smaller than the number of
+  // ranks): then no tensor is defined and rows() is 0. Unsharded: first_row 0, global_rows = rows().
+  int64_t first_row = 0, global_rows = 0;
+  int64_t rows() const { return labels.defined() ? labels.dim(0) : 0; }
 };
+
+// The rows [begin, end) of a global batch of `rows` that shard `index` of `count` takes: consecutive
+// slices, begin = floor(rows * index / count), so their sizes differ by at most one and cover every row once.
+std::pair<int64_t, int64_t> shard_range(int64_t rows, int index, int count);
 
 // Pads/truncates each example to info.max_len and stacks them (host tensors).
 Batch collate(const TaskInfo& info, const std::vector<Example>& examples);
@@ -89,6 +98,10 @@ struct LoaderOptions {
   int64_t epochs = -1;    // -1: repeat forever
   int queue_depth = 4;    // batches prepared ahead
   Augment augment;        // none when empty
+  // Data-parallel: every shard walks the same seeded order of global batches of batch_size and takes its
+  // slice of each (shard_range); only its own examples are read and augmented. batches_per_epoch() counts
+  // global batches, so every shard delivers the same number of batches.
+  int shard_index = 0, shard_count = 1;
 };
 
 // Prepares batches on a background thread into a bounded queue, so the trainer never waits on parsing

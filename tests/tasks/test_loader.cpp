@@ -264,3 +264,81 @@ TEST(BatchLoader, AugmentationKeyedBySeedEpochAndPosition) {
     }
   EXPECT_GT(drawn.size(), 40u);  // 48 draws from 900 values: nearly all distinct, epochs differ
 }
+
+// --- data-parallel shards -----------------------------------------------------------------------
+
+TEST(ShardRange, ConsecutiveSlicesCoverEveryRowOnce) {
+  for (int64_t rows : {0, 1, 2, 7, 15, 16}) {
+    for (int count : {1, 2, 3, 4}) {
+      int64_t next = 0;
+      for (int r = 0; r < count; ++r) {
+        const auto [lo, hi] = shard_range(rows, r, count);
+        EXPECT_EQ(lo, next) << rows << " rows, shard " << r << " of " << count;
+        EXPECT_LE(hi - lo, rows / count + 1);
+        EXPECT_GE(hi - lo, rows / count);
+        next = hi;
+      }
+      EXPECT_EQ(next, rows);
+    }
+  }
+  EXPECT_EQ(shard_range(15, 0, 2).second, 7);
+  EXPECT_EQ(shard_range(15, 1, 2).first, 7);
+  EXPECT_NE(error_of([] { shard_range(4, 2, 2); }).find("shard 2 of 2"), std::string::npos);
+}
+
+// N shards of a loader deliver, batch by batch, exactly the rows one loader does, in the same order,
+// with their place in the global batch; the final partial batch and an evaluation's tiny last batch too.
+TEST(BatchLoader, ShardsPartitionEveryGlobalBatch) {
+  for (bool drop_last : {true, false}) {
+    for (int count : {2, 3}) {
+      SCOPED_TRACE(testing::Message() << "drop_last " << drop_last << ", " << count << " shards");
+      const auto split = numbered(23);
+      BatchLoader whole(split, numbered_info(), opts(5, 10, 2, drop_last));
+      std::vector<std::unique_ptr<BatchLoader>> shards;
+      for (int r = 0; r < count; ++r) {
+        LoaderOptions o = opts(5, 10, 2, drop_last);
+        o.shard_index = r;
+        o.shard_count = count;
+        shards.push_back(std::make_unique<BatchLoader>(split, numbered_info(), o));
+        EXPECT_EQ(shards.back()->batches_per_epoch(), whole.batches_per_epoch());
+      }
+      int64_t batches = 0;
+      while (auto g = whole.next()) {
+        const std::vector<int64_t> want = indices(*g);
+        EXPECT_EQ(g->first_row, 0);
+        EXPECT_EQ(g->global_rows, int64_t(want.size()));
+        std::vector<int64_t> got;
+        for (int r = 0; r < count; ++r) {
+          auto b = shards[size_t(r)]->next();
+          ASSERT_TRUE(b.has_value());
+          EXPECT_EQ(b->global_rows, int64_t(want.size()));
+          EXPECT_EQ(b->first_row, int64_t(got.size()));
+          if (b->rows() > 0) {
+            const std::vector<int64_t> part = indices(*b);
+            got.insert(got.end(), part.begin(), part.end());
+          }
+        }
+        EXPECT_EQ(got, want);
+        ++batches;
+      }
+      EXPECT_EQ(batches, 2 * whole.batches_per_epoch());
+      for (auto& s : shards) EXPECT_FALSE(s->next().has_value());
+    }
+  }
+}
+
+TEST(BatchLoader, ShardsOfATinyLastBatchMayBeEmpty) {
+  LoaderOptions o = opts(1, 4, 1, false);
+  o.shard_count = 3;
+  o.shard_index = 0;
+  BatchLoader loader(numbered(5), numbered_info(), o);  // batches of 4 and 1: shard 0 of 3 gets 1 and 0 rows
+  auto first = loader.next(), last = loader.next();
+  ASSERT_TRUE(first && last);
+  EXPECT_EQ(first->rows(), 1);
+  EXPECT_EQ(last->rows(), 0);
+  EXPECT_FALSE(last->ids.defined());
+  EXPECT_EQ(last->global_rows, 1);
+  o.shard_index = 3;
+  EXPECT_NE(error_of([&] { BatchLoader bad(numbered(5), numbered_info(), o); }).find("shard 3 of 3"),
+            std::string::npos);
+}
