@@ -60,6 +60,14 @@ class Comm {
   virtual void broadcast(Tensor& t, int root) = 0;
   virtual void broadcast(std::string& s, int root) = 0;
   virtual void barrier() = 0;
+  // all_reduce(values, n, Max) in which rank 0 waits at most timeout_s for every other rank's values and,
+  // past that, ends the job with a message naming the ranks that did not arrive at `where` (dead or
+  // hung). The trainer's per-step check-in. The default has no timeout.
+  virtual void all_reduce_max_checked(int64_t* values, int64_t n, double timeout_s, const std::string& where) {
+    (void)timeout_s;
+    (void)where;
+    all_reduce(values, n, ReduceOp::Max);
+  }
   // Ends every rank of the job now (MPI_Abort); for the error path, where the other ranks may be
   // waiting inside a collective and would never return.
   [[noreturn]] virtual void abort(int code) = 0;

@@ -54,6 +54,10 @@ struct TaskDescriptor {
   std::string generate_help;           // what --generate makes
   // Offline data for --generate (may write into `scratch`, a folder of the run directory).
   std::function<Dataset(const DataOptions&, const std::string& scratch, uint64_t seed)> generate;
+  // Set when `generate` writes files into scratch: reads what it wrote. In a data-parallel run rank 0
+  // generates and the other ranks read (instead of writing the same files at once); unset: every rank
+  // generates in memory.
+  std::function<Dataset(const DataOptions&, const std::string& scratch)> load_generated;
   // The training augmentation (empty: none) and its name for reports.
   std::function<Augment(const TaskInfo&)> augment;
   std::string augment_name;

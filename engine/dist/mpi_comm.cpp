@@ -4,7 +4,11 @@
 #ifdef LRA_WITH_MPI
 #include <mpi.h>
 
+#include <algorithm>
+#include <chrono>
 #include <climits>
+#include <thread>
+#include <vector>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -114,6 +118,50 @@ class MpiComm final : public Comm {
     });
   }
   void barrier() override { mpi_check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier"); }
+  // Non-root ranks send their values to rank 0 (a few bytes: MPI's eager protocol returns at once); rank 0
+  // polls the receives until the deadline, then broadcasts the maximum.
+  void all_reduce_max_checked(int64_t* v, int64_t n, double timeout_s, const std::string& where) override {
+    LRA_CHECK(n >= 1 && n <= 64, "MPI all_reduce_max_checked: 1..64 values, got ", n);
+    constexpr int kTag = 1717;
+    if (rank_ != 0) {
+      mpi_check(MPI_Send(v, int(n), MPI_INT64_T, 0, kTag, MPI_COMM_WORLD), "MPI_Send");
+    } else {
+      std::vector<int64_t> got(size_t(n) * size_t(world_));
+      std::vector<MPI_Request> req(size_t(world_), MPI_REQUEST_NULL);
+      for (int r = 1; r < world_; ++r)
+        mpi_check(MPI_Irecv(got.data() + size_t(r) * size_t(n), int(n), MPI_INT64_T, r, kTag, MPI_COMM_WORLD,
+                            &req[size_t(r)]),
+                  "MPI_Irecv");
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+      std::vector<int> arrived(size_t(world_), 0);
+      arrived[0] = 1;
+      for (int pending = world_ - 1; pending > 0;) {
+        for (int r = 1; r < world_; ++r) {
+          if (arrived[size_t(r)]) continue;
+          int flag = 0;
+          mpi_check(MPI_Test(&req[size_t(r)], &flag, MPI_STATUS_IGNORE), "MPI_Test");
+          if (flag) {
+            arrived[size_t(r)] = 1;
+            --pending;
+          }
+        }
+        if (pending == 0) break;
+        if (std::chrono::steady_clock::now() > deadline) {
+          std::string missing;
+          for (int r = 1; r < world_; ++r)
+            if (!arrived[size_t(r)]) missing += (missing.empty() ? "" : ", ") + std::to_string(r);
+          std::fprintf(stderr,
+                       "error: rank 0: rank%s %s did not reach %s within %g s (dead or hung); ending the job\n",
+                       pending > 1 ? "s" : "", missing.c_str(), where.c_str(), timeout_s);
+          abort(3);
+        }
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      }
+      for (int r = 1; r < world_; ++r)
+        for (int64_t i = 0; i < n; ++i) v[i] = std::max(v[i], got[size_t(r) * size_t(n) + size_t(i)]);
+    }
+    mpi_check(MPI_Bcast(v, int(n), MPI_INT64_T, 0, MPI_COMM_WORLD), "MPI_Bcast");
+  }
   [[noreturn]] void abort(int code) override {
     std::fflush(stdout);
     std::fflush(stderr);

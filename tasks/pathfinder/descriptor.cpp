@@ -106,6 +106,7 @@ TaskDescriptor pathfinder_task() {
     }
     return load_pathfinder(scratch, o);
   };
+  t.load_generated = [](const DataOptions& d, const std::string& scratch) { return load_pathfinder(scratch, options(d)); };
   t.augment = [](const TaskInfo& info) {
     int side = 1;
     while (side * side < info.max_len) ++side;

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <unistd.h>
 
 #include "engine/autograd.h"
@@ -38,7 +39,14 @@ tasks::Dataset load_data(const tasks::TaskDescriptor& task, const TrainConfig& c
             ") or --generate (offline data)");
   if (!generate) return task.release.load(data_dir, c.data);
   LRA_CHECK(task.generate != nullptr, "lra-", task.name, " cannot generate offline data; give --data DIR");
-  return task.generate(c.data, scratch, c.seed);
+  dist::Comm& comm = dist::current();
+  if (comm.world() == 1 || !task.load_generated) return task.generate(c.data, scratch, c.seed);
+  // Data-parallel, a generator that writes files: rank 0 writes them, the others read them after it
+  // (a shared file system across nodes; see docs/distributed.md).
+  std::optional<tasks::Dataset> data;
+  if (comm.rank() == 0) data = task.generate(c.data, scratch, c.seed);
+  comm.barrier();
+  return comm.rank() == 0 ? std::move(*data) : task.load_generated(c.data, scratch);
 }
 
 models::ModelConfig model_config(const tasks::TaskDescriptor& task, const TrainConfig& c, tasks::TaskInfo* info) {
@@ -78,6 +86,12 @@ Evaluation evaluate(models::LraModel& model, const Feed& feed, const tasks::Data
   lo.drop_last = false;
   lo.epochs = 1;
   lo.seed = o.seed;
+  const bool shared = o.comm != nullptr && o.comm->world() > 1;
+  LRA_CHECK(!shared || o.predict.empty(), "--predict writes one file in split order: run it as one process");
+  if (shared) {
+    lo.shard_index = o.comm->rank();
+    lo.shard_count = o.comm->world();
+  }
   tasks::BatchLoader loader(data.split(split_name), info, lo);
   const int C = info.num_classes;
   Evaluation e;
@@ -92,6 +106,10 @@ Evaluation evaluate(models::LraModel& model, const Feed& feed, const tasks::Data
   double loss_sum = 0;
   int64_t correct = 0, batches = 0;
   while (auto b = loader.next()) {
+    if (b->rows() == 0) {  // this rank's slice of a last batch smaller than the number of ranks
+      if (o.max_batches > 0 && ++batches >= o.max_batches) break;
+      continue;
+    }
     Tensor lg = feed.logits(model, *b, unused);
     const int64_t n = b->labels.dim(0);
     loss_sum += ops::cross_entropy(lg, b->labels.to(feed.device)).item() * double(n);
@@ -120,6 +138,16 @@ Evaluation evaluate(models::LraModel& model, const Feed& feed, const tasks::Data
     if (o.max_batches > 0 && ++batches >= o.max_batches) break;
   }
   model.train();
+  if (shared) {
+    o.comm->all_reduce(&loss_sum, 1, dist::ReduceOp::Sum);
+    std::vector<int64_t> counts = {correct, e.n};
+    for (const auto& row : e.confusion) counts.insert(counts.end(), row.begin(), row.end());
+    o.comm->all_reduce(counts.data(), int64_t(counts.size()), dist::ReduceOp::Sum);
+    correct = counts[0];
+    e.n = counts[1];
+    for (size_t r = 0; r < e.confusion.size(); ++r)
+      for (size_t k = 0; k < e.confusion.size(); ++k) e.confusion[r][k] = counts[2 + r * e.confusion.size() + k];
+  }
   LRA_CHECK(e.n > 0, "the ", split_name, " split is empty");
   e.loss = loss_sum / double(e.n);
   e.acc = double(correct) / double(e.n);
@@ -219,6 +247,7 @@ int evaluate_checkpoint(const tasks::TaskDescriptor& task, const TrainConfig& c,
   EvalOptions o;
   o.batch = run.batch;
   o.predict = predict;
+  o.comm = &dist::current();
   const Evaluation e = evaluate(model, make_feed(task, run, info, device), data, info, split, o);
   std::printf("%s", format_evaluation(e, split).c_str());
   if (!predict.empty()) std::printf("predictions: %s (%lld lines)\n", predict.c_str(), (long long)e.n);

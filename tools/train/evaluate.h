@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/dist.h"
 #include "engine/rng.h"
 #include "engine/tensor.h"
 #include "models/backbone/backbone.h"
@@ -44,6 +45,9 @@ struct EvalOptions {
   int64_t max_batches = 0;  // > 0: a fixed random subset of this many batches (splits are often sorted by label)
   uint64_t seed = 1;        // of that subset
   std::string predict;      // "" or a file for one JSON line per example (only for a whole split, in order)
+  // Data-parallel: each rank evaluates its slice of every batch and the counts (loss sum, correct, n,
+  // confusion) are summed over ranks, so every rank returns the whole split's evaluation. nullptr: alone.
+  dist::Comm* comm = nullptr;
 };
 
 // Evaluates `model` (switched to eval mode for the call) on split `split_name` of `data`.

@@ -3,18 +3,24 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <thread>
 #include <unistd.h>
 
 #include "engine/autograd.h"
 #include "engine/device.h"
+#include "engine/dist.h"
+#include "engine/dist/reducer.h"
+#include "engine/dist/watchdog.h"
 #include "engine/io.h"
 #include "engine/memory.h"
 #include "engine/schedule.h"
 #include "models/backbone/backbone.h"
+#include "ops/elementwise/elementwise.h"
 #include "ops/loss/loss.h"
 #include "tools/train/objective.h"
 #include "tools/train/run_log.h"
@@ -50,10 +56,34 @@ double segment_weight_decay(const optim::Optimizer& opt, size_t i) {
   fail(str("optimizer: parameter ", opt.parameters()[i].name, " lies in no segment"));
 }
 
+// Fault injection for the data-parallel tests (tests/dist): LRA_DIST_FAULT=KIND:RANK:STEP makes rank RANK,
+// at the start of step STEP, die (kill: SIGKILL), hang (hang: sleep), throw an error (throw), or compute a
+// NaN loss (nan). Unset: nothing.
+struct Fault {
+  std::string kind;
+  int rank = -1;
+  int64_t step = -1;
+};
+Fault read_fault() {
+  Fault f;
+  const char* v = std::getenv("LRA_DIST_FAULT");
+  if (!v || !*v) return f;
+  const std::string s(v);
+  const size_t a = s.find(':'), b = s.find(':', a == std::string::npos ? a : a + 1);
+  LRA_CHECK(a != std::string::npos && b != std::string::npos, "LRA_DIST_FAULT='", s, "' is not KIND:RANK:STEP");
+  f.kind = s.substr(0, a);
+  LRA_CHECK(f.kind == "kill" || f.kind == "hang" || f.kind == "throw" || f.kind == "nan", "LRA_DIST_FAULT: kind '",
+            f.kind, "' is not kill, hang, throw or nan");
+  f.rank = std::stoi(s.substr(a + 1, b - a - 1));
+  f.step = std::stoll(s.substr(b + 1));
+  return f;
+}
+
 class Run {
  public:
   Run(const tasks::TaskDescriptor& task, const TrainConfig& c, const tasks::Dataset& data)
-      : task_(task), c_(c), data_(data), info_(data.info), log_(c.out) {}
+      : task_(task), c_(c), data_(data), info_(data.info), log_(c.out), comm_(dist::current()),
+        root_(comm_.rank() == 0), fault_(read_fault()) {}
 
   TrainResult go() {
     setup();
@@ -78,6 +108,12 @@ class Run {
   Evaluation evaluate(const std::string& split, int64_t max_batches);
   void save(const std::string& name, int64_t step);
   std::string go_back_to() const;
+  // Data-parallel: rank 0's parameters (and BatchNorm buffers; with_optimizer: its optimizer state) on
+  // every rank. No-op alone.
+  void sync_from_root(bool with_optimizer);
+  void sync_buffers_from_root();  // BatchNorm running statistics (unsynchronised BatchNorm)
+  void set_context(const std::string& where);
+  void inject_fault(int64_t s, Tensor* loss);
 
   const tasks::TaskDescriptor& task_;
   TrainConfig c_;
@@ -102,6 +138,13 @@ class Run {
   double lr_ = 0;
   std::string stop_reason_;
   TrainResult result_;
+  // data-parallel (world 1: a single process, every collective a no-op)
+  dist::Comm& comm_;
+  bool root_;  // rank 0: the one that writes metrics.jsonl, config.toml, checkpoints and curves
+  Fault fault_;
+  std::unique_ptr<dist::GradReducer> reducer_;
+  Tensor last_correct_;  // rows of the last batch classified correctly, for the log line's accuracy
+  int64_t last_rows_ = 0;
 };
 
 void Run::setup() {
@@ -115,7 +158,9 @@ void Run::setup() {
 
   dir_ = c_.out;
   last_path_ = dir_ + "/last.safetensors";
-  fs::create_directories(dir_);
+  if (root_) fs::create_directories(dir_);
+  LRA_CHECK(c_.batch >= comm_.world(), "batch ", c_.batch, " is the global batch of ", comm_.world(),
+            " ranks: it must give every rank at least one sequence");
 
   // The model and optimizer (built after the move, as optim.h asks).
   Generator init(c_.seed);
@@ -123,10 +168,16 @@ void Run::setup() {
   model_->to(device_);
   opt_ = make_optimizer(c_, model_->named_parameters());
   if (auto pc = parse_plateau(c_.plateau)) plateau_.emplace(*pc);
+  if (comm_.world() > 1) {
+    sync_from_root(false);  // every rank starts from rank 0's initialisation
+    reducer_ = std::make_unique<dist::GradReducer>(*opt_, comm_, int64_t(c_.dist_bucket_mb * double(1 << 20)));
+  }
 
   tasks::LoaderOptions lo;
   lo.batch_size = c_.batch;
   lo.seed = c_.seed;
+  lo.shard_index = comm_.rank();
+  lo.shard_count = comm_.world();
   if (c_.augment) {
     LRA_CHECK(task_.augment != nullptr, "augment: lra-", task_.name, " has no training augmentation");
     lo.augment = task_.augment(info_);
@@ -140,26 +191,78 @@ void Run::setup() {
 
 void Run::resume() {
   if (!c_.resume) {
-    log_.start();
+    if (root_) log_.start();
   } else {
-    LRA_CHECK(fs::exists(last_path_), "--resume: no checkpoint ", last_path_, " to resume from");
-    io::CheckpointInfo ci = io::load_checkpoint(last_path_, *model_, opt_.get(), nullptr);
-    start_ = ci.step;
+    // Rank 0 reads the checkpoint and hands the model, the optimizer and the loop's state to the others
+    // (no shared file system needed); the world size may differ from the run that wrote it.
+    std::string state;
+    if (root_) {
+      LRA_CHECK(fs::exists(last_path_), "--resume: no checkpoint ", last_path_, " to resume from");
+      io::CheckpointInfo ci = io::load_checkpoint(last_path_, *model_, opt_.get(), nullptr);
+      if (ci.config != config_toml(c_, &task_))
+        std::printf("note: the settings differ from the checkpoint's (%s/config.toml is rewritten)\n", dir_.c_str());
+      nlohmann::json j = ci.metadata;
+      j["step"] = std::to_string(ci.step);
+      state = j.dump();
+    }
+    // A missing checkpoint is an error on rank 0; the others learn it from the empty state.
+    if (comm_.world() > 1) {
+      comm_.broadcast(state, 0);
+      LRA_CHECK(!state.empty(), "--resume: rank 0 could not load ", last_path_);
+      sync_from_root(true);
+    }
+    const std::map<std::string, std::string> meta = nlohmann::json::parse(state).get<std::map<std::string, std::string>>();
+    start_ = std::strtoll(meta.at("step").c_str(), nullptr, 10);
     saved_step_ = start_;
-    if (ci.config != config_toml(c_, &task_))
-      std::printf("note: the settings differ from the checkpoint's (%s/config.toml is rewritten)\n", dir_.c_str());
-    if (ci.metadata.count("best_val_acc")) best_acc_ = std::strtod(ci.metadata.at("best_val_acc").c_str(), nullptr);
-    if (ci.metadata.count("best_step")) best_step_ = std::strtoll(ci.metadata.at("best_step").c_str(), nullptr, 10);
+    if (meta.count("best_val_acc")) best_acc_ = std::strtod(meta.at("best_val_acc").c_str(), nullptr);
+    if (meta.count("best_step")) best_step_ = std::strtoll(meta.at("best_step").c_str(), nullptr, 10);
     // The plateau's best metric, bad-evaluation count and scale: without them a resumed run would start
     // its reductions over at scale 1.
-    if (plateau_ && ci.metadata.count("plateau")) plateau_->load_state(ci.metadata.at("plateau"));
+    if (plateau_ && meta.count("plateau")) plateau_->load_state(meta.at("plateau"));
     else if (plateau_) std::printf("note: the checkpoint has no plateau state; the plateau starts afresh\n");
-    log_.resume(start_);
+    if (root_) log_.resume(start_);
     for (int64_t i = 0; i < start_; ++i) LRA_CHECK(loader_->next().has_value(), "data ended while replaying");
     std::printf("resumed from %s at step %lld\n", last_path_.c_str(), (long long)start_);
   }
   last_log_ = start_;
-  std::ofstream(dir_ + "/config.toml") << config_toml(c_, &task_);
+  if (root_) std::ofstream(dir_ + "/config.toml") << config_toml(c_, &task_);
+}
+
+void Run::sync_from_root(bool with_optimizer) {
+  if (comm_.world() == 1) return;
+  Tensor params = opt_->flat_params();
+  comm_.broadcast(params, 0);
+  sync_buffers_from_root();
+  if (!with_optimizer) return;
+  optim::OptimizerState st = opt_->state();
+  int64_t steps = st.step;
+  comm_.all_reduce(&steps, 1, dist::ReduceOp::Max);  // rank 0's count (a fresh optimizer has taken none)
+  st.step = steps;
+  for (auto& [name, t] : st.tensors) {
+    t = t.clone();
+    comm_.broadcast(t, 0);
+  }
+  opt_->load_state(st);
+}
+
+void Run::sync_buffers_from_root() {
+  if (comm_.world() == 1) return;
+  for (auto& [name, t] : model_->named_buffers()) comm_.broadcast(t, 0);
+}
+
+void Run::set_context(const std::string& where) {
+  if (auto* w = dynamic_cast<dist::WatchedComm*>(&comm_)) w->set_context(where);
+}
+
+void Run::inject_fault(int64_t s, Tensor* loss) {
+  if (fault_.rank != comm_.rank() || fault_.step != s || (fault_.kind == "nan") != (loss != nullptr)) return;
+  std::fprintf(stderr, "rank %d: LRA_DIST_FAULT: %s at step %lld\n", comm_.rank(), fault_.kind.c_str(), (long long)s);
+  std::fflush(stderr);
+  if (fault_.kind == "kill") std::raise(SIGKILL);
+  if (fault_.kind == "hang")
+    for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+  if (fault_.kind == "throw") fail(str("LRA_DIST_FAULT: an injected error at step ", s));
+  if (fault_.kind == "nan" && loss) *loss = ops::scale(*loss, std::nan(""));
 }
 
 void Run::announce() const {
@@ -203,15 +306,26 @@ void Run::announce() const {
 }
 
 bool Run::step(int64_t s) {
+  const bool shared = comm_.world() > 1;
+  if (shared) {
+    // The check-in: rank 0 names a rank that does not arrive within dist_timeout (dead or hung).
+    set_context(str("step ", s));
+    int64_t here = 0;
+    comm_.all_reduce_max_checked(&here, 1, c_.dist_timeout, str("step ", s));
+  }
+  inject_fault(s, nullptr);
   std::optional<tasks::Batch> b = loader_->next();
   LRA_CHECK(b.has_value(), "the training data ended early");
   // Dropout and denoising draw from generators keyed by (seed, step): resuming needs no RNG state.
   Generator dropout(c_.seed + 2, uint64_t(s) << 32), corrupt(c_.seed + 3, uint64_t(s) << 32);
   opt_->zero_grad();
-  StepLoss sl = training_loss(*model_, feed_, *b, c_, dropout, corrupt);
+  StepLoss sl = training_loss(*model_, feed_, *b, c_, dropout, corrupt, &comm_);
   Tensor lg = sl.logits, loss = sl.loss;
+  inject_fault(s, &loss);
   Tensor labels = b->labels.to(device_);
+  if (reducer_) reducer_->begin();
   loss.backward();
+  if (reducer_) reducer_->finish();  // every rank now holds the global batch's gradient
   if (c_.clip > 0) optim::clip_grad_norm(*opt_, c_.clip);
   lr_ = plateau_ ? plateau_->apply((*schedule_)(s)) : (*schedule_)(s);
   opt_->step(lr_);
@@ -222,10 +336,14 @@ bool Run::step(int64_t s) {
   }
   ++running_count_;
 
-  // Decided before logging, so the loss of the steps since the last log line is not lost.
-  if (g_interrupted) stop_reason_ = "interrupted (Ctrl-C)";
+  // Decided before logging, so the loss of the steps since the last log line is not lost. Every rank
+  // takes the same decision: Ctrl-C seen by any rank, the time limit by rank 0's clock.
+  int64_t flags[2] = {g_interrupted ? 1 : 0,
+                      root_ && c_.time_limit_s > 0 && seconds_since(t0_) >= c_.time_limit_s ? 1 : 0};
+  if (shared) comm_.all_reduce(flags, 2, dist::ReduceOp::Max);
+  if (flags[0]) stop_reason_ = "interrupted (Ctrl-C)";
   else if (c_.stop_after > 0 && s >= c_.stop_after) stop_reason_ = "stopped after step " + std::to_string(s);
-  else if (c_.time_limit_s > 0 && seconds_since(t0_) >= c_.time_limit_s) {
+  else if (flags[1]) {
     stop_reason_ = "time limit reached";
     result_.time_limit = true;
   }
@@ -247,10 +365,14 @@ std::string Run::go_back_to() const {
 }
 
 void Run::log_line(int64_t s, const Tensor& logits, const Tensor& labels) {
-  const double mean = running_.item() / double(running_count_);  // the one sync per log line
+  // Data-parallel: each rank's running loss is its share of the global batches' losses, so the sum over
+  // ranks is the global mean; the accuracy of the last batch is summed as counts.
+  double sums[3] = {running_.item(), double(ops::count_correct(logits, labels)), double(labels.dim(0))};
+  if (comm_.world() > 1) comm_.all_reduce(sums, 3, dist::ReduceOp::Sum);
+  const double mean = sums[0] / double(running_count_);  // the one sync per log line
   running_ = Tensor();
   running_count_ = 0;
-  const double acc = double(ops::count_correct(logits, labels)) / double(labels.dim(0));
+  const double acc = sums[1] / sums[2];
   LRA_CHECK(std::isfinite(mean), "the training loss became ", mean, " between steps ", last_log_ + 1, " and ", s,
             " (learning rate ", lr_, "); go back to ", go_back_to(), " and lower lr or clip");
   last_log_ = s;
@@ -264,7 +386,8 @@ void Run::log_line(int64_t s, const Tensor& logits, const Tensor& labels) {
   std::printf(tty ? "   " : "\n");
   std::fflush(stdout);
   result_.losses.push_back(mean);
-  log_.append({{"type", "train"}, {"step", s}, {"loss", mean}, {"acc", acc}, {"lr", lr_}, {"seq_per_s", rate},
+  if (root_)
+    log_.append({{"type", "train"}, {"step", s}, {"loss", mean}, {"acc", acc}, {"lr", lr_}, {"seq_per_s", rate},
                {"elapsed_s", secs}});
 }
 
@@ -285,9 +408,9 @@ void Run::validate(int64_t s) {
                 plateau_->config().maximize ? "accuracy" : "loss", (long long)plateau_->config().patience + 1,
                 fmt(plateau_->scale()).c_str());
   std::fflush(stdout);
-  nlohmann::json record = {{"type", "val"}, {"step", s}, {"loss", v.loss}, {"acc", v.acc}};
+  nlohmann::json record = {{"type", "val"}, {"step", s}, {"loss", v.loss}, {"acc", v.acc}, {"n", v.n}};
   if (plateau_) record["lr_scale"] = plateau_->scale();
-  log_.append(record);
+  if (root_) log_.append(record);
   if (best) save("best.safetensors", s);
 }
 
@@ -296,6 +419,11 @@ Evaluation Run::evaluate(const std::string& split, int64_t max_batches) {
   o.batch = c_.batch;
   o.max_batches = max_batches;
   o.seed = c_.seed;
+  o.comm = &comm_;
+  // Unsynchronised BatchNorm leaves each rank its own running statistics: evaluate rank 0's everywhere,
+  // the ones the checkpoints hold (PyTorch DDP's broadcast_buffers does the same).
+  if (!c_.sync_bn) sync_buffers_from_root();
+  set_context("evaluation of " + split);
   return train::evaluate(*model_, feed_, data_, info_, split, o);
 }
 
@@ -304,8 +432,10 @@ void Run::save(const std::string& name, int64_t step) {
   std::map<std::string, std::string> meta = {
       {"task", task_.name}, {"best_val_acc", fmt(best_acc_)}, {"best_step", std::to_string(best_step_)}};
   if (plateau_) meta["plateau"] = plateau_->state();
-  io::save_checkpoint(dir_ + "/" + name, *model_, opt_.get(), step, unused, config_toml(c_, &task_), meta);
   if (name == "last.safetensors") saved_step_ = step;
+  if (!c_.sync_bn) sync_buffers_from_root();  // the checkpoint holds what every rank evaluates with
+  if (!root_) return;
+  io::save_checkpoint(dir_ + "/" + name, *model_, opt_.get(), step, unused, config_toml(c_, &task_), meta);
 }
 
 TrainResult Run::finish(int64_t s) {
@@ -313,7 +443,7 @@ TrainResult Run::finish(int64_t s) {
   if (saved_step_ != s) save("last.safetensors", s);
   if (isatty(fileno(stdout))) std::printf("\n");
   if (!stop_reason_.empty() && !result_.time_limit) {
-    if (c_.plot) log_.plot();
+    if (c_.plot && root_) log_.plot();
     result_.interrupted = true;
     std::printf("%s: checkpoint %s (step %lld); continue with --resume\n", stop_reason_.c_str(), last_path_.c_str(),
                 (long long)s);
@@ -322,7 +452,9 @@ TrainResult Run::finish(int64_t s) {
   if (result_.time_limit) std::printf("time limit reached at step %lld\n", (long long)s);
 
   // The test accuracy of the last and of the best checkpoint.
-  if (best_step_ == 0 || !fs::exists(dir_ + "/best.safetensors")) {
+  int64_t no_best = root_ && (best_step_ == 0 || !fs::exists(dir_ + "/best.safetensors")) ? 1 : 0;
+  if (comm_.world() > 1) comm_.all_reduce(&no_best, 1, dist::ReduceOp::Max);  // rank 0 sees the run dir
+  if (no_best) {
     best_acc_ = evaluate("val", c_.eval_batches).acc;
     best_step_ = s;
     save("best.safetensors", s);
@@ -330,11 +462,14 @@ TrainResult Run::finish(int64_t s) {
   result_.best_val_acc = best_acc_;
   result_.best_step = best_step_;
   result_.test_acc_last = evaluate("test", c_.test_batches).acc;
-  io::load_checkpoint(dir_ + "/best.safetensors", *model_, nullptr, nullptr);
+  if (root_) io::load_checkpoint(dir_ + "/best.safetensors", *model_, nullptr, nullptr);
+  sync_from_root(false);
   result_.test_acc_best = evaluate("test", c_.test_batches).acc;
-  log_.append({{"type", "test"}, {"step", s}, {"checkpoint", "last"}, {"acc", result_.test_acc_last}});
-  log_.append({{"type", "test"}, {"step", best_step_}, {"checkpoint", "best"}, {"acc", result_.test_acc_best}});
-  if (c_.plot) log_.plot();
+  if (root_) {
+    log_.append({{"type", "test"}, {"step", s}, {"checkpoint", "last"}, {"acc", result_.test_acc_last}});
+    log_.append({{"type", "test"}, {"step", best_step_}, {"checkpoint", "best"}, {"acc", result_.test_acc_best}});
+  }
+  if (c_.plot && root_) log_.plot();
   std::printf("test accuracy: last (step %lld) %.2f%% | best validation (step %lld, val %.2f%%) %.2f%%\n",
               (long long)s, 100 * result_.test_acc_last, (long long)best_step_, 100 * best_acc_,
               100 * result_.test_acc_best);

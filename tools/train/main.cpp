@@ -4,6 +4,10 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "engine/device.h"
+#include "engine/dist.h"
+#include "engine/dist/init.h"
+#include "engine/dist/watchdog.h"
 #include "models/backbone/backbone.h"
 #include "tools/train/trainer.h"
 
@@ -105,21 +109,52 @@ int run_main(const tasks::TaskDescriptor& task, int argc, char** argv) {
     return 2;
   }
 
+  if (list) {
+    std::printf("%s", models::list_models().c_str());
+    return 0;
+  }
+  // Data-parallel: the launcher's environment says which rank this is (one process: rank 0 of 1).
+  dist::Launch launch;
   try {
-    if (list) {
-      std::printf("%s", models::list_models().c_str());
-      return 0;
-    }
-    if (!eval.empty()) return evaluate_checkpoint(task, c, asked, eval, split, predict, data_dir, generate);
-    LRA_CHECK(predict.empty(), "--predict goes with --eval CHECKPOINT");
-    if (c.out.empty()) c.out = "runs/" + task.name + "-" + c.model.model;
-    const tasks::Dataset data = load_data(task, c, data_dir, generate, c.out + "/data");
-    const TrainResult r = train(task, c, data);
-    return r.interrupted ? 130 : 0;
+    launch = dist::detect_launch();
+    dist::InitOptions io;
+    io.backend = c.dist_backend;
+    io.cuda = parse_device(c.device) == Device::CUDA;
+    dist::set_current(std::make_unique<dist::WatchedComm>(dist::init(launch, io), c.dist_timeout));
+    dist::set_sync_batch_norm(c.sync_bn);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s: error: %s\n", binary.c_str(), e.what());
     return 1;
   }
+  dist::Comm& comm = dist::current();
+  const std::string who = comm.world() > 1 ? str(binary, ": rank ", comm.rank()) : binary;
+  // Rank 0 speaks for the job; the others print only their errors.
+  if (comm.rank() != 0) std::freopen("/dev/null", "w", stdout);
+  else if (comm.world() > 1)
+    std::printf("%s: data-parallel, %d ranks (launched by %s, collectives over %s); --batch %lld is the global "
+                "batch\n",
+                binary.c_str(), comm.world(), launch.by.c_str(), comm.backend(), (long long)c.batch);
+  int status = 1;
+  try {
+    if (!eval.empty()) {
+      status = evaluate_checkpoint(task, c, asked, eval, split, predict, data_dir, generate);
+    } else {
+      LRA_CHECK(predict.empty(), "--predict goes with --eval CHECKPOINT");
+      if (c.out.empty()) c.out = "runs/" + task.name + "-" + c.model.model;
+      const tasks::Dataset data = load_data(task, c, data_dir, generate, c.out + "/data");
+      const TrainResult r = train(task, c, data);
+      status = r.interrupted ? 130 : 0;
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: error: %s\n", who.c_str(), e.what());
+    std::fflush(stderr);
+    // The other ranks may be waiting in a collective this rank will never join: end them all.
+    if (comm.world() > 1) comm.abort(1);
+    status = 1;
+  }
+  std::fflush(stdout);
+  dist::set_current(nullptr);  // MPI_Finalize on every rank, in step
+  return status;
 }
 
 }  // namespace lra::train

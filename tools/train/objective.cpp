@@ -30,11 +30,17 @@ CorruptedBatch corrupt_batch(const tasks::Batch& b, Generator& gen, const tasks:
 }
 
 StepLoss training_loss(models::LraModel& model, const Feed& feed, const tasks::Batch& b, const TrainConfig& c,
-                       Generator& dropout, Generator& corrupt) {
+                       Generator& dropout, Generator& corrupt, dist::Comm* comm) {
   const Tensor labels = b.labels.to(feed.device);
+  const bool shared = comm != nullptr && comm->world() > 1;
+  // This rank's share of the global batch's classification loss.
+  auto classification = [&](const Tensor& logits) {
+    const Tensor ce = ops::cross_entropy(logits, labels);
+    return shared ? ops::scale(ce, double(b.rows()) / double(b.global_rows)) : ce;
+  };
   if (c.denoise <= 0) {
     Tensor logits = feed.logits(model, b, dropout);
-    return {ops::cross_entropy(logits, labels), logits};
+    return {classification(logits), logits};
   }
   const CorruptedBatch d = corrupt_batch(b, corrupt, denoise_options(c));
   const bool single_pass = c.denoise_mode == DenoiseMode::SinglePass;
@@ -58,8 +64,19 @@ StepLoss training_loss(models::LraModel& model, const Feed& feed, const tasks::B
   }
   const Tensor all_logits = token_logits.size() == 1 ? token_logits[0] : ops::concat(token_logits, 0);
   const Tensor all_targets = (targets.size() == 1 ? targets[0] : ops::concat(targets, 0)).to(feed.device);
+  double weight = c.denoise;
+  if (shared) {
+    // The reconstruction is one mean over the scored positions of the whole global batch.
+    int64_t counts[2] = {0, 0};
+    for (const Tensor& t : targets)
+      for (int32_t v : t.to_vector<int32_t>()) counts[0] += v != tasks::kDenoiseIgnore;
+    counts[1] = counts[0];
+    comm->all_reduce(counts + 1, 1, dist::ReduceOp::Sum);
+    if (counts[0] == 0) return {classification(logits), logits};  // nothing scored here (a mean of none is NaN)
+    weight *= double(counts[0]) / double(counts[1]);
+  }
   const Tensor reconstruction = ops::cross_entropy(all_logits, all_targets, tasks::kDenoiseIgnore);
-  return {ops::add(ops::cross_entropy(logits, labels), ops::scale(reconstruction, c.denoise)), logits};
+  return {ops::add(classification(logits), ops::scale(reconstruction, weight)), logits};
 }
 
 }  // namespace lra::train

@@ -20,6 +20,7 @@
 // predecessor's validation and test loaders set mask_ratio = 0 too.
 #pragma once
 
+#include "engine/dist.h"
 #include "engine/rng.h"
 #include "engine/tensor.h"
 #include "models/backbone/backbone.h"
@@ -46,8 +47,13 @@ struct StepLoss {
   Tensor logits;  // [B, classes] the class logits in the loss (of the corrupted batch in single_pass)
 };
 
+// Data-parallel runs: `b` is one rank's slice of the global batch, and the loss returned is this rank's
+// share of the global batch's loss, so that the sum over ranks (of losses and of gradients) is what one
+// process computes on the whole batch: the classification mean is weighted by rows / global rows, the
+// reconstruction mean by this rank's scored positions / the global batch's (one host all-reduce of a
+// count through `comm`). With no comm (or world 1) the loss is the plain mean, unchanged.
 // The loss of one training step on host batch `b` (see the header comment).
 StepLoss training_loss(models::LraModel& model, const Feed& feed, const tasks::Batch& b, const TrainConfig& c,
-                       Generator& dropout, Generator& corrupt);
+                       Generator& dropout, Generator& corrupt, dist::Comm* comm = nullptr);
 
 }  // namespace lra::train

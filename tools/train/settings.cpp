@@ -70,6 +70,35 @@ std::vector<Setting> loop_settings() {
       text("device", &C::device, "auto (GPU if present), cpu or cuda"),
       flag("tf32", &C::tf32, "allow TF32 tensor-core matmuls on the GPU"),
       text("out", &C::out, "run directory (default runs/<task>-<model>)"),
+      flag("sync_bn", &C::sync_bn,
+           "data-parallel runs: BatchNorm statistics over the global batch (false: each rank's own slice)"),
+      {"dist_backend", "data-parallel runs: collectives over auto (nccl on GPUs when built with it, else mpi), mpi "
+                       "or nccl",
+       Kind::Text,
+       {},
+       [](C& c, const std::string& v) {
+         LRA_CHECK(v == "auto" || v == "mpi" || v == "nccl", "dist_backend must be auto, mpi or nccl, got '", v, "'");
+         c.dist_backend = v;
+       },
+       [](const C& c) { return c.dist_backend; }},
+      {"dist_timeout", "data-parallel runs: seconds a rank waits for the others before it ends the job, naming them",
+       Kind::Float,
+       {},
+       [](C& c, const std::string& v) {
+         const double t = settings::parse_double("dist_timeout", v);
+         LRA_CHECK(t > 0, "dist_timeout must be positive (seconds), got ", v);
+         c.dist_timeout = t;
+       },
+       [](const C& c) { return settings::format_double(c.dist_timeout); }},
+      {"dist_bucket_mb", "data-parallel GPU runs: MiB of gradients per all-reduce bucket (overlapping the backward)",
+       Kind::Float,
+       {},
+       [](C& c, const std::string& v) {
+         const double mb = settings::parse_double("dist_bucket_mb", v);
+         LRA_CHECK(mb > 0, "dist_bucket_mb must be positive, got ", v);
+         c.dist_bucket_mb = mb;
+       },
+       [](const C& c) { return settings::format_double(c.dist_bucket_mb); }},
   };
 }
 

@@ -80,6 +80,12 @@ struct TrainConfig {
   bool tf32 = false;
   std::string out = "";  // run directory ("" : runs/<task>-<model>)
 
+  // data-parallel runs (docs/distributed.md; used only when the launcher starts more than one rank)
+  bool sync_bn = true;              // BatchNorm statistics over the global batch
+  std::string dist_backend = "auto";  // auto | mpi | nccl
+  double dist_timeout = 300;        // seconds a rank waits for the others before ending the job
+  double dist_bucket_mb = 25;       // gradient all-reduce bucket (GPU ranks)
+
   // controls of one invocation, flags only (not settings, not in config.toml)
   bool resume = false;
   double time_limit_s = 0;  // 0: none
