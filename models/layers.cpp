@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "engine/autograd.h"
+#include "engine/dist.h"
 #include "ops/dropout/dropout.h"
 #include "ops/elementwise/elementwise.h"
 #include "ops/matmul/matmul.h"
@@ -69,7 +70,26 @@ Tensor Norm::forward(const Tensor& x) {
             " but the running statistics are on ", device_name(running_mean_.device()), " (move the model with to())");
   Tensor x2 = ops::reshape(x, {N, D});
   Tensor y;
-  if (training()) {
+  dist::Comm& comm = dist::current();
+  if (training() && comm.world() > 1 && dist::sync_batch_norm()) {
+    // Synchronised BatchNorm (data-parallel runs): the statistics of the global batch, two passes over
+    // every rank's slice, mean = Σx / N_g then var = Σ(x − mean)² / N_g, each sum a differentiable
+    // all-reduce (its backward sums the ranks' gradients), so N ranks compute what one process does.
+    int64_t n_global = N;
+    comm.all_reduce(&n_global, 1, dist::ReduceOp::Sum);
+    Tensor mean = ops::scale(dist::all_reduce_sum_grad(ops::sum(x2, 0, true)), 1.0 / double(n_global));
+    Tensor centred = ops::sub(x2, mean);
+    Tensor var = ops::scale(dist::all_reduce_sum_grad(ops::sum(ops::mul(centred, centred), 0, true)),
+                            1.0 / double(n_global));
+    y = ops::mul(centred, ops::rsqrt(var, kBatchNormEps));
+    autograd::NoGrad no_grad;
+    const DType keep = running_mean_.dtype();
+    running_mean_.copy_from(ops::cast(ops::add(ops::scale(ops::cast(running_mean_, x.dtype()), 1 - momentum_),
+                                               ops::scale(ops::reshape(mean.detach(), {D}), momentum_)), keep));
+    const double unbiased = n_global > 1 ? double(n_global) / double(n_global - 1) : 1.0;
+    running_var_.copy_from(ops::cast(ops::add(ops::scale(ops::cast(running_var_, x.dtype()), 1 - momentum_),
+                                              ops::scale(ops::reshape(var.detach(), {D}), momentum_ * unbiased)), keep));
+  } else if (training()) {
     // Batch statistics: a layer norm of the transposed [D, N] view normalises each channel over the
     // N = B×L positions (biased variance), exactly BatchNorm's training-mode normalisation.
     y = ops::transpose(ops::layer_norm(ops::transpose(x2, 0, 1), Tensor(), Tensor(), kBatchNormEps), 0, 1);

@@ -43,7 +43,8 @@ class Linear : public nn::Module {
 // + m·batch; S5's flax 0.95 is 0.05 here, minimal-LRU's 0.99 is 0.01): batch statistics with the biased variance in
 // training, running statistics in eval, the running variance updated with the unbiased batch variance as
 // PyTorch's BatchNorm1d does. The running statistics are buffers ("running_mean", "running_var"): moved
-// by to() and saved in checkpoints.
+// by to() and saved in checkpoints. In a data-parallel run (engine/dist.h) with dist::sync_batch_norm() on, the
+// training statistics are those of the global batch (differentiable all-reduces of Σx and Σ(x − mean)²).
 // ScaleNorm (MEGA, fairseq/modules/scale_norm.py): x·g/sqrt(mean(x²) + 1e-5) over the last dim, one
 // learned scalar g = 1 ("weight" [1]; the eps is SequenceNorm's 1e-5).
 class Norm : public nn::Module {
