@@ -307,13 +307,13 @@ void Run::announce() const {
 
 bool Run::step(int64_t s) {
   const bool shared = comm_.world() > 1;
+  inject_fault(s, nullptr);
   if (shared) {
     // The check-in: rank 0 names a rank that does not arrive within dist_timeout (dead or hung).
     set_context(str("step ", s));
     int64_t here = 0;
     comm_.all_reduce_max_checked(&here, 1, c_.dist_timeout, str("step ", s));
   }
-  inject_fault(s, nullptr);
   std::optional<tasks::Batch> b = loader_->next();
   LRA_CHECK(b.has_value(), "the training data ended early");
   // Dropout and denoising draw from generators keyed by (seed, step): resuming needs no RNG state.
