@@ -268,6 +268,27 @@ TEST_F(Dist, AnErrorOnOneRankEndsTheJobNamingIt) {
       << r.output;
 }
 
+// SIGUSR1 to mpirun (which forwards it to every rank) stops a data-parallel run cleanly: every rank stops
+// after the same step, rank 0 saves the checkpoint, and the job exits with the interrupted status.
+TEST_F(Dist, Sigusr1StopsEveryRankWithACheckpoint) {
+  const std::string dir = temp_dir("usr1");
+  // mpirun itself must get the signal ($! is mpirun: env execs it), so no timeout wrapper between them; the
+  // outer timeout guards the test.
+  const std::string cmd = "env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
+                          "OMPI_MCA_btl_vader_single_copy_mechanism=none OMP_NUM_THREADS=1 " +
+                          std::string(LRA_MPIEXEC) + " -np 2 --oversubscribe --bind-to none " + binary("listops") +
+                          kSmall + " --steps 1000000 --eval-every 1000000 --out " + dir;
+  const Output r = lra::test::run_command("timeout -s KILL 120 bash -c '" + cmd +
+                                          " & pid=$!; sleep 5; kill -USR1 $pid; wait $pid'");
+  EXPECT_EQ(r.status, 130) << r.output;
+  EXPECT_NE(r.output.find("interrupted (SIGUSR1)"), std::string::npos) << r.output;
+  EXPECT_TRUE(fs::exists(dir + "/last.safetensors"));
+  const auto train = records(dir, "train");
+  ASSERT_FALSE(train.empty());
+  EXPECT_EQ(lra::io::load_safetensors_metadata(dir + "/last.safetensors").at("step"),
+            std::to_string(int64_t(train.back()["step"])));
+}
+
 // Every task binary trains under mpirun (Pathfinder: rank 0 generates the images, rank 1 reads them).
 TEST_F(Dist, EveryTaskBinaryTrains) {
   const std::string common = " --generate --steps 4 --batch 4 --eval-every 4 --eval-batches 2 --test-batches 2"

@@ -31,14 +31,23 @@ namespace fs = std::filesystem;
 
 namespace {
 
-volatile std::sig_atomic_t g_interrupted = 0;
-void on_sigint(int) { g_interrupted = 1; }
+volatile std::sig_atomic_t g_interrupted = 0;  // the signal that asked the run to stop, or 0
+void on_stop_signal(int sig) { g_interrupted = sig; }
 
-// Installs the Ctrl-C handler for the lifetime of a run and restores the previous one after.
+// Installs the stop handlers for the lifetime of a run and restores the previous ones after: Ctrl-C (SIGINT)
+// and SIGUSR1. Under mpirun, Ctrl-C ends the whole job at once (mpirun does not forward SIGINT), but mpirun
+// forwards SIGUSR1 to every rank: `kill -USR1 <mpirun's pid>` (Slurm: scancel --signal=USR1) stops a
+// data-parallel run cleanly, checkpoint saved, like Ctrl-C stops one process.
 struct SigintGuard {
-  void (*previous)(int);
-  SigintGuard() : previous(std::signal(SIGINT, on_sigint)) { g_interrupted = 0; }
-  ~SigintGuard() { std::signal(SIGINT, previous); }
+  void (*previous_int)(int);
+  void (*previous_usr1)(int);
+  SigintGuard() : previous_int(std::signal(SIGINT, on_stop_signal)), previous_usr1(std::signal(SIGUSR1, on_stop_signal)) {
+    g_interrupted = 0;
+  }
+  ~SigintGuard() {
+    std::signal(SIGINT, previous_int);
+    std::signal(SIGUSR1, previous_usr1);
+  }
 };
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -338,10 +347,10 @@ bool Run::step(int64_t s) {
 
   // Decided before logging, so the loss of the steps since the last log line is not lost. Every rank
   // takes the same decision: Ctrl-C seen by any rank, the time limit by rank 0's clock.
-  int64_t flags[2] = {g_interrupted ? 1 : 0,
+  int64_t flags[2] = {int64_t(g_interrupted),
                       root_ && c_.time_limit_s > 0 && seconds_since(t0_) >= c_.time_limit_s ? 1 : 0};
   if (shared) comm_.all_reduce(flags, 2, dist::ReduceOp::Max);
-  if (flags[0]) stop_reason_ = "interrupted (Ctrl-C)";
+  if (flags[0]) stop_reason_ = flags[0] == SIGUSR1 ? "interrupted (SIGUSR1)" : "interrupted (Ctrl-C)";
   else if (c_.stop_after > 0 && s >= c_.stop_after) stop_reason_ = "stopped after step " + std::to_string(s);
   else if (flags[1]) {
     stop_reason_ = "time limit reached";

@@ -24,6 +24,11 @@
 //   resume    --resume loads RUN_DIR/last.safetensors (model, optimizer, step, the plateau state) and
 //             replays the data stream up to that step. Dropout and denoising draw from generators keyed by
 //             (seed, step), so a resumed run computes the same losses as an uninterrupted one.
+//   parallel  under mpirun / srun (engine/dist.h, docs/distributed.md) each rank trains on its slice of every
+//             global batch (--batch is global); rank 0's initialisation is broadcast, gradients are summed over
+//             ranks after every backward (each rank's loss weighted by its share of the batch), evaluation
+//             counts are summed, rank 0 alone writes the run directory, --resume goes through rank 0 (any
+//             world size), and a dead, hung or failing rank ends the job naming it (dist_timeout).
 #pragma once
 
 #include <cstdint>
