@@ -4,10 +4,10 @@
 //
 // The mask itself is attention_dropped() in attention.h, which this must reproduce bit for bit: weight
 // e = first + ((b·H + h)·L + i)·L + j (first: a batch window's offset, attention.h) is dropped when the
-// top 24 bits of word e % 4 of the Philox block (seed, offset + e / 4) fall below the threshold. So one block serves 4 consecutive weights. Drawing a
-// block per weight wastes 3 of its 4 words, and picking word e % 4 with a runtime index (.v[e % 4])
-// puts the block in local memory. Here a block becomes 4 flag bits, bit w from word w (compile-time
-// indices), and a weight's flag is picked with a shift.
+// top 24 bits of word e % 4 of the Philox block (seed, offset + e / 4) fall below the threshold. So one
+// block serves 4 consecutive weights. Drawing a block per weight wastes 3 of its 4 words, and picking
+// word e % 4 with a runtime index (.v[e % 4]) puts the block in local memory. Here a block becomes 4
+// flag bits, bit w from word w (compile-time indices), and a weight's flag is picked with a shift.
 //
 // The kernels have two layouts (a warp owns 8 rows; attention.cu):
 //   * forward and dq: lane l is key j0 + l of the tile, so row r's 32 weights are consecutive,

@@ -21,7 +21,8 @@ void apply(const Tensor& x, Tensor& y, const Layout& l, double p, uint64_t seed,
       });
       break;
     case Device::CUDA:
-      LRA_ON_CUDA(cuda::dropout_apply(x.data<float>(), y.data<float>(), l.outer, l.tied, l.inner, p, seed, base, first));
+      LRA_ON_CUDA(
+          cuda::dropout_apply(x.data<float>(), y.data<float>(), l.outer, l.tied, l.inner, p, seed, base, first));
       break;
   }
 }

@@ -17,7 +17,9 @@ void dropout_apply(const T* x, T* y, int64_t outer, int64_t tied, int64_t inner,
       }
 }
 
-template void dropout_apply<float>(const float*, float*, int64_t, int64_t, int64_t, double, uint64_t, uint64_t, int64_t);
-template void dropout_apply<double>(const double*, double*, int64_t, int64_t, int64_t, double, uint64_t, uint64_t, int64_t);
+template void dropout_apply<float>(const float*, float*, int64_t, int64_t, int64_t, double, uint64_t, uint64_t,
+                                   int64_t);
+template void dropout_apply<double>(const double*, double*, int64_t, int64_t, int64_t, double, uint64_t, uint64_t,
+                                    int64_t);
 
 }  // namespace lra::ops::cpu
