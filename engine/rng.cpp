@@ -16,6 +16,33 @@ std::vector<int64_t> Generator::permutation(int64_t n) {
   return p;
 }
 
+void Generator::set_window(const BatchWindow& w) {
+  LRA_CHECK(!w.active() || (w.first_row >= 0 && w.local_rows >= 1 && w.first_row + w.local_rows <= w.global_rows),
+            "Generator::set_window: rows [", w.first_row, ", ", w.first_row + w.local_rows, ") (first_row ",
+            w.first_row, ", local_rows ", w.local_rows, ") must be a non-empty slice of the global batch of ",
+            w.global_rows, " rows");
+  window_ = w;
+}
+
+RowDraw Generator::reserve_uniform_rows(int64_t n, const char* op) {
+  LRA_CHECK(n >= 0, op, ": a request of ", n, " random values");
+  if (!window_.active()) return RowDraw{reserve(uniform_counters(n)), 0};
+  LRA_CHECK(n % window_.local_rows == 0, op, ": under a batch window of ", window_.local_rows,
+            " local rows the tensor must be batch-led, but its ", n, " mask values are not a multiple of ",
+            window_.local_rows);
+  const int64_t R = n / window_.local_rows;
+  return RowDraw{reserve(uniform_counters(R * window_.global_rows)), window_.first_row * R};
+}
+
+uint64_t Generator::reserve_rows(int64_t rows, uint64_t counters_per_row, const char* op) {
+  LRA_CHECK(rows >= 0, op, ": a request for ", rows, " rows");
+  if (!window_.active()) return reserve(uint64_t(rows) * counters_per_row);
+  LRA_CHECK(rows == window_.local_rows, op, ": got ", rows, " rows under a batch window of ", window_.local_rows,
+            " local rows (rows [", window_.first_row, ", ", window_.first_row + window_.local_rows, ") of ",
+            window_.global_rows, ")");
+  return reserve(uint64_t(window_.global_rows) * counters_per_row) + uint64_t(window_.first_row) * counters_per_row;
+}
+
 namespace {
 template <class T, class F>
 void fill_host(Tensor& t, F draw) {

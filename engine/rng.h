@@ -9,6 +9,25 @@
 // Normals (Box-Muller over a block's lanes) agree to float rounding across backends, since the two
 // sides' log/cos implementations may differ in the last bit; initialisation therefore draws on the
 // host and copies, so a model starts bit-identical on either device.
+//
+// What a BatchWindow changes. In a data-parallel run each rank holds rows [first_row, first_row +
+// local_rows) of a global batch of global_rows rows. A Generator given that window (set_window) makes
+// every batch-led draw of a step a function of the GLOBAL row, so the masks do not depend on the number
+// of ranks: a batch-led request reserves counters for the whole global batch (reserve_uniform_rows,
+// reserve_rows) and the local request reads the slice of that stream that belongs to its rows. With no
+// window (the default) both reserve exactly what a plain reserve() of the local request would, so a
+// single process draws the same numbers as before windows existed. Every draw a training step makes:
+//   * ops::dropout (untied, or tied along any dim but the batch dim): batch-led, reserve_uniform_rows.
+//     Tied along dim 0 the mask is shared by the batch: batch-independent, a plain reserve. Callers:
+//     backbone (input, block dropouts), layers.cpp FFN, s4, s4d, s5, lru, sgconv, linformer (its
+//     [B, H, L, k] weights), sinkhorn (its [B, H, nb, C, ·] weights), mega (x, v, its softmax-free
+//     attention weights, h), toy classifier: all on tensors whose leading dim is B (or B·something).
+//   * set_attention_dropout (attention, local/LaS variants, masked attention, synthesizer, mega's chunked
+//     attention with B·nc rows): batch-led, reserve_uniform_rows over B·H·L·L weights.
+//   * tasks::corrupt (denoising): one fixed stretch of counters per row, reserve_rows.
+//   * batch-independent, the same on every rank: performer's feature redraw (performer.cpp, normals for a
+//     [m, d] projection), s5's truncated normals and sgconv's permutation (initialisation), bigbird's
+//     random blocks (its own seeded numpy-compatible stream, not this Generator's).
 #pragma once
 
 #include <cmath>
@@ -66,6 +85,20 @@ LRA_HD float philox_normal(uint64_t seed, uint64_t base, int64_t i) {
 inline uint64_t uniform_counters(int64_t n) { return uint64_t(n + 3) / 4; }
 inline uint64_t normal_counters(int64_t n) { return uint64_t(n + 1) / 2; }
 
+// Rows [first_row, first_row + local_rows) of a global batch of global_rows rows (see the header comment).
+// The default (all zero) is no window.
+struct BatchWindow {
+  int64_t global_rows = 0, first_row = 0, local_rows = 0;
+  bool active() const { return global_rows != 0 || first_row != 0 || local_rows != 0; }
+};
+
+// Where a batch-led request of n uniform values reads its stream: local value m is value first + m of the
+// stream (seed, base), i.e. philox_uniform(seed, base, first + m).
+struct RowDraw {
+  uint64_t base = 0;
+  int64_t first = 0;
+};
+
 class Generator {
  public:
   explicit Generator(uint64_t seed = 0, uint64_t offset = 0) : seed_(seed), offset_(offset) {}
@@ -81,6 +114,19 @@ class Generator {
     offset_ += n;
     return base;
   }
+  // The batch window (BatchWindow{} clears it). Throws unless 0 <= first_row, local_rows >= 1 and
+  // first_row + local_rows <= global_rows.
+  void set_window(const BatchWindow& w);
+  const BatchWindow& window() const { return window_; }
+  // A batch-led request of n uniform values (R = n / local_rows per row; `op` names the caller in the
+  // error when local_rows does not divide n). No window: {reserve(uniform_counters(n)), 0}. With one:
+  // reserves uniform_counters(R·global_rows) and first = first_row·R, so local value m is global value
+  // first_row·R + m (the same as without a window when the window is the whole batch).
+  RowDraw reserve_uniform_rows(int64_t n, const char* op);
+  // Counters for `rows` rows of counters_per_row each; returns the first counter of this call's row 0.
+  // No window: reserve(rows·counters_per_row). With one (rows must equal local_rows): reserves
+  // global_rows·counters_per_row and returns base + first_row·counters_per_row.
+  uint64_t reserve_rows(int64_t rows, uint64_t counters_per_row, const char* op);
   // Host draws (data shuffling, augmentation decisions).
   float uniform() { return philox_uniform(seed_, reserve(1), 0); }
   // Uniform integer in [0, n), by multiply-shift on 32 random bits (bias < n / 2^32).
@@ -94,6 +140,7 @@ class Generator {
  private:
   uint64_t seed_;
   uint64_t offset_;
+  BatchWindow window_;
 };
 
 class Tensor;

@@ -88,7 +88,12 @@ void set_attention_dropout(AttentionOptions& o, double p, Generator& gen, int64_
   if (p == 0.0) return;
   o.dropout = p;
   o.dropout_seed = gen.seed();
-  o.dropout_offset = gen.reserve(uniform_counters(B * H * L * L));
+  const BatchWindow& w = gen.window();
+  LRA_CHECK(!w.active() || B % w.local_rows == 0, "attention: set_attention_dropout got B = ", B,
+            " rows, not a multiple of the generator's batch window of ", w.local_rows, " local rows");
+  const RowDraw draw = gen.reserve_uniform_rows(B * H * L * L, "attention dropout");
+  o.dropout_offset = draw.base;
+  o.dropout_first = uint64_t(draw.first);
 }
 
 AttentionCpuPath attention_cpu_path(DType dtype, const AttentionParams& p) {
@@ -116,6 +121,7 @@ AttentionParams attention_params(const Tensor& q, const Tensor& key_mask, const 
   p.dropout = o.dropout;
   p.dropout_seed = o.dropout_seed;
   p.dropout_offset = o.dropout_offset;
+  p.dropout_first = o.dropout_first;
   return p;
 }
 

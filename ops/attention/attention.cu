@@ -88,6 +88,7 @@ struct Params {
   uint32_t drop_threshold;    // attention_dropout_threshold(p)
   float inv_keep;             // 1 / (1 − p), the multiplier of a kept weight
   uint64_t drop_seed, drop_offset;
+  uint64_t drop_first;        // the stream index of weight (0, 0, 0, 0) (batch window; attention.h)
 };
 
 Params make_params(const AttentionParams& p, const float* bias) {
@@ -109,14 +110,15 @@ Params make_params(const AttentionParams& p, const float* bias) {
   k.inv_keep = float(1.0 / (1.0 - p.dropout));
   k.drop_seed = p.dropout_seed;
   k.drop_offset = p.dropout_offset;
+  k.drop_first = p.dropout_first;
   return k;
 }
 
 // The dropout flags a warp of the forward or dq kernel draws for one tile (attention_dropout.h): its 8
-// query rows from i_w, keys j0 ... j0 + 31; weight (i, j) is e = ((b·H + h)·L + i)·L + j. Rows or keys
-// past L get flags too (their weight is 0 anyway). 0 without dropout.
+// query rows from i_w, keys j0 ... j0 + 31; weight (i, j) is e = drop_first + ((b·H + h)·L + i)·L + j.
+// Rows or keys past L get flags too (their weight is 0 anyway). 0 without dropout.
 __device__ __forceinline__ uint64_t drop_row0(const Params& p, int64_t bh, int64_t i_w, int64_t j0) {
-  return uint64_t((bh * p.L + i_w) * p.L + j0);
+  return p.drop_first + uint64_t((bh * p.L + i_w) * p.L + j0);
 }
 __device__ __forceinline__ uint32_t draw_row_flags(const Params& p, uint64_t row0, int lane) {
   return p.dropout ? attention_drop_share(p.drop_seed, p.drop_offset, p.drop_threshold, row0, uint64_t(p.L), lane)
@@ -283,10 +285,8 @@ __global__ void __launch_bounds__(kThreads)
     __syncthreads();
     const int64_t i = t0 + lane;
     // Dropout flags of this lane's 8 consecutive weights (i, j0 + 8·warp + r): bit r (attention_dropout.h).
-    const uint32_t drop = p.dropout ? attention_drop_run8(p.drop_seed, p.drop_offset,
-                                                          uint64_t((bh * p.L + i) * p.L + j0 + warp * kRowsPerWarp),
-                                                          p.drop_threshold)
-                                    : 0u;
+    const uint64_t e0 = p.drop_first + uint64_t((bh * p.L + i) * p.L + j0 + warp * kRowsPerWarp);
+    const uint32_t drop = p.dropout ? attention_drop_run8(p.drop_seed, p.drop_offset, e0, p.drop_threshold) : 0u;
 #pragma unroll
     for (int r = 0; r < kRowsPerWarp; ++r) {
       const int row = warp * kRowsPerWarp + r;

@@ -53,7 +53,8 @@
 // whose memory grows as L².
 //
 // Dropout on the attention weights (inverted dropout, as ops::dropout): weight (b, h, i, j) has the
-// flat index e = ((b·H + h)·L + i)·L + j and is dropped (Z_ij = 0) when
+// flat index e = dropout_first + ((b·H + h)·L + i)·L + j (dropout_first = 0 but under a batch window,
+// see set_attention_dropout) and is dropped (Z_ij = 0) when
 // philox_uniform(dropout_seed, dropout_offset, e) < p (engine/rng.h): the very mask ops::dropout would
 // draw for a [B, H, L, L] tensor from a generator at (seed, offset). The decision is a pure function of
 // (seed, offset, e), so the CPU reference, the CUDA forward and both CUDA backward kernels each
@@ -109,12 +110,19 @@ struct AttentionOptions {
   // dropout_offset) of engine/rng.h; set_attention_dropout() fills all three from a Generator.
   double dropout = 0;
   uint64_t dropout_seed = 0, dropout_offset = 0;
+  // The stream index of this call's weight (0, 0, 0, 0): weight e of the call is weight dropout_first + e of
+  // the stream. 0 but under a batch window, where it is first_row·H·L·L (set_attention_dropout).
+  uint64_t dropout_first = 0;
 };
 
 // Turns dropout on in o with rate p for one call on q of shape [B, H, L, D], with a fresh mask: the
 // seed is gen's and the offset the first of uniform_counters(B·H·L·L) counters reserved from gen (what
 // ops::dropout reserves for that many elements), so consecutive calls draw independent masks.
 // p == 0 leaves o alone and draws nothing. p must be in [0, 1).
+// Under a batch window (engine/rng.h) B is the local batch, or any batch-led row count such as MEGA's
+// B·nc chunks (B must then be a multiple of local_rows): the call reserves the weights of the global batch,
+// uniform_counters(R·global_rows) with R = B·H·L·L / local_rows, and sets dropout_first = first_row·R, so
+// a weight's mask depends on its global row only.
 void set_attention_dropout(AttentionOptions& o, double p, Generator& gen, int64_t B, int64_t H, int64_t L);
 
 // q, k, v: [B, H, L, D]; key_mask: int32 [B, L] (0 = padding) or undefined; bias: see above or
@@ -143,6 +151,7 @@ struct AttentionParams {
   int64_t bias_batch_stride = 0;      // bias elements between batches: H·L·L for [B, H, L, L], 0 for [H, L, L]
   double dropout = 0;                 // p in [0, 1), 0 = off; the mask stream is (dropout_seed, dropout_offset)
   uint64_t dropout_seed = 0, dropout_offset = 0;
+  uint64_t dropout_first = 0;         // weight e of the call is weight dropout_first + e of the stream
 };
 
 // The parameters of a checked call on q [B, H, L, D] (scale resolved, key mask and options copied;

@@ -61,7 +61,7 @@ void dropout_multipliers(const AttentionParams& p, int64_t b, int64_t h, std::ve
   }
   const uint32_t threshold = attention_dropout_threshold(p.dropout);
   const T kept = T(1.0 / (1.0 - p.dropout));
-  const uint64_t first = uint64_t((b * p.H + h) * p.L * p.L);
+  const uint64_t first = p.dropout_first + uint64_t((b * p.H + h) * p.L * p.L);
   for (size_t ij = 0; ij < M.size(); ++ij)
     M[ij] = attention_dropped(p.dropout_seed, p.dropout_offset, first + ij, threshold) ? T(0) : kept;
 }

@@ -71,7 +71,7 @@ void row_multipliers(const AttentionParams& p, int64_t bh, int64_t i, int64_t jb
   }
   const uint32_t threshold = attention_dropout_threshold(p.dropout);
   const T kept = T(1.0 / (1.0 - p.dropout));
-  const uint64_t first = uint64_t((bh * p.L + i) * p.L);
+  const uint64_t first = p.dropout_first + uint64_t((bh * p.L + i) * p.L);
   for (int64_t j = jb; j < je; ++j)
     M[j - jb] = attention_dropped(p.dropout_seed, p.dropout_offset, first + uint64_t(j), threshold) ? T(0) : kept;
 }

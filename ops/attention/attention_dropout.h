@@ -3,11 +3,11 @@
 // arithmetic the kernels run (tests/ops/attention_test_dropout.cpp).
 //
 // The mask itself is attention_dropped() in attention.h, which this must reproduce bit for bit: weight
-// e = ((b·H + h)·L + i)·L + j is dropped when the top 24 bits of word e % 4 of the Philox block
-// (seed, offset + e / 4) fall below the threshold. So one block serves 4 consecutive weights. Drawing a
-// block per weight wastes 3 of its 4 words, and picking word e % 4 with a runtime index (.v[e % 4])
-// puts the block in local memory. Here a block becomes 4 flag bits, bit w from word w (compile-time
-// indices), and a weight's flag is picked with a shift.
+// e = first + ((b·H + h)·L + i)·L + j (first: a batch window's offset, attention.h) is dropped when the
+// top 24 bits of word e % 4 of the Philox block (seed, offset + e / 4) fall below the threshold. So one
+// block serves 4 consecutive weights. Drawing a block per weight wastes 3 of its 4 words, and picking
+// word e % 4 with a runtime index (.v[e % 4]) puts the block in local memory. Here a block becomes 4
+// flag bits, bit w from word w (compile-time indices), and a weight's flag is picked with a shift.
 //
 // The kernels have two layouts (a warp owns 8 rows; attention.cu):
 //   * forward and dq: lane l is key j0 + l of the tile, so row r's 32 weights are consecutive,
@@ -17,11 +17,12 @@
 //     for l < 8) and packs their flags into one word, 4 bits per pass (attention_drop_share). Lane l of
 //     row r then takes its flag from one shuffle of that word (attention_drop_locate). When L and the
 //     tile's first key are multiples of 4 (always, unless chunked attention has a chunk that is not),
-//     the warp draws 64 blocks for its 256 weights in 2 passes, against 256 blocks in 8 passes before;
-//     otherwise 72 blocks in 3 passes.
+//     and so is the batch window's first offset, the warp draws 64 blocks for its 256 weights in 2
+//     passes, against 256 blocks in 8 passes before; otherwise 72 blocks in 3 passes.
 //   * dk/dv: lane l is query t0 + l and the warp's 8 rows are 8 consecutive keys, so the lane's 8
 //     weights are consecutive, e0 ... e0 + 7. The lane draws their 2 blocks (3 when e0 % 4 != 0,
-//     which happens only when L % 4 != 0) itself (attention_drop_run8), against 8 before.
+//     which happens only when L % 4 != 0 or a batch window's first offset is not a multiple of 4)
+//     itself (attention_drop_run8), against 8 before.
 #pragma once
 
 #include <cstdint>

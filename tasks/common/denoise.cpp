@@ -59,9 +59,14 @@ Denoised corrupt(const Tensor& ids, Generator& gen, const DenoiseOptions& option
   const int32_t* in = ids.data<int32_t>();
   int32_t* o = out.ids.data<int32_t>();
   int32_t* t = out.targets.data<int32_t>();
+  const uint64_t stride = uint64_t(kDenoiseCountersPerPosition * L);
+  const uint64_t base = gen.reserve_rows(B, stride, "denoise");
   for (int64_t b = 0; b < B; ++b) {
     try {
-      corrupt_row(in + b * L, L, gen, options, o + b * L, t + b * L);
+      Generator row(gen.seed(), base + uint64_t(b) * stride);
+      corrupt_row(in + b * L, L, row, options, o + b * L, t + b * L);
+      LRA_CHECK(row.offset() <= base + uint64_t(b + 1) * stride, "denoise: row drew past its ", stride,
+                " counters");
     } catch (const Error& e) {
       fail(str(e.what(), " in row ", b, " of [", B, ", ", L, "]"));
     }

@@ -15,8 +15,14 @@
 // So a model trained with this objective needs an input vocabulary of kDenoiseVocabSize = 258
 // (257 byte/pad ids + MASK); its output head predicts the same 258 ids (only 1..256 ever appear as targets).
 //
-// Determinism. Everything is drawn from `gen`, row after row, so the result is a function of the
-// generator's state (seed, offset) and the ids; gen is advanced past the draws.
+// Determinism, keyed per row. A row of length L draws at most 2·L values with below() (one per chosen
+// position for the shuffle, one more for each random id: 2k <= 2L), one counter each. So every row gets
+// its own stretch of kDenoiseCountersPerPosition·L counters: a call on [B, L] reserves B·2L counters from
+// gen (base = gen.reserve_rows(...)), and row i draws from Generator(gen.seed(), base + i·2L). Under a
+// batch window (engine/rng.h: ids is the local slice, B = local_rows) the call reserves the global
+// batch's global_rows·2L counters and row i is keyed by its global row first_row + i, so a row's
+// corruption does not depend on how the batch is split across ranks. The result is a function of the
+// generator's state (seed, offset, window) and the ids; gen is advanced past the reservation.
 #pragma once
 
 #include <cstdint>
@@ -33,6 +39,8 @@ constexpr int32_t kDenoiseIgnore = -100;   // target at positions that are not p
 // Which positions the reconstruction scores: the corrupted ones, or every non-pad one. The draws (which
 // positions, which ids) are the same either way.
 enum class DenoiseTargets { Corrupted, All };
+
+constexpr int64_t kDenoiseCountersPerPosition = 2;  // the row stride is 2·L counters (see Determinism)
 
 struct DenoiseOptions {
   double rate = 0.3;                   // fraction of non-pad positions corrupted
@@ -52,8 +60,8 @@ struct Denoised {
 // is not modified.
 Denoised corrupt(const Tensor& ids, Generator& gen, const DenoiseOptions& options = {});
 
-// The same for one row of length L (raw pointers, for tests and other callers); returns the number of
-// positions corrupted.
+// The same for one row of length L (raw pointers, for tests and other callers), drawing from gen directly
+// (at most 2·L below() values); returns the number of positions corrupted.
 int64_t corrupt_row(const int32_t* ids, int64_t L, Generator& gen, const DenoiseOptions& options,
                     int32_t* out_ids, int32_t* targets);
 

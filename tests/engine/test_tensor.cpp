@@ -85,6 +85,58 @@ TEST(Rng, PermutationIsAPermutationAndSeeded) {
   for (int64_t i = 0; i < 1000; ++i) ASSERT_EQ(sorted[size_t(i)], i);
 }
 
+// A batch window is validated; without one (or with one covering the whole batch) the batch-led
+// reservations are exactly plain reserve()s, and with one they reserve the global batch and point at the
+// slice's rows.
+TEST(Rng, BatchWindowValidationAndReservations) {
+  using test::error_of;
+  Generator g(3, 100);
+  EXPECT_FALSE(g.window().active());
+  for (BatchWindow bad : {BatchWindow{5, -1, 2}, BatchWindow{5, 0, 0}, BatchWindow{5, 3, 3}, BatchWindow{0, 0, 1}}) {
+    const std::string m = error_of([&] { g.set_window(bad); });
+    EXPECT_NE(m.find("Generator::set_window: rows ["), std::string::npos) << m;
+    EXPECT_NE(m.find("global batch of " + std::to_string(bad.global_rows) + " rows"), std::string::npos) << m;
+  }
+  EXPECT_FALSE(g.window().active()) << "a refused window is not kept";
+
+  // No window: reserve_uniform_rows(n) = reserve(uniform_counters(n)) with first 0; reserve_rows = reserve.
+  Generator plain(3, 100);
+  RowDraw d = g.reserve_uniform_rows(35, "t");
+  EXPECT_EQ(d.base, plain.reserve(uniform_counters(35)));
+  EXPECT_EQ(d.first, 0);
+  EXPECT_EQ(g.reserve_rows(5, 14, "t"), plain.reserve(70));
+  EXPECT_EQ(g.offset(), plain.offset());
+
+  // A window over the whole batch changes nothing.
+  g.set_window({5, 0, 5});
+  d = g.reserve_uniform_rows(35, "t");
+  EXPECT_EQ(d.base, plain.reserve(uniform_counters(35)));
+  EXPECT_EQ(d.first, 0);
+  EXPECT_EQ(g.reserve_rows(5, 14, "t"), plain.reserve(70));
+
+  // Rows [3, 5) of 5: the global reservation, this slice's first value / counter.
+  g.set_window({5, 3, 2});
+  EXPECT_TRUE(g.window().active());
+  EXPECT_EQ(g.window().first_row, 3);
+  d = g.reserve_uniform_rows(14, "t");  // R = 7
+  EXPECT_EQ(d.base, plain.reserve(uniform_counters(35)));
+  EXPECT_EQ(d.first, 21);
+  EXPECT_EQ(g.reserve_rows(2, 14, "t"), plain.reserve(70) + 3 * 14);
+  EXPECT_EQ(g.offset(), plain.offset());
+  std::string m = error_of([&] { g.reserve_uniform_rows(15, "mixer x"); });
+  EXPECT_NE(m.find("mixer x: under a batch window of 2 local rows the tensor must be batch-led"), std::string::npos)
+      << m;
+  m = error_of([&] { g.reserve_rows(3, 4, "denoise"); });
+  EXPECT_NE(m.find("denoise: got 3 rows under a batch window of 2 local rows"), std::string::npos) << m;
+
+  // BatchWindow{} clears it; a copy of the generator carries the window.
+  Generator copy = g;
+  EXPECT_EQ(copy.window().first_row, 3);
+  g.set_window({});
+  EXPECT_FALSE(g.window().active());
+  EXPECT_EQ(g.reserve_uniform_rows(15, "t").first, 0);
+}
+
 TEST(Rng, CudaStreamEqualsCpuStream) {
   LRA_REQUIRE_CUDA();
   Generator a(9, 123), b(9, 123);

@@ -222,6 +222,81 @@ TEST(AttentionDropout, MaskIsFixedBySeedAndOffsetAndChangesWithEither) {
   EXPECT_NE(run(q, k, v, w, o1).out, run(q, k, v, w, o2).out);
 }
 
+// A batch window keys the attention mask by global row (set_attention_dropout with the local B): the whole
+// batch of 5 without a window equals rows [0, 3) and [3, 5) from two windowed calls on the same generator
+// state, output and every gradient, bit for bit (the rows do not interact). L = 23 makes H·L·L = 1058
+// weights per row, not a multiple of 4, so the second slice starts inside a Philox block. On the CPU this
+// is the row path (attention_cpu_rows.cpp; the float32 fast path takes no dropout, attention_cpu_path);
+// float32 and float64 both. The same on CUDA with D = 32.
+void expect_windowed_halves_match(Device device, DType dtype, int64_t D) {
+  const int64_t B = 5, H = 2, L = 23;
+  Generator data(36);
+  Shape s{B, H, L, D};
+  auto input = [&](double lo, double hi) {
+    Tensor t = test::random_input(s, data, lo, hi);
+    if (dtype == DType::F32) {
+      std::vector<double> x = t.to_vector<double>();
+      t = Tensor::from_vector(std::vector<float>(x.begin(), x.end()), s);
+    }
+    return t;
+  };
+  const Tensor q = input(-2, 2), k = input(-2, 2), v = input(-1, 1), w = input(-1, 1);
+  std::vector<double> second_out;
+  for (bool causal : {false, true}) {
+    AttentionOptions whole_o;
+    whole_o.causal = causal;
+    Generator whole_gen(99, 40);
+    ops::set_attention_dropout(whole_o, 0.3, whole_gen, B, H, L);
+    const Result whole = run(q.to(device), k.to(device), v.to(device), w.to(device), whole_o);
+    Result parts;
+    for (auto [first, rows] : {std::pair<int64_t, int64_t>{0, 3}, {3, 2}}) {
+      AttentionOptions o;
+      o.causal = causal;
+      Generator gen(99, 40);
+      gen.set_window({B, first, rows});
+      ops::set_attention_dropout(o, 0.3, gen, rows, H, L);
+      EXPECT_EQ(gen.offset(), whole_gen.offset()) << "the reservation is the global batch's";
+      EXPECT_EQ(o.dropout_first, uint64_t(first * H * L * L));
+      auto slice = [&](const Tensor& t) { return t.narrow0(first, rows).clone().to(device); };
+      const Result r = run(slice(q), slice(k), slice(v), slice(w), o);
+      parts.out.insert(parts.out.end(), r.out.begin(), r.out.end());
+      parts.gq.insert(parts.gq.end(), r.gq.begin(), r.gq.end());
+      parts.gk.insert(parts.gk.end(), r.gk.begin(), r.gk.end());
+      parts.gv.insert(parts.gv.end(), r.gv.begin(), r.gv.end());
+      if (!causal && first == 3) second_out = r.out;
+    }
+    EXPECT_EQ(parts.out, whole.out) << "causal " << causal;
+    EXPECT_EQ(parts.gq, whole.gq) << "causal " << causal;
+    EXPECT_EQ(parts.gk, whole.gk) << "causal " << causal;
+    EXPECT_EQ(parts.gv, whole.gv) << "causal " << causal;
+  }
+  // Without the window the second slice would draw the first rows' masks: the comparison above can fail.
+  AttentionOptions plain_o;
+  Generator plain(99, 40);
+  ops::set_attention_dropout(plain_o, 0.3, plain, 2, H, L);
+  auto tail = [&](const Tensor& t) { return t.narrow0(3, 2).clone().to(device); };
+  const std::vector<double> unkeyed = run(tail(q), tail(k), tail(v), tail(w), plain_o).out;
+  EXPECT_NE(unkeyed, second_out);
+}
+
+TEST(AttentionDropout, WindowedHalvesConcatenateToTheWholeBatch) {
+  expect_windowed_halves_match(Device::CPU, DType::F64, 8);
+  expect_windowed_halves_match(Device::CPU, DType::F32, 8);
+  Generator gen(1);
+  gen.set_window({6, 0, 4});
+  AttentionOptions o;
+  const std::string m = test::error_of([&] { ops::set_attention_dropout(o, 0.3, gen, 3, 2, 5); });
+  EXPECT_NE(m.find("attention: set_attention_dropout got B = 3 rows, not a multiple of the generator's batch window "
+                   "of 4 local rows"),
+            std::string::npos)
+      << m;
+}
+
+TEST(AttentionDropout, CudaWindowedHalvesConcatenateToTheWholeBatch) {
+  LRA_REQUIRE_CUDA();
+  expect_windowed_halves_match(Device::CUDA, DType::F32, 32);
+}
+
 // Dropout never makes a fully masked query anything but exact zeros, and keeps everything finite at
 // a high rate.
 TEST(AttentionDropout, FullyMaskedQueriesStayZeroAndHighRatesStayFinite) {

@@ -105,5 +105,88 @@ TEST(Dropout, CudaMaskIsIdenticalToCpu) {
   }
 }
 
+// A batch window keys the mask by global row: the full batch of 5 rows without a window equals the rows
+// [0, 3) and [3, 5) dropped by two windowed calls from the same generator state, forward and backward, for
+// untied masks and masks tied along a middle, the last and the batch dim (batch-shared). Every call
+// advances the generator alike. The sizes are odd (R = 7·6 = 42 mask values per row is not a multiple
+// of 4, so the second slice starts inside a Philox block).
+std::vector<float> windowed_rows(const Tensor& x, int tied, Device device, bool grad) {
+  const int64_t B = x.dim(0);
+  std::vector<float> out;
+  for (auto [first, rows] : {std::pair<int64_t, int64_t>{0, 3}, {3, B - 3}}) {
+    Generator gen(77, 5);
+    gen.set_window({B, first, rows});
+    Tensor part = x.narrow0(first, rows).clone().to(device);
+    part.requires_grad_();
+    Tensor y = ops::dropout(part, 0.3, gen, true, tied);
+    Generator whole(77, 5);
+    ops::dropout(x, 0.3, whole, true, tied);
+    EXPECT_EQ(gen.offset(), whole.offset()) << "the reservation is the global batch's";
+    if (grad) {
+      Tensor w = Tensor::ones(part.shape(), DType::F32, device);
+      y.backward(w);
+      y = part.grad();
+    }
+    std::vector<float> v = y.to_vector<float>();
+    out.insert(out.end(), v.begin(), v.end());
+  }
+  return out;
+}
+
+std::vector<float> whole_batch(const Tensor& x, int tied, bool grad) {
+  Generator gen(77, 5);
+  Tensor xx = x.clone();
+  xx.requires_grad_();
+  Tensor y = ops::dropout(xx, 0.3, gen, true, tied);
+  if (!grad) return y.to_vector<float>();
+  y.backward(Tensor::ones(x.shape(), DType::F32));
+  return xx.grad().to_vector<float>();
+}
+
+TEST(Dropout, WindowedHalvesConcatenateToTheWholeBatch) {
+  Generator data(6);
+  Tensor x = Tensor::empty({5, 7, 6}, DType::F32);
+  uniform_(x, data, 0.5, 1.5);
+  for (int tied : {ops::kNoTie, 1, -1, 0})
+    for (bool grad : {false, true}) {
+      const std::vector<float> whole = whole_batch(x, tied, grad), parts = windowed_rows(x, tied, Device::CPU, grad);
+      ASSERT_EQ(whole.size(), parts.size());
+      int64_t dropped = 0;
+      for (size_t i = 0; i < whole.size(); ++i) {
+        ASSERT_EQ(whole[i], parts[i]) << "tied " << tied << " grad " << grad << " element " << i;
+        dropped += whole[i] == 0.0f;
+      }
+      EXPECT_GT(dropped, 0) << "the test needs dropped elements in both halves to mean anything";
+    }
+  // Without a window the second slice would have drawn the first rows' mask: the test tells them apart.
+  Generator plain(77, 5);
+  std::vector<float> unkeyed = ops::dropout(x.narrow0(3, 2).clone(), 0.3, plain).to_vector<float>();
+  std::vector<float> whole = whole_batch(x, ops::kNoTie, false);
+  EXPECT_NE(unkeyed, std::vector<float>(whole.begin() + 3 * 42, whole.end()));
+}
+
+TEST(Dropout, WindowNeedsABatchLedTensor) {
+  Generator gen(1);
+  gen.set_window({6, 2, 2});
+  const std::string m = test::error_of([&] { ops::dropout(Tensor::ones({7}), 0.5, gen); });
+  EXPECT_NE(m.find("dropout: x float32[7] on cpu is not batch-led under the generator's batch window of 2 local rows"),
+            std::string::npos)
+      << m;
+}
+
+TEST(Dropout, CudaWindowedHalvesConcatenateToTheWholeBatch) {
+  LRA_REQUIRE_CUDA();
+  Generator data(6);
+  Tensor x = Tensor::empty({5, 7, 6}, DType::F32);
+  uniform_(x, data, 0.5, 1.5);
+  for (int tied : {ops::kNoTie, 1, -1, 0})
+    for (bool grad : {false, true}) {
+      const std::vector<float> whole = whole_batch(x, tied, grad), parts = windowed_rows(x, tied, Device::CUDA, grad);
+      ASSERT_EQ(whole.size(), parts.size());
+      for (size_t i = 0; i < whole.size(); ++i)
+        ASSERT_EQ(whole[i], parts[i]) << "tied " << tied << " grad " << grad << " element " << i;
+    }
+}
+
 }  // namespace
 }  // namespace lra

@@ -142,6 +142,54 @@ TEST(Denoise, TargetsAllScoresEveryNonPadPosition) {
   EXPECT_GT(kept, 0) << "uncorrupted positions are targets too";
 }
 
+// Corruption is keyed per row: a [5, L] batch corrupted at once equals rows [0, 3) and [3, 5) corrupted by
+// two windowed calls from the same generator state (so it does not depend on how ranks split the batch),
+// and every call reserves 2·L counters per row of the global batch. Exact k per row still holds.
+TEST(Denoise, WindowedHalvesConcatenateToTheWholeBatch) {
+  const int64_t B = 5, L = 97;
+  lra::Tensor ids = batch(B, L, 6);
+  lra::Generator whole_gen(8, 500);
+  lt::Denoised whole = lt::corrupt(ids, whole_gen);
+  EXPECT_EQ(whole_gen.offset(), 500u + uint64_t(B * lt::kDenoiseCountersPerPosition * L));
+  std::vector<int32_t> out, tg;
+  for (auto [first, rows] : {std::pair<int64_t, int64_t>{0, 3}, {3, 2}}) {
+    lra::Generator gen(8, 500);
+    gen.set_window({B, first, rows});
+    lt::Denoised part = lt::corrupt(ids.narrow0(first, rows).clone(), gen);
+    EXPECT_EQ(gen.offset(), whole_gen.offset()) << "the reservation is the global batch's";
+    const std::vector<int32_t> o = part.ids.to_vector<int32_t>(), t = part.targets.to_vector<int32_t>();
+    out.insert(out.end(), o.begin(), o.end());
+    tg.insert(tg.end(), t.begin(), t.end());
+  }
+  EXPECT_EQ(out, whole.ids.to_vector<int32_t>());
+  EXPECT_EQ(tg, whole.targets.to_vector<int32_t>());
+
+  // Per row: exactly round(0.3 n) targets, and row b is Generator(seed, base + b·2L) drawing corrupt_row.
+  const std::vector<int32_t> in = ids.to_vector<int32_t>();
+  for (int64_t b = 0; b < B; ++b) {
+    int64_t n = 0, scored = 0;
+    for (int64_t t = 0; t < L; ++t) {
+      n += in[size_t(b * L + t)] != 0;
+      scored += tg[size_t(b * L + t)] != lt::kDenoiseIgnore;
+    }
+    EXPECT_EQ(scored, std::llround(0.3 * double(n))) << "row " << b;
+    std::vector<int32_t> row_out(static_cast<size_t>(L)), row_tg(static_cast<size_t>(L));
+    lra::Generator row_gen(8, 500 + uint64_t(b * 2 * L));
+    lt::corrupt_row(in.data() + b * L, L, row_gen, {}, row_out.data(), row_tg.data());
+    EXPECT_EQ(row_out, std::vector<int32_t>(out.begin() + b * L, out.begin() + (b + 1) * L)) << "row " << b;
+  }
+
+  // The unwindowed second slice would be keyed by rows 0, 1: the comparison above can fail.
+  lra::Generator plain(8, 500);
+  EXPECT_NE(lt::corrupt(ids.narrow0(3, 2).clone(), plain).ids.to_vector<int32_t>(),
+            std::vector<int32_t>(out.begin() + 3 * L, out.end()));
+  // A window must match the call's rows.
+  lra::Generator bad(8, 500);
+  bad.set_window({B, 0, 3});
+  const std::string m = error_of([&] { lt::corrupt(ids, bad); });
+  EXPECT_NE(m.find("denoise: got 5 rows under a batch window of 3 local rows"), std::string::npos) << m;
+}
+
 TEST(Denoise, OptionsAndEdgeCases) {
   // An all-pad row, a one-token row (round(0.3) = 0), and rate 1 with no random ids.
   lra::Tensor ids = lra::Tensor::from_vector(std::vector<int32_t>{0, 0, 0, 0, 5, 0, 0, 0, 7, 8, 9, 10}, {3, 4});
