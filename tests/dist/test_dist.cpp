@@ -142,6 +142,32 @@ TEST_F(Dist, TwoRanksReproduceOneProcess) {
   EXPECT_EQ(records(two, "train").size(), 30u);
 }
 
+// Dropout (residual, feed-forward and attention weights) is keyed by the global example index: 2 ranks
+// draw the masks one process draws, so the equivalence holds with dropout on too.
+TEST_F(Dist, TwoRanksWithDropoutReproduceOneProcess) {
+  const std::string one = temp_dir("drop1"), two = temp_dir("drop2");
+  const std::string args = "--steps 15 --dropout 0.2 --mixer attention_dropout=0.2 --input-dropout 0.1 --out ";
+  ASSERT_EQ(listops(0, args + one).status, 0);
+  const Output b = listops(2, args + two);
+  ASSERT_EQ(b.status, 0) << b.output;
+  expect_same_losses(one, two);
+  EXPECT_LE(weight_excess(one + "/last.safetensors", two + "/last.safetensors"), 1e-5);
+}
+
+// Text with the denoising objective: the corruption is keyed by row too, and each rank's reconstruction
+// loss is weighted by its share of the global batch's scored positions.
+TEST_F(Dist, DenoisingReproducesOneProcess) {
+  const std::string one = temp_dir("den1"), two = temp_dir("den2");
+  const std::string args = " --generate --text-len 64 --steps 8 --batch 6 --eval-every 8 --eval-batches 2 --test-batches 2"
+                           " --log-every 1 --device cpu --width 16 --depth 1 --ffn 16 --mixer heads=2 --plot false"
+                           " --seed 3 --dropout 0.1 --denoise 0.5 --out ";
+  ASSERT_EQ(run(0, "text", args + one).status, 0);
+  const Output b = run(2, "text", args + two);
+  ASSERT_EQ(b.status, 0) << b.output;
+  expect_same_losses(one, two);
+  EXPECT_LE(weight_excess(one + "/last.safetensors", two + "/last.safetensors"), 1e-5);
+}
+
 // Slices of 7 and 8 rows (batch 15), an evaluation split whose last batch is 7 (3 + 4), and a training split
 // that is not a whole number of batches.
 TEST_F(Dist, OddSizesMatchOneProcess) {

@@ -325,8 +325,14 @@ bool Run::step(int64_t s) {
   }
   std::optional<tasks::Batch> b = loader_->next();
   LRA_CHECK(b.has_value(), "the training data ended early");
-  // Dropout and denoising draw from generators keyed by (seed, step): resuming needs no RNG state.
+  // Dropout and denoising draw from generators keyed by (seed, step): resuming needs no RNG state. The
+  // window keys every draw by the example's row in the global batch, so masks do not depend on the ranks.
   Generator dropout(c_.seed + 2, uint64_t(s) << 32), corrupt(c_.seed + 3, uint64_t(s) << 32);
+  if (shared) {
+    const BatchWindow window{b->global_rows, b->first_row, b->rows()};
+    dropout.set_window(window);
+    corrupt.set_window(window);
+  }
   opt_->zero_grad();
   StepLoss sl = training_loss(*model_, feed_, *b, c_, dropout, corrupt, &comm_);
   Tensor lg = sl.logits, loss = sl.loss;
