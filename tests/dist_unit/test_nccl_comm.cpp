@@ -11,6 +11,7 @@
 #include <memory>
 #include <vector>
 
+#include "engine/dist/init.h"
 #include "engine/dist/reducer.h"
 #include "engine/optim.h"
 #include "tests/dist_unit/mlp.h"
@@ -112,6 +113,20 @@ TEST(NcclComm, WorldOneCollectivesAreTheIdentity) {
   const std::string e = test::error_of([&] { comm->all_reduce_sum(bad); });
   EXPECT_NE(e.find("float32 or float64 tensors only"), std::string::npos) << e;
   EXPECT_NE(test::error_of([&] { comm->broadcast(f, 1); }).find("root 1 outside [0, 1)"), std::string::npos);
+}
+
+TEST(NcclComm, InitChoosesItForACudaRunAndTheReducerOverlaps) {
+  LRA_REQUIRE_NCCL();
+  dist::InitOptions o;
+  o.cuda = true;  // backend "auto"
+  std::unique_ptr<dist::Comm> comm = dist::init(dist::Launch{}, o);
+  EXPECT_STREQ(comm->backend(), "nccl");
+  test::Mlp m(4, 8, 2);
+  m.to(Device::CUDA);
+  optim::AdamW opt(m.named_parameters(), {});
+  dist::GradReducer r(opt, *comm, 64);
+  EXPECT_TRUE(r.overlapped());
+  EXPECT_EQ(r.bucket_count(), 4);  // w1 (128 B), b1, w2 (64 B), b2: w2 and b2 would exceed 64 B together
 }
 
 TEST(NcclComm, BucketedReductionLeavesGradientsBitIdentical) {
