@@ -10,6 +10,7 @@ namespace lra::autograd {
 namespace {
 thread_local bool g_enabled = true;
 thread_local RecordObserver* g_observer = nullptr;
+thread_local LeafReadyHook* g_leaf_hook = nullptr;
 std::atomic<uint64_t> g_seq{0};
 }  // namespace
 
@@ -51,6 +52,12 @@ RecordObserver* set_record_observer(RecordObserver* observer) {
   return previous;
 }
 
+LeafReadyHook* set_leaf_ready_hook(LeafReadyHook* hook) {
+  LeafReadyHook* previous = g_leaf_hook;
+  g_leaf_hook = hook;
+  return previous;
+}
+
 namespace {
 
 // A gradient being summed for one node's output; `owned` says whether we may add into it in place
@@ -87,9 +94,11 @@ void backward(const Tensor& root, const Tensor& grad_root) {
   LRA_CHECK(root.shape() == grad_root.shape(), "backward: gradient ", grad_root.describe(), " does not match ",
             root.describe());
   NoGrad no_grad;
+  LeafReadyHook* const hook = g_leaf_hook;
   if (!root.grad_fn()) {
     LRA_CHECK(root.requires_grad(), "backward() on a tensor that does not require grad and has no history");
     accumulate_leaf(root, grad_root);
+    if (hook) (*hook)(root);
     return;
   }
   // Collect the reachable nodes.
@@ -110,11 +119,27 @@ void backward(const Tensor& root, const Tensor& grad_root) {
   }
   std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a->seq > b->seq; });
 
+  // With a leaf-ready hook: the number of edges from reachable nodes into each leaf (a leaf used twice
+  // by one node counts twice). Each edge is crossed once below, whether or not a gradient flows along
+  // it; the leaf is final when its count reaches zero.
+  std::unordered_map<TensorImpl*, int> leaf_edges;
+  if (hook)
+    for (const std::shared_ptr<Node>& n : order)
+      for (const Tensor& in : n->inputs)
+        if (in.defined() && !in.grad_fn() && in.requires_grad()) ++leaf_edges[in.impl()];
+  auto cross_leaf_edges = [&](const Node& n) {
+    for (const Tensor& in : n.inputs)
+      if (in.defined() && !in.grad_fn() && in.requires_grad() && --leaf_edges[in.impl()] == 0) (*hook)(in);
+  };
+
   std::unordered_map<Node*, Pending> pending;
   pending[order.front().get()] = {grad_root, false};
   for (const std::shared_ptr<Node>& n : order) {
     auto it = pending.find(n.get());
-    if (it == pending.end()) continue;  // nothing flowed into this node
+    if (it == pending.end()) {  // nothing flowed into this node
+      if (hook) cross_leaf_edges(*n);
+      continue;
+    }
     Tensor g = it->second.grad;
     pending.erase(it);
     std::vector<Tensor> grads = n->backward(g);
@@ -130,6 +155,7 @@ void backward(const Tensor& root, const Tensor& grad_root) {
       else if (in.requires_grad())
         accumulate_leaf(in, grads[i]);
     }
+    if (hook) cross_leaf_edges(*n);
     // Release what the node saved; the graph is consumed.
     n->backward = nullptr;
     n->inputs.clear();

@@ -64,6 +64,19 @@ void record(const Tensor& out, const char* name, const std::vector<Tensor>& inpu
 using RecordObserver = std::function<void(const char* name)>;
 RecordObserver* set_record_observer(RecordObserver* observer);
 
+// Data-parallel gradient buckets (engine/dist/reducer.h): `hook` (nullptr: none) is called by this
+// thread's backward() once per leaf (parameter) as soon as the leaf's gradient is final, i.e. right
+// after the last contribution from the reachable graph has been added into leaf.grad(). A leaf is
+// reported when it is an input of a node the backward reaches, even when every contribution turned out
+// undefined (its grad is then final as it stands); leaves the backward does not reach are never
+// reported (the caller treats them as ready at the end). Order: the order in which backward() runs the
+// nodes (decreasing sequence number), and within one node its inputs' order. When the root itself is a
+// leaf it is reported after its gradient is added. Returns the hook it replaces. When unset, backward()
+// pays one pointer test. On the GPU "final" means "every kernel producing it is queued on the compute
+// stream": a consumer on another stream must order itself after that stream (NcclComm does).
+using LeafReadyHook = std::function<void(const Tensor& leaf)>;
+LeafReadyHook* set_leaf_ready_hook(LeafReadyHook* hook);
+
 void backward(const Tensor& root, const Tensor& grad_root);
 
 }  // namespace lra::autograd

@@ -1,5 +1,7 @@
 #include "engine/device.h"
 
+#include <mutex>
+
 #include "engine/base.h"
 
 #if LRA_WITH_CUDA
@@ -62,13 +64,25 @@ const char* cufft_error_string(cufftResult r) {
 }
 
 namespace {
+// The device index and whether the context (which fixes it) exists, under one mutex so that
+// set_device_index and the context's creation cannot interleave.
+std::mutex g_device_mutex;
+int g_device_index = 0;
+bool g_context_made = false;
+
 struct Context {
   cudaStream_t stream = nullptr;
   cudaDeviceProp props{};
+  int index = 0;
   Context() {
     LRA_CHECK(cuda_available(), "the CUDA backend was used, but no GPU is usable: ", probe().why);
-    LRA_CUDA_CHECK(cudaSetDevice(0));
-    LRA_CUDA_CHECK(cudaGetDeviceProperties(&props, 0));
+    {
+      std::lock_guard<std::mutex> lock(g_device_mutex);
+      index = g_device_index;
+      g_context_made = true;
+    }
+    LRA_CUDA_CHECK(cudaSetDevice(index));
+    LRA_CUDA_CHECK(cudaGetDeviceProperties(&props, index));
     LRA_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
   }
   // Deliberately never destroyed: handles torn down during static destruction race the driver's own
@@ -83,6 +97,22 @@ Context& context() {
 cudaStream_t stream() { return context().stream; }
 const cudaDeviceProp& properties() { return context().props; }
 
+void set_device_index(int index) {
+  LRA_CHECK(index >= 0, "cuda::set_device_index(", index, "): the device index must be >= 0");
+  std::lock_guard<std::mutex> lock(g_device_mutex);
+  LRA_CHECK(!g_context_made || index == g_device_index, "cuda::set_device_index(", index,
+            "): the CUDA context already exists on device ", g_device_index,
+            "; choose the device before the first CUDA use (before building the model or any CUDA tensor)");
+  LRA_CHECK(!cuda_available() || index < probe().count, "cuda::set_device_index(", index, "): this machine has ",
+            probe().count, " GPU(s), indices 0..", probe().count - 1);
+  g_device_index = index;
+}
+
+int device_index() {
+  std::lock_guard<std::mutex> lock(g_device_mutex);
+  return g_device_index;
+}
+
 }  // namespace cuda
 
 void synchronize() {
@@ -90,6 +120,7 @@ void synchronize() {
 }
 
 std::string cuda_device_name() { return cuda_available() ? cuda::properties().name : "none"; }
+int cuda_device_count() { return probe().count; }
 
 void set_allow_tf32(bool on) { g_tf32 = on; }
 bool allow_tf32() { return g_tf32; }
@@ -98,6 +129,13 @@ bool allow_tf32() { return g_tf32; }
 
 bool cuda_available() { return false; }
 std::string cuda_device_name() { return "none"; }
+int cuda_device_count() { return 0; }
+namespace cuda {
+void set_device_index(int index) {
+  LRA_CHECK(index >= 0, "cuda::set_device_index(", index, "): the device index must be >= 0");
+}
+int device_index() { return 0; }
+}  // namespace cuda
 void synchronize() {}
 void set_allow_tf32(bool) {}
 bool allow_tf32() { return false; }

@@ -71,6 +71,20 @@ class Comm {
   // Ends every rank of the job now (MPI_Abort); for the error path, where the other ranks may be
   // waiting inside a collective and would never return.
   [[noreturn]] virtual void abort(int code) = 0;
+
+  // Overlapped reductions (GradReducer's gradient buckets; engine/dist/reducer.h). overlaps() says
+  // whether all_reduce_sum_start returns before the reduction is done, so that starting buckets during
+  // the backward buys anything (NcclComm: queued on its own stream). all_reduce_sum_start(t) starts an
+  // in-place sum over ranks of a contiguous float tensor that must stay alive and untouched until
+  // all_reduce_wait(); all_reduce_wait() orders the caller (on the GPU: the compute stream) after every
+  // reduction started so far. Every rank must start the same reductions in the same order. The defaults
+  // are the blocking all_reduce_sum and nothing to wait for.
+  virtual bool overlaps() const { return false; }
+  virtual void all_reduce_sum_start(Tensor& t) { all_reduce_sum(t); }
+  virtual void all_reduce_wait() {}
+  // A failure the communicator noticed on its own (NCCL's asynchronous errors: a peer that died, a
+  // network error), as a readable message; empty when all is well. Cheap: for a watchdog to poll.
+  virtual std::string async_error() { return ""; }
 };
 
 class SingleComm final : public Comm {
