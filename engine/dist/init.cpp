@@ -29,7 +29,9 @@ std::unique_ptr<Comm> init(const Launch& l, const InitOptions& o) {
   LRA_CHECK(!nccl || o.cuda, "--dist-backend nccl carries GPU tensors; this run's device is the CPU (use mpi)");
   LRA_CHECK(!nccl || built_with_nccl(), "--dist-backend nccl: this binary was built without NCCL (a CUDA build "
                                         "finds it beside the toolkit; -DLRA_NCCL=ON makes it required)");
-  if (l.world == 1 && !nccl) return std::make_unique<SingleComm>();
+  // One process needs no collective: only an explicit --dist-backend nccl runs NCCL against itself (the
+  // single-GPU test of that path).
+  if (l.world == 1 && o.backend != "nccl") return std::make_unique<SingleComm>();
   std::unique_ptr<Comm> host;
 #ifdef LRA_WITH_MPI
   if (l.world > 1) host = make_mpi_comm(l);

@@ -19,7 +19,8 @@ struct InitOptions {
 // World 1 with no launcher: a SingleComm (MPI is never initialised). World > 1: MpiComm or NcclComm;
 // errors, each naming what to do: a multi-rank launch of a binary built without MPI; MPI reporting a
 // world size other than the launcher's (e.g. srun without --mpi=pmix starts N singletons); nccl asked
-// for a CPU run or a build without NCCL. A NCCL run of world 1 needs no MPI.
+// for a CPU run or a build without NCCL. World 1 is a SingleComm unless nccl is asked for by name: then NCCL
+// runs against itself, without MPI (how a single-GPU machine tests that path).
 std::unique_ptr<Comm> init(const Launch& launch, const InitOptions& options);
 
 }  // namespace lra::dist

@@ -92,4 +92,13 @@ void WatchedComm::all_reduce_max_checked(int64_t* values, int64_t n, double time
   inner_->all_reduce_max_checked(values, n, timeout_s, where);
 }
 
+void WatchedComm::all_reduce_sum_start(Tensor& t) {
+  Armed a(*this, "starting a gradient bucket's all-reduce");
+  inner_->all_reduce_sum_start(t);
+}
+void WatchedComm::all_reduce_wait() {
+  Armed a(*this, "waiting for the gradient buckets");
+  inner_->all_reduce_wait();
+}
+
 }  // namespace lra::dist

@@ -45,6 +45,10 @@ class WatchedComm final : public Comm {
   void broadcast(std::string& s, int root) override;
   void barrier() override;
   void all_reduce_max_checked(int64_t* values, int64_t n, double timeout_s, const std::string& where) override;
+  bool overlaps() const override { return inner_->overlaps(); }
+  void all_reduce_sum_start(Tensor& t) override;
+  void all_reduce_wait() override;
+  std::string async_error() override { return inner_->async_error(); }
   [[noreturn]] void abort(int code) override {
     inner_->abort(code);
     std::_Exit(code);  // not reached: every communicator's abort ends the process

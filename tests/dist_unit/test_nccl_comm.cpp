@@ -118,7 +118,9 @@ TEST(NcclComm, WorldOneCollectivesAreTheIdentity) {
 TEST(NcclComm, InitChoosesItForACudaRunAndTheReducerOverlaps) {
   LRA_REQUIRE_NCCL();
   dist::InitOptions o;
-  o.cuda = true;  // backend "auto"
+  o.cuda = true;  // backend "auto": one process needs no communicator
+  EXPECT_STREQ(dist::init(dist::Launch{}, o)->backend(), "single");
+  o.backend = "nccl";  // asked for by name, NCCL runs against itself
   std::unique_ptr<dist::Comm> comm = dist::init(dist::Launch{}, o);
   EXPECT_STREQ(comm->backend(), "nccl");
   test::Mlp m(4, 8, 2);

@@ -117,6 +117,8 @@ int run_main(const tasks::TaskDescriptor& task, int argc, char** argv) {
   dist::Launch launch;
   try {
     launch = dist::detect_launch();
+    // One GPU per rank: chosen before anything touches CUDA.
+    if (launch.world > 1 && cuda_device_count() > 0) cuda::set_device_index(launch.local_rank % cuda_device_count());
     dist::InitOptions io;
     io.backend = c.dist_backend;
     io.cuda = parse_device(c.device) == Device::CUDA;
