@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -57,7 +58,7 @@ int main(int argc, char** argv) {
     if (!json_path.empty() && comm.rank() == 0) json.open(json_path);
     std::stringstream list(sizes_text);
     for (std::string item; std::getline(list, item, ',');) {
-      const int64_t P = int64_t(std::stod(item) * 1e6);
+      const int64_t P = std::llround(std::stod(item) * 1e6);
       LRA_CHECK(P > 0, "--sizes: '", item, "' is not a positive number of millions");
       // A one-parameter "model" of P floats: the flat buffers the trainer reduces.
       Tensor w = Tensor::zeros({P}, DType::F32, device);
