@@ -13,6 +13,7 @@
 
 #include "engine/autograd.h"
 #include "engine/device.h"
+#include "engine/dist/watchdog.h"
 #include "engine/io.h"
 #include "ops/loss/loss.h"
 #include "tasks/common/denoise.h"
@@ -45,7 +46,9 @@ tasks::Dataset load_data(const tasks::TaskDescriptor& task, const TrainConfig& c
   // (a shared file system across nodes; see docs/distributed.md).
   std::optional<tasks::Dataset> data;
   if (comm.rank() == 0) data = task.generate(c.data, scratch, c.seed);
-  comm.barrier();
+  // Generating Path-X takes longer than any dist_timeout: this one wait is not watched.
+  auto* watched = dynamic_cast<dist::WatchedComm*>(&comm);
+  (watched ? watched->inner() : comm).barrier();
   return comm.rank() == 0 ? std::move(*data) : task.load_generated(c.data, scratch);
 }
 

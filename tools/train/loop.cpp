@@ -214,7 +214,7 @@ void Run::resume() {
       j["step"] = std::to_string(ci.step);
       state = j.dump();
     }
-    // A missing checkpoint is an error on rank 0; the others learn it from the empty state.
+    // A missing or bad checkpoint is an error on rank 0, whose abort ends the others.
     if (comm_.world() > 1) {
       comm_.broadcast(state, 0);
       LRA_CHECK(!state.empty(), "--resume: rank 0 could not load ", last_path_);
