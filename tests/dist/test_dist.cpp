@@ -304,8 +304,11 @@ TEST_F(Dist, Sigusr1StopsEveryRankWithACheckpoint) {
                           "OMPI_MCA_btl_vader_single_copy_mechanism=none OMP_NUM_THREADS=1 " +
                           std::string(LRA_MPIEXEC) + " -np 2 --oversubscribe --bind-to none " + binary("listops") +
                           kSmall + " --steps 1000000 --eval-every 1000000 --out " + dir;
-  const Output r = lra::test::run_command("timeout -s KILL 120 bash -c '" + cmd +
-                                          " & pid=$!; sleep 5; kill -USR1 $pid; wait $pid'");
+  // The signal is sent once step 1 is logged (the handler is installed by then: before it, SIGUSR1's
+  // default action would end the process), however slow a loaded machine starts the job.
+  const Output r = lra::test::run_command(
+      "timeout -s KILL 120 bash -c '" + cmd + " & pid=$!; until grep -qs train " + dir +
+      "/metrics.jsonl; do sleep 0.2; done; sleep 1; kill -USR1 $pid; wait $pid'");
   EXPECT_EQ(r.status, 130) << r.output;
   EXPECT_NE(r.output.find("interrupted (SIGUSR1)"), std::string::npos) << r.output;
   EXPECT_TRUE(fs::exists(dir + "/last.safetensors"));
