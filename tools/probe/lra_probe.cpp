@@ -1,0 +1,134 @@
+// lra-probe: pictures and numbers that show what each mixer does, computed from the running code
+// (docs/probes.md). Commands:
+//   pattern   the token-mixing map |∂y_i/∂x_j| of one mixer layer (tools/probe/pattern.h), written as
+//             DIR/pattern-<model>.json and drawn as DIR/pattern-<model>.png by tools/probe/plot_pattern.py
+//
+// Settings precedence for `pattern`: the checkpoint's stored run configuration (model, width, [mixer]),
+// then --config FILE.toml, then the flags given on the command line.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "engine/base.h"
+#include "models/mixer.h"
+#include "tools/probe/pattern.h"
+
+#ifndef LRA_PYTHON
+#define LRA_PYTHON "/usr/bin/python3"
+#endif
+
+namespace {
+
+using namespace lra;
+
+struct PatternArgs {
+  probe::PatternSettings s;
+  std::string config;
+  std::vector<std::string> mixer;  // key=value
+  std::string out;
+  bool no_plot = false;
+};
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path);
+  LRA_CHECK(f.good(), "--config: cannot read ", path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// Draws `json` into `png` with plot_pattern.py; false (with a note) when python or matplotlib is missing.
+bool plot(const std::string& json, const std::string& png) {
+  const std::string script = std::string(LRA_SOURCE_DIR) + "/tools/probe/plot_pattern.py";
+  const std::string command = str("'", LRA_PYTHON, "' '", script, "' '", json, "' '", png, "'");
+  if (std::system(command.c_str()) != 0) {
+    std::printf("note: %s not drawn (needs python3-matplotlib; scripts/setup.sh installs it): %s\n", png.c_str(),
+                command.c_str());
+    return false;
+  }
+  return true;
+}
+
+int run_pattern(PatternArgs& a, const CLI::App& app) {
+  // Start from the checkpoint's run configuration and the --config file; flags given explicitly win.
+  probe::PatternSettings s;
+  if (!a.s.checkpoint.empty()) {
+    const std::string stored = probe::checkpoint_config(a.s.checkpoint);
+    if (!stored.empty()) probe::apply_config_toml(s, stored, a.s.checkpoint + " (stored config)");
+  }
+  if (!a.config.empty()) probe::apply_config_toml(s, read_file(a.config), a.config);
+  if (app.count("--model") || s.model.empty()) s.model = a.s.model;
+  LRA_CHECK(!s.model.empty(), "pattern: --model is required (or a --config / --checkpoint that names one)");
+  if (app.count("--width") || (a.config.empty() && a.s.checkpoint.empty())) s.width = a.s.width;
+  for (const std::string& kv : a.mixer) {
+    const auto eq = kv.find('=');
+    LRA_CHECK(eq != std::string::npos && eq > 0, "--mixer takes key=value, got '", kv, "'");
+    s.mixer[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  s.length = a.s.length;
+  s.max_len = a.s.max_len;
+  s.inputs = a.s.inputs;
+  s.seed = a.s.seed;
+  s.checkpoint = a.s.checkpoint;
+  s.layer = a.s.layer;
+
+  const probe::PatternMap m = probe::token_mixing_map(s);
+  std::filesystem::create_directories(a.out);
+  const std::string json = a.out + "/pattern-" + s.model + ".json";
+  {
+    std::ofstream f(json);
+    f << probe::pattern_json(m) << "\n";
+    LRA_CHECK(f.good(), "cannot write ", json);
+  }
+  std::printf("pattern %s: L %lld, width %d, %d input(s), %s -> %s\n", s.model.c_str(), (long long)m.L, s.width,
+              s.inputs, m.weights.c_str(), json.c_str());
+  if (!a.no_plot) {
+    const std::string png = a.out + "/pattern-" + s.model + ".png";
+    if (plot(json, png)) std::printf("drew %s\n", png.c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"lra-probe: see what each mixer does, computed from the running code (docs/probes.md)."};
+  app.require_subcommand(1);
+
+  PatternArgs pa;
+  CLI::App* pat = app.add_subcommand(
+      "pattern",
+      "the token-mixing map M[i][j] = mean |d(sum_c y[i,c]) / dx[j,:]| of one mixer layer (engine autograd), "
+      "as DIR/pattern-<model>.json and a log-scale heat map DIR/pattern-<model>.png");
+  std::string names;
+  for (const auto& e : models::mixers()) names += (names.empty() ? "" : ", ") + e.name;
+  pat->add_option("--model", pa.s.model, "registered mixer: " + names);
+  pat->add_option("--config", pa.config, "TOML file whose model, width and [mixer] table are used (a configs/ file)");
+  pat->add_option("--mixer", pa.mixer, "a mixer setting key=value (repeatable)");
+  pat->add_option("--length", pa.s.length, "L, the sequence length probed")->capture_default_str();
+  pat->add_option("--max-len", pa.s.max_len, "L the mixer is built for (0: --length; a checkpoint's max_len)")
+      ->capture_default_str();
+  pat->add_option("--width", pa.s.width, "D, the model width")->capture_default_str();
+  pat->add_option("--inputs", pa.s.inputs, "random N(0, 1) inputs averaged over")->capture_default_str();
+  pat->add_option("--seed", pa.s.seed, "inputs from this seed, random weights from seed + 1")->capture_default_str();
+  pat->add_option("--checkpoint", pa.s.checkpoint, "an lra-<task> checkpoint: the mixer's weights come from it");
+  pat->add_option("--layer", pa.s.layer, "the block whose mixer is probed (blocks.<layer>.mixer)")
+      ->capture_default_str();
+  pat->add_option("--out", pa.out, "output folder")->required();
+  pat->add_flag("--no-plot", pa.no_plot, "write the JSON only");
+
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (pat->parsed()) return run_pattern(pa, *pat);
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "lra-probe: error: %s\n", e.what());
+    return 1;
+  }
+}
