@@ -233,6 +233,29 @@ TEST(ProbePattern, DenseMixersHaveNoZeros) {
   EXPECT_FALSE(check_support(probe("local", {{"block", "16"}}), all).exact()) << "the density check passes local";
 }
 
+TEST(ProbePattern, SinkhornStridedGroupsAddTheirLocalPath) {
+  // variant = lra: output i reaches every input through the sorted branch (sums of contiguous blocks, seen
+  // by every query: the map is dense, DenseMixersHaveNoZeros), and the inputs of its own strided group
+  // (j ≡ i mod nb) once more through the local branch, so those entries are larger on average (measured
+  // 1.37× at L 64, block 8, nb 8; the transformer's, with no such path, about 1×).
+  const int L = 64, C = 8, nb = L / C;
+  auto group_ratio = [&](const PatternMap& m) {
+    double same = 0, other = 0;
+    int64_t ns = 0, no = 0;
+    for (int64_t i = 0; i < m.L; ++i)
+      for (int64_t j = 0; j < m.L; ++j) {
+        if (i == j) continue;
+        if (i % nb == j % nb) same += m.at(i, j), ++ns;
+        else other += m.at(i, j), ++no;
+      }
+    return (same / double(ns)) / (other / double(no));
+  };
+  const double ratio = group_ratio(probe("sinkhorn", {{"block", std::to_string(C)}}, L));
+  EXPECT_GT(ratio, 1.15) << "sinkhorn: own strided group / other entries";
+  const double t = group_ratio(transformer_map());
+  EXPECT_LT(t, 1.15) << "the group check passes the transformer";
+}
+
 TEST(ProbePattern, ReformerRowsSeeTwoChunksOfTheirSortedBuckets) {
   // What holds exactly in the engine's LSH attention: for one input, each query attends to its chunk and
   // the previous one of the bucket-sorted sequence, C = Lp / n_buckets rows each, so with one head, one
