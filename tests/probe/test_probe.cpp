@@ -190,9 +190,9 @@ void expect_causal_decaying(const PatternMap& m, double factor, const std::strin
 
 TEST(ProbePattern, S4DAndS4AreCausalAndDecay) {
   // Both are causal by default (bidirectional = false). S4D-Lin's modes decay as exp(−dt·l/2): with dt in
-  // [0.05, 0.2] (default [0.001, 0.1]) that shows within L = 64 (measured near/far about 5). S4's HiPPO-LegS
+  // [0.05, 0.2] (default [0.001, 0.1]) that shows within L = 64 (measured near/far 4.6). S4's HiPPO-LegS
   // kernel at initialisation decays slowly (polynomially: LegS remembers the whole history), so it gets
-  // larger steps, dt in [0.5, 1], and a smaller factor (measured near/far about 2.5).
+  // larger steps, dt in [0.5, 1], and a smaller factor (measured near/far 2.5).
   expect_causal_decaying(probe("s4d", {{"dt_min", "0.05"}, {"dt_max", "0.2"}}), 3.0, "s4d");
   expect_causal_decaying(probe("s4", {{"dt_min", "0.5"}, {"dt_max", "1.0"}}), 1.5, "s4");
   // Bidirectional: the anti-causal kernel fills the upper triangle, which the causality check sees; the
