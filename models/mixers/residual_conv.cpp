@@ -93,7 +93,9 @@ class ResidualConvMixer : public Mixer {
     if (full_) {
       const FullKernels k = full_kernels(L);
       std::vector<MixerKernel> out{mixer_kernel("causal", false, 0, k.causal)};
-      if (k.anti.defined() && k.anti.dim(1) > 1)  // its last tap is fftconv's zero padding (lag Lk)
+      // The anti-causal row's last column (lag Lk) never reaches an output: fftconv's zero pad, or a tap
+      // beyond L − 1.
+      if (k.anti.defined() && k.anti.dim(1) > 1)
         out.push_back(mixer_kernel("anti-causal", true, 1, ops::slice(k.anti, 1, 0, k.anti.dim(1) - 1)));
       return out;
     }
@@ -104,7 +106,7 @@ class ResidualConvMixer : public Mixer {
     for (int64_t k = half_; k >= 0; --k) causal.push_back(ops::slice(w, 1, k, k + 1));
     std::vector<MixerKernel> out{mixer_kernel("causal", false, 0, causal.size() == 1 ? causal[0] : ops::concat(causal, 1))};
     if (half_ > 0) out.push_back(mixer_kernel("anti-causal", true, 1, ops::slice(w, 1, half_ + 1, K)));
-    (void)L;
+    (void)L;  // the dense filter is the same at every length
     return out;
   }
 
