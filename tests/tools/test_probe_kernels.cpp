@@ -8,7 +8,7 @@
 // its gated attention, so its check is the shape and lag contract only.
 // Then: the decay fit recovers a known rate, the total variation of a constant is 0 and of an alternating
 // kernel near 2, a mixer without kernels is a readable error naming it, and lra-probe-kernels on a
-// checkpoint of a 3-step lra-listops --model s4d run writes one JSON entry per layer.
+// checkpoint of a 3-step lra-listops --model s4d run writes one JSON entry per layer and the picture.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -102,10 +102,12 @@ void expect_close(const Tensor& got, const Tensor& want, double tol, const std::
 }
 
 // s4d, s4 and sgconv share the tail GLU(Linear_H→2H(GELU(K * u + D ⊙ u))) (dropout off in eval).
-void check_ssm_like(const std::string& name, const std::map<std::string, std::string>& options, int64_t L) {
-  SCOPED_TRACE(name);
+// max_len > L: a shorter input than the model was built for (S4 truncates its max_len kernel to L).
+void check_ssm_like(const std::string& name, const std::map<std::string, std::string>& options, int64_t L,
+                    int64_t max_len) {
+  SCOPED_TRACE(name + " L " + std::to_string(L) + " max_len " + std::to_string(max_len));
   const int64_t H = 6;
-  auto m = make_mixer(name, int(H), int(L), options);
+  auto m = make_mixer(name, int(H), int(max_len), options);
   const Tensor x = random_input(L, H, 11);
   Generator g(1);
   const Tensor y = m->forward(x, Tensor(), g);
@@ -125,18 +127,21 @@ void check_ssm_like(const std::string& name, const std::map<std::string, std::st
 }
 
 TEST(ProbeKernels, S4DKernelIsTheOneForwardApplies) {
-  check_ssm_like("s4d", {{"ssm_n", "8"}}, 37);
-  check_ssm_like("s4d", {{"ssm_n", "8"}, {"bidirectional", "true"}, {"disc", "bilinear"}}, 37);
+  check_ssm_like("s4d", {{"ssm_n", "8"}}, 37, 37);
+  check_ssm_like("s4d", {{"ssm_n", "8"}, {"bidirectional", "true"}, {"disc", "bilinear"}}, 37, 37);
+  check_ssm_like("s4d", {{"ssm_n", "8"}}, 19, 37);
 }
 
 TEST(ProbeKernels, S4KernelIsTheOneForwardApplies) {
-  check_ssm_like("s4", {{"ssm_n", "8"}}, 32);
-  check_ssm_like("s4", {{"ssm_n", "8"}, {"bidirectional", "true"}}, 32);
+  check_ssm_like("s4", {{"ssm_n", "8"}}, 32, 32);
+  check_ssm_like("s4", {{"ssm_n", "8"}, {"bidirectional", "true"}}, 32, 32);
+  check_ssm_like("s4", {{"ssm_n", "8"}, {"bidirectional", "true"}}, 21, 32);
 }
 
 TEST(ProbeKernels, SGConvKernelIsTheOneForwardApplies) {
-  check_ssm_like("sgconv", {{"kernel_dim", "4"}}, 29);
-  check_ssm_like("sgconv", {{"kernel_dim", "4"}, {"bidirectional", "true"}}, 29);
+  check_ssm_like("sgconv", {{"kernel_dim", "4"}}, 29, 29);
+  check_ssm_like("sgconv", {{"kernel_dim", "4"}, {"bidirectional", "true"}}, 29, 29);
+  check_ssm_like("sgconv", {{"kernel_dim", "4"}, {"bidirectional", "true"}}, 11, 29);
 }
 
 // residual_conv, kernel_size 0: Linear_H→D(ReLU(Linear_D→H(K * u))) with the depthwise kernel.
@@ -306,6 +311,15 @@ TEST(ProbeKernels, EndToEndOnAListopsCheckpoint) {
     EXPECT_EQ(l["kernels"][0]["median"].size(), j["length"].get<size_t>());
     EXPECT_TRUE(l["kernels"][0]["tv"].is_number());
   }
+  // The picture (tools/probe/plot_kernels.py with matplotlib, as the trainer's curves.png needs).
+  const auto plotted = lra::test::run_command(bin + "lra-probe-kernels --checkpoint " +
+                                              (dir / "run" / "last.safetensors").string() + " --out " +
+                                              (dir / "plot").string());
+  ASSERT_EQ(plotted.status, 0) << plotted.output;
+  std::ifstream png(dir / "plot" / "kernels.png", std::ios::binary);
+  char magic[4] = {};
+  png.read(magic, 4);
+  EXPECT_EQ(std::string(magic + 1, 3), "PNG") << plotted.output;
   const auto missing = lra::test::run_command(bin + "lra-probe-kernels --checkpoint " + (dir / "none").string() +
                                               " --out " + (dir / "probe").string());
   EXPECT_NE(missing.status, 0);
