@@ -181,7 +181,13 @@ std::unique_ptr<models::LraModel> load_checkpoint_model(const std::string& check
   const models::ModelConfig mc = train::model_config(task, run, &info);
   Generator init(run.seed);
   auto model = std::make_unique<models::LraModel>(mc, init);
-  io::load_checkpoint(checkpoint, *model, nullptr, nullptr);
+  try {
+    io::load_checkpoint(checkpoint, *model, nullptr, nullptr);
+  } catch (const Error& e) {
+    // The usual cause: data that gives another vocabulary or length than the run's.
+    throw Error(str(e.what(), "\n(the model is rebuilt from ", data_dir.empty() ? "regenerated --generate data" : data_dir,
+                    "; a run trained on --data DIR needs the same --data DIR here)"));
+  }
   model->eval();
   return model;
 }
