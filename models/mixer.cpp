@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "engine/settings.h"
+#include "ops/elementwise/elementwise.h"
 
 namespace lra::models {
 
@@ -91,6 +92,16 @@ const MixerEntry& find_mixer(const std::string& name) {
     known += (known.empty() ? "" : ", ") + e.name;
   }
   fail(str("model: unknown model '", name, "' (registered: ", known, ")"));
+}
+
+}  // namespace lra::models
+
+namespace lra::models {
+
+MixerKernel mixer_kernel(std::string name, bool anti, int64_t first_lag, const Tensor& taps) {
+  LRA_CHECK(taps.ndim() == 2, "mixer_kernel: ", name, " taps must be [rows, n], got ", taps.describe());
+  Tensor t = taps.dtype() == DType::F32 ? taps : ops::cast(taps, DType::F32);
+  return MixerKernel{std::move(name), anti, first_lag, t.to(Device::CPU)};
 }
 
 }  // namespace lra::models

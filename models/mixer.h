@@ -80,6 +80,18 @@ class MixerOptions {
   std::vector<OptionInfo> declared_;
 };
 
+// One materialised convolution kernel of a mixer, for the kernels probe (tools/probe/kernels.h).
+// taps [rows, n] float32 on the CPU: column j is the weight the mixer applies to the input at distance
+// first_lag + j from the output position, before it (causal: input t − first_lag − j feeds output t) or
+// after it (anti-causal: input t + first_lag + j). Rows are the mixer's channels (or, for a dense
+// convolution, its input·output channel pairs).
+struct MixerKernel {
+  std::string name;       // "causal", "anti-causal", "ema causal", ...
+  bool anti = false;      // the taps look ahead (anti-causal)
+  int64_t first_lag = 0;  // distance of column 0 (S4's anti-causal kernel starts at lag 1, MEGA's at 0)
+  Tensor taps;            // [rows, n]
+};
+
 class Mixer : public nn::Module {
  public:
   // x [B, L, D]; key_mask [B, L] int32 (1 = real token) or undefined; gen supplies dropout masks.
@@ -95,7 +107,24 @@ class Mixer : public nn::Module {
     (void)residual, (void)x, (void)key_mask, (void)gen;
     throw Error("mixer: forward_residual called on a mixer that does not own its residual");
   }
+
+  // The long-convolution kernels this mixer applies to a sequence of length L (the one forward(x) with
+  // x.dim(1) = L convolves with), for the kernels probe. Empty (the default): the mixer applies no
+  // input-independent convolution kernel (attention, low-rank and kernel attention, gMLP, and the
+  // multi-input multi-output recurrences LRU and S5, whose impulse response is an H×H matrix per lag).
+  // An implementation builds the taps with the code its forward uses (never a second formula), under
+  // autograd::NoGrad, and returns them as float32 on the CPU. Implemented by s4d and s4 (the SSM kernel,
+  // and the anti-causal one when bidirectional), sgconv (the normalised multi-scale kernel),
+  // residual_conv (the full-length depthwise kernel, or the dense filter as input·output channel pairs)
+  // and mega (the EMA kernel).
+  virtual std::vector<MixerKernel> materialized_kernels(int64_t L) {
+    (void)L;
+    return {};
+  }
 };
+
+// A MixerKernel of `taps` (any dtype and device): cast to float32 and copied to the CPU.
+MixerKernel mixer_kernel(std::string name, bool anti, int64_t first_lag, const Tensor& taps);
 
 using MixerFactory = std::function<std::shared_ptr<Mixer>(const MixerConfig& config, Generator& init)>;
 

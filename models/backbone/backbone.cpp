@@ -172,6 +172,12 @@ Tensor LraModel::full_mask(int64_t B, int64_t L, Device device, const Tensor& ma
   return ops::concat({ops::slice(m, 1, 0, 1), m}, 1);  // the cls token copies token 0's mask
 }
 
+std::vector<Mixer*> LraModel::mixers() const {
+  std::vector<Mixer*> m;
+  for (const auto& b : blocks_) m.push_back(&b->mixer());
+  return m;
+}
+
 Tensor LraModel::input_mask(const Tensor& ids, const Tensor& mask) const {
   if (!config_.mask_zero_pixels) return mask;
   LRA_CHECK(ids.defined() && ids.ndim() == 2 && ids.dtype() == DType::I32 && ids.device() == Device::CPU,

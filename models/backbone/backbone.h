@@ -67,6 +67,7 @@ class Block : public nn::Module {
  public:
   Block(const ModelConfig& config, const MixerConfig& mixer_config, Generator& init);
   Tensor forward(const Tensor& x, const Tensor& mask, Generator& gen);
+  Mixer& mixer() const { return *mixer_; }  // for the probes (tools/probe): the block's own mixer
 
  private:
   // The mixer, with mask_zero_pixels also masking queries (LRA's uniform rows, see the header comment).
@@ -98,6 +99,9 @@ class LraModel : public nn::Module {
   Tensor classify_pair(const Tensor& encoded1, const Tensor& mask1, const Tensor& encoded2, const Tensor& mask2);
   Tensor denoise_logits(const Tensor& encoded);  // [B, L, denoise_vocab] from encode()'s output (cls row dropped)
   const ModelConfig& config() const { return config_; }
+  // The mixer of every block, first layer first, for the probes (tools/probe). Each was built for
+  // sequences of config().max_len positions, plus one with cls_token.
+  std::vector<Mixer*> mixers() const;
 
  private:
   // The mask encode() ran with: [B, L(+1)] (ones when the caller gave none, the cls column prepended).

@@ -36,6 +36,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/autograd.h"
 #include "models/layers.h"
 #include "models/mixer.h"
 #include "ops/dropout/dropout.h"
@@ -128,6 +129,15 @@ class MegaMixer : public Mixer {
 
   bool owns_residual() const override { return true; }
 
+  // The EMA's kernels (the only input-independent convolution; the gated attention is not one).
+  std::vector<MixerKernel> materialized_kernels(int64_t L) override {
+    autograd::NoGrad no_grad;
+    Tensor k = ema_kernel(L);
+    if (!o_.bidirectional) return {mixer_kernel("ema causal", false, 0, k)};
+    return {mixer_kernel("ema causal", false, 0, ops::slice(k, 0, 0, D_)),
+            mixer_kernel("ema anti-causal", true, 0, ops::slice(k, 0, D_, 2 * D_))};
+  }
+
   Tensor forward(const Tensor& x, const Tensor& key_mask, Generator& gen) override {
     Gated g = gated(x, key_mask, gen);
     return ops::mul(g.u, ops::sub(g.h, x));
@@ -145,12 +155,17 @@ class MegaMixer : public Mixer {
     Tensor u, h;  // the update gate and the candidate output, [B, L, D]
   };
 
+  // The EMA kernels [rows, taps] the convolution of a length-L sequence uses (rows D causal, then D
+  // anti-causal when bidirectional), taps = min(truncation, L).
+  Tensor ema_kernel(int64_t L) {
+    const int64_t taps = o_.truncation > 0 ? std::min<int64_t>(o_.truncation, L) : L;
+    return ops::ema_kernel(ema_delta_, ema_alpha_, ema_beta_, ema_gamma_, taps);
+  }
+
   // SiLU(EMA(x) + ω⊙x), x [B, L, D].
   Tensor ema(const Tensor& x, const Tensor& key_mask) {
-    const int64_t L = x.dim(1);
-    const int64_t taps = o_.truncation > 0 ? std::min<int64_t>(o_.truncation, L) : L;
     Tensor u = ops::transpose(zero_padding(x, key_mask), 1, 2);  // [B, D, L]
-    Tensor k = ops::ema_kernel(ema_delta_, ema_alpha_, ema_beta_, ema_gamma_, taps);
+    Tensor k = ema_kernel(x.dim(1));
     ops::FFTConvOptions opts;
     Tensor y;
     if (o_.bidirectional) {

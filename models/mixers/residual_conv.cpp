@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/autograd.h"
 #include "models/layers.h"
 #include "models/mixer.h"
 #include "ops/elementwise/elementwise.h"
@@ -84,6 +85,31 @@ class ResidualConvMixer : public Mixer {
     return ops::linear(ops::relu(y), out_weight_, out_bias_);
   }
 
+  // kernel_size 0: the depthwise kernels over lags 0..L−1 and −1..−(L−1), one row per channel.
+  // Bounded K: the dense filter, one row per (group, input channel, output channel) pair, over lags
+  // 0..K/2 (causal) and 1..K/2 (anti-causal); conv_weight_ row k·D/g + i is tap k, input t + k − K/2.
+  std::vector<MixerKernel> materialized_kernels(int64_t L) override {
+    autograd::NoGrad no_grad;
+    if (full_) {
+      const FullKernels k = full_kernels(L);
+      std::vector<MixerKernel> out{mixer_kernel("causal", false, 0, k.causal)};
+      // The anti-causal row's last column (lag Lk) never reaches an output: fftconv's zero pad, or a tap
+      // beyond L − 1.
+      if (k.anti.defined() && k.anti.dim(1) > 1)
+        out.push_back(mixer_kernel("anti-causal", true, 1, ops::slice(k.anti, 1, 0, k.anti.dim(1) - 1)));
+      return out;
+    }
+    const int64_t K = 2 * half_ + 1, g = groups_, Dg = D_ / g, Hg = H_ / g;
+    // [g, K, Dg, Hg] → [g·Dg·Hg, K]: a row per (group, input, output) channel pair, a column per tap.
+    Tensor w = ops::reshape(ops::permute(ops::reshape(conv_weight_, {g, K, Dg, Hg}), {0, 2, 3, 1}), {g * Dg * Hg, K});
+    std::vector<Tensor> causal;  // lag ℓ = K/2 − k: taps K/2, K/2 − 1, ..., 0
+    for (int64_t k = half_; k >= 0; --k) causal.push_back(ops::slice(w, 1, k, k + 1));
+    std::vector<MixerKernel> out{mixer_kernel("causal", false, 0, causal.size() == 1 ? causal[0] : ops::concat(causal, 1))};
+    if (half_ > 0) out.push_back(mixer_kernel("anti-causal", true, 1, ops::slice(w, 1, half_ + 1, K)));
+    (void)L;  // the dense filter is the same at every length
+    return out;
+  }
+
  private:
   // The paper's convolution: im2col, then one GEMM per group.
   Tensor dense(const Tensor& u) const {
@@ -108,17 +134,26 @@ class ResidualConvMixer : public Mixer {
   Tensor depthwise_full(const Tensor& x) const {
     const int64_t L = x.dim(1);
     Tensor u = ops::transpose(x, 1, 2);  // [B, D, L]
-    // fftconv takes equal-length causal and anti-causal rows: the anti-causal side has one tap fewer
-    // (lag 0 is causal), so it gets a zero tap at its far end; taps beyond L−1 never reach an output.
-    const int64_t Lk = std::min(half_ + 1, L);
-    Tensor kc = ops::slice(kernel_causal_, 1, 0, Lk), ka;
+    const FullKernels k = full_kernels(L);
     ops::FFTConvOptions opts;
-    if (half_ > 0) {
-      ka = ops::slice(ops::pad(kernel_anti_, 1, 0, 1), 1, 0, Lk);
-      opts.anti = ops::AntiCausal::FromLag1;
-    }
-    Tensor y = ops::transpose(ops::fftconv(u, kc, ka, Tensor(), opts), 1, 2);  // [B, L, D]
+    if (k.anti.defined()) opts.anti = ops::AntiCausal::FromLag1;
+    Tensor y = ops::transpose(ops::fftconv(u, k.causal, k.anti, Tensor(), opts), 1, 2);  // [B, L, D]
     return ops::linear(y, conv_weight_, conv_bias_);
+  }
+
+  struct FullKernels {
+    Tensor causal, anti;  // [D, Lk] each, anti from lag 1 (undefined when max_len = 1)
+  };
+
+  // kernel_size 0: the depthwise taps fftconv applies at length L. fftconv takes equal-length causal and
+  // anti-causal rows: the anti-causal side has one tap fewer (lag 0 is causal), so it gets a zero tap at
+  // its far end; taps beyond L−1 never reach an output.
+  FullKernels full_kernels(int64_t L) const {
+    const int64_t Lk = std::min(half_ + 1, L);
+    FullKernels k;
+    k.causal = ops::slice(kernel_causal_, 1, 0, Lk);
+    if (half_ > 0) k.anti = ops::slice(ops::pad(kernel_anti_, 1, 0, 1), 1, 0, Lk);
+    return k;
   }
 
   int64_t D_, H_, groups_, max_len_, half_ = 0;

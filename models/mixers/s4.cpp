@@ -32,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/autograd.h"
 #include "models/hippo/hippo.h"
 #include "models/layers.h"
 #include "models/mixer.h"
@@ -252,9 +253,7 @@ class S4Mixer : public Mixer {
     check_mixer_input(x, H_, max_len_, "s4");
     const int64_t L = x.dim(1);
     Tensor u = ops::transpose(zero_padding(x, key_mask), 1, 2);  // [B, H, L]
-    Tensor dt = softplus_ ? ops::softplus(inv_dt_) : ops::exp_plus(inv_dt_);
-    Tensor khat = ops::dplr_response(dt, log_A_real_, A_imag_, P_, B_, C_, max_len_);  // [Cc, H, n/2+1, 2]
-    Tensor K = ops::irfft(khat, max_len_, L);                                            // [Cc, H, L]
+    Tensor K = kernel(L);
     Tensor kc = ops::reshape(ops::slice(K, 0, 0, 1), {H_, L});
     Tensor ka = bidirectional_ ? ops::reshape(ops::slice(K, 0, 1, 2), {H_, L}) : Tensor();
     ops::FFTConvOptions opts;
@@ -267,7 +266,23 @@ class S4Mixer : public Mixer {
     return ops::glu(y, -1);
   }
 
+  std::vector<MixerKernel> materialized_kernels(int64_t L) override {
+    autograd::NoGrad no_grad;
+    Tensor K = kernel(L);
+    std::vector<MixerKernel> out{mixer_kernel("causal", false, 0, ops::reshape(ops::slice(K, 0, 0, 1), {H_, L}))};
+    if (bidirectional_)
+      out.push_back(mixer_kernel("anti-causal", true, 1, ops::reshape(ops::slice(K, 0, 1, 2), {H_, L})));
+    return out;
+  }
+
  private:
+  // The kernels [Cc, H, L] forward() convolves with: computed at n = max_len, truncated to L (<= max_len).
+  Tensor kernel(int64_t L) {
+    Tensor dt = softplus_ ? ops::softplus(inv_dt_) : ops::exp_plus(inv_dt_);
+    Tensor khat = ops::dplr_response(dt, log_A_real_, A_imag_, P_, B_, C_, max_len_);  // [Cc, H, n/2+1, 2]
+    return ops::irfft(khat, max_len_, L);
+  }
+
   int64_t H_, max_len_;
   double dropout_;
   bool bidirectional_, softplus_;

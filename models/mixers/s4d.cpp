@@ -32,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/autograd.h"
 #include "models/hippo/hippo.h"
 #include "models/layers.h"
 #include "models/mixer.h"
@@ -185,18 +186,37 @@ class S4DMixer : public Mixer {
     check_mixer_input(x, H_, max_len_, "s4d");
     const int64_t L = x.dim(1);
     Tensor u = ops::transpose(zero_padding(x, key_mask), 1, 2);  // [B, H, L]
-    Tensor ar = tile_rows(log_A_real_, H_), ai = tile_rows(A_imag_, H_), b = tile_rows(B_, H_);
-    Tensor K = ops::ssm_kernel(dt_, ar, ai, b, C_, L, kopts_);
-    Tensor Ka = bidirectional_ ? ops::ssm_kernel(dt_, ar, ai, b, C_anti_, L, kopts_) : Tensor();
+    const Kernels k = kernels(L);
     ops::FFTConvOptions opts;
     opts.anti = bidirectional_ ? ops::AntiCausal::FromLag1 : ops::AntiCausal::None;
-    Tensor y = ops::gelu(ops::fftconv(u, K, Ka, D_, opts));
+    Tensor y = ops::gelu(ops::fftconv(u, k.causal, k.anti, D_, opts));
     y = ops::dropout(y, dropout_, gen, training(), /*tied_dim=*/2);  // one mask per (b, h), as S4's DropoutNd
     y = ops::linear(ops::transpose(y, 1, 2), out_weight_, out_bias_);  // [B, L, 2H]
     return ops::glu(y, -1);
   }
 
+  std::vector<MixerKernel> materialized_kernels(int64_t L) override {
+    autograd::NoGrad no_grad;
+    const Kernels k = kernels(L);
+    std::vector<MixerKernel> out{mixer_kernel("causal", false, 0, k.causal)};
+    if (bidirectional_) out.push_back(mixer_kernel("anti-causal", true, 1, k.anti));
+    return out;
+  }
+
  private:
+  struct Kernels {
+    Tensor causal, anti;  // [H, L]; anti undefined unless bidirectional (fftconv's lag −1 onward)
+  };
+
+  // The kernels forward() convolves with at length L.
+  Kernels kernels(int64_t L) {
+    Tensor ar = tile_rows(log_A_real_, H_), ai = tile_rows(A_imag_, H_), b = tile_rows(B_, H_);
+    Kernels k;
+    k.causal = ops::ssm_kernel(dt_, ar, ai, b, C_, L, kopts_);
+    if (bidirectional_) k.anti = ops::ssm_kernel(dt_, ar, ai, b, C_anti_, L, kopts_);
+    return k;
+  }
+
   int64_t H_, max_len_;
   double dropout_;
   bool bidirectional_;

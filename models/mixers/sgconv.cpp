@@ -154,8 +154,7 @@ class SGConvMixer : public Mixer {
     const int64_t L = x.dim(1);
     Tensor u = ops::transpose(zero_padding(x, key_mask), 1, 2);  // [B, H, L]
     const int64_t Lk = std::min(full_len_, L);
-    const int64_t C = bidirectional_ ? 2 : 1;
-    Tensor k = ops::div(assemble(Lk, x), ops::reshape(kernel_norm_, {C, H_, 1}));  // [C, H, Lk]
+    Tensor k = kernel(Lk, x);  // [C, H, Lk]
     Tensor kc = ops::reshape(ops::slice(k, 0, 0, 1), {H_, Lk});
     Tensor ka = bidirectional_ ? ops::reshape(ops::slice(k, 0, 1, 2), {H_, Lk}) : Tensor();
     ops::FFTConvOptions opts;
@@ -166,10 +165,26 @@ class SGConvMixer : public Mixer {
     return ops::glu(y, -1);
   }
 
+  std::vector<MixerKernel> materialized_kernels(int64_t L) override {
+    autograd::NoGrad no_grad;
+    const int64_t Lk = std::min(full_len_, L);
+    Tensor k = kernel(Lk, Tensor());
+    std::vector<MixerKernel> out{mixer_kernel("causal", false, 0, ops::reshape(ops::slice(k, 0, 0, 1), {H_, Lk}))};
+    if (bidirectional_)
+      out.push_back(mixer_kernel("anti-causal", true, 1, ops::reshape(ops::slice(k, 0, 1, 2), {H_, Lk})));
+    return out;
+  }
+
  private:
   struct Scale {
     int64_t factor, offset, power;
   };
+
+  // The normalised kernel forward() convolves with, [C, H, Lk] (C = 2 when bidirectional).
+  Tensor kernel(int64_t Lk, const Tensor& like) {
+    const int64_t C = bidirectional_ ? 2 : 1;
+    return ops::div(assemble(Lk, like), ops::reshape(kernel_norm_, {C, H_, 1}));
+  }
 
   // The first Lk taps of the concatenated, decayed kernel k̃ [C, H, Lk] (before the norm). Scales that
   // start at or past Lk are skipped: truncation would drop them. `like` (when defined) gives the device
