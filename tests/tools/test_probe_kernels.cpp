@@ -7,7 +7,7 @@
 // forward (a second formula, a lag off by one, a missing normalisation) fails here. MEGA's EMA sits inside
 // its gated attention, so its check is the shape and lag contract only.
 // Then: the decay fit recovers a known rate, the total variation of a constant is 0 and of an alternating
-// kernel near 2, a mixer without kernels is a readable error naming it, and lra-probe-kernels on a
+// kernel near 2, a mixer without kernels is a readable error naming it, and `lra-probe kernels` on a
 // checkpoint of a 3-step lra-listops --model s4d run writes one JSON entry per layer and the picture.
 #include <gtest/gtest.h>
 
@@ -297,7 +297,7 @@ TEST(ProbeKernels, EndToEndOnAListopsCheckpoint) {
       "--gen-depth 3 --gen-args 3 --model s4d --width 8 --depth 2 --mixer ssm_n=4 --ffn 16 --batch 8 " +
       "--device cpu --steps 3 --eval-every 3 --plot false --out " + (dir / "run").string());
   ASSERT_EQ(train.status, 0) << train.output;
-  const auto probe = lra::test::run_command(bin + "lra-probe-kernels --checkpoint " +
+  const auto probe = lra::test::run_command(bin + "lra-probe kernels --checkpoint " +
                                             (dir / "run" / "last.safetensors").string() + " --out " +
                                             (dir / "probe").string() + " --no-plot");
   ASSERT_EQ(probe.status, 0) << probe.output;
@@ -312,7 +312,7 @@ TEST(ProbeKernels, EndToEndOnAListopsCheckpoint) {
     EXPECT_TRUE(l["kernels"][0]["tv"].is_number());
   }
   // The picture (tools/probe/plot_kernels.py with matplotlib, as the trainer's curves.png needs).
-  const auto plotted = lra::test::run_command(bin + "lra-probe-kernels --checkpoint " +
+  const auto plotted = lra::test::run_command(bin + "lra-probe kernels --checkpoint " +
                                               (dir / "run" / "last.safetensors").string() + " --out " +
                                               (dir / "plot").string());
   ASSERT_EQ(plotted.status, 0) << plotted.output;
@@ -320,7 +320,7 @@ TEST(ProbeKernels, EndToEndOnAListopsCheckpoint) {
   char magic[4] = {};
   png.read(magic, 4);
   EXPECT_EQ(std::string(magic + 1, 3), "PNG") << plotted.output;
-  const auto missing = lra::test::run_command(bin + "lra-probe-kernels --checkpoint " + (dir / "none").string() +
+  const auto missing = lra::test::run_command(bin + "lra-probe kernels --checkpoint " + (dir / "none").string() +
                                               " --out " + (dir / "probe").string());
   EXPECT_NE(missing.status, 0);
   EXPECT_NE(missing.output.find("no file"), std::string::npos) << missing.output;

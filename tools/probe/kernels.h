@@ -2,7 +2,7 @@
 // two numbers the LaS paper (Zimerman & Wolf) names for a good long-range operator: how fast the kernel
 // decays and how smooth it is.
 //
-//   lra-probe-kernels --checkpoint runs/listops-s4d/best.safetensors --out probe/ [--data DIR] [--no-plot]
+//   lra-probe kernels --checkpoint runs/listops-s4d/best.safetensors --out probe/ [--data DIR] [--no-plot]
 //
 // rebuilds the model from the checkpoint's stored configuration (as lra-<task> --eval does: the task's
 // data, from --data DIR or regenerated from the checkpoint's seed and settings, fixes vocabulary, classes

@@ -17,6 +17,7 @@
 
 #include "engine/base.h"
 #include "models/mixer.h"
+#include "tools/probe/kernels.h"
 #include "tools/probe/pattern.h"
 
 #ifndef LRA_PYTHON
@@ -123,9 +124,27 @@ int main(int argc, char** argv) {
   pat->add_option("--out", pa.out, "output folder")->required();
   pat->add_flag("--no-plot", pa.no_plot, "write the JSON only");
 
+  std::string k_checkpoint, k_out, k_data;
+  bool k_no_plot = false;
+  CLI::App* ker = app.add_subcommand(
+      "kernels",
+      "the convolution kernels K(l) of every layer of a checkpoint (convolutional and state-space mixers), with "
+      "their fitted exponential decay rate and total variation, as DIR/kernels.json and DIR/kernels.png");
+  ker->add_option("--checkpoint", k_checkpoint, "a checkpoint written by lra-<task> (best.safetensors, last.safetensors)")
+      ->required();
+  ker->add_option("--out", k_out, "output folder")->required();
+  ker->add_option("--data", k_data,
+                  "the task's data folder, as the run had it (default: regenerate the run's --generate data into the "
+                  "checkpoint's folder; the data fixes vocabulary, classes and length)");
+  ker->add_flag("--no-plot", k_no_plot, "write the JSON only");
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (pat->parsed()) return run_pattern(pa, *pat);
+    if (ker->parsed()) {
+      probe::run_kernels_probe(k_checkpoint, k_out, k_data, !k_no_plot);
+      return 0;
+    }
     return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lra-probe: error: %s\n", e.what());

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The kernels probe's picture, drawn from the kernels.json lra-probe-kernels writes.
+"""The kernels probe's picture, drawn from the kernels.json `lra-probe kernels` writes.
 
     plot_kernels.py OUT/kernels.json OUT/kernels.png
 
