@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Regenerates the pictures of docs/probes.md from the running code: the token-mixing map of one
+# representative mixer per family (lra-probe pattern, random initialisation) and the learned kernels of a
+# briefly trained S4D (lra-probe kernels). A test runs it with --tiny (tests/tools/test_probe_figures.cpp),
+# so it cannot silently break.
+#   bash scripts/make_probe_figures.sh                  # docs/probes/*.png at the documented sizes (~5 min)
+#   bash scripts/make_probe_figures.sh --tiny --out DIR # the same commands at L 32, width 16 (seconds)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${BUILD:-build}
+[[ -x $build/tools/lra-probe ]] || build=build-cpu
+out=docs/probes
+tiny=0
+while (($#)); do
+  case $1 in
+    --tiny) tiny=1 ;;
+    --out) out=$2; shift ;;
+    *) echo "make_probe_figures.sh: unknown argument '$1' (--tiny, --out DIR)" >&2; exit 2 ;;
+  esac
+  shift
+done
+mkdir -p "$out"
+probe=$build/tools/lra-probe
+if ((tiny)); then
+  shape=(--length 32 --width 16)
+  inputs=(--inputs 1)
+  small=(--mixer block=8)
+  window=(--mixer window=8)
+  train=(--gen-train 64 --gen-val 16 --gen-min-length 8 --gen-max-length 32 --width 16 --depth 1 --steps 3
+         --batch 8 --mixer ssm_n=8)
+else
+  shape=(--length 128 --width 32)
+  inputs=(--inputs 4)
+  small=(--mixer block=32)
+  window=(--mixer window=16)
+  train=(--gen-train 3000 --gen-val 200 --gen-min-length 32 --gen-max-length 256 --width 32 --depth 2
+         --mixer ssm_n=32 --ffn 64 --batch 32 --lr 0.003 --steps 300)
+fi
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+# One representative per family of docs/probes.md's tour, with its structure-revealing settings.
+"$probe" pattern --model transformer "${shape[@]}" "${inputs[@]}" --out "$out"                     # dense
+"$probe" pattern --model local "${shape[@]}" "${inputs[@]}" "${small[@]}" --out "$out"             # fixed pattern
+"$probe" pattern --model longformer "${shape[@]}" "${inputs[@]}" "${window[@]}" --out "$out"       # fixed pattern
+"$probe" pattern --model bigbird "${shape[@]}" "${inputs[@]}" --out "$out"                         # fixed pattern
+"$probe" pattern --model sparse_transformer "${shape[@]}" "${inputs[@]}" --out "$out"              # fixed pattern
+# learned pattern: one input shows Reformer's buckets (more inputs average them away)
+"$probe" pattern --model reformer "${shape[@]}" --inputs 1 --out "$out"
+"$probe" pattern --model sinkhorn "${shape[@]}" "${inputs[@]}" --out "$out"                        # learned pattern
+"$probe" pattern --model linformer "${shape[@]}" "${inputs[@]}" --out "$out"                       # low rank
+"$probe" pattern --model performer "${shape[@]}" "${inputs[@]}" --out "$out"                       # kernel
+"$probe" pattern --model las "${shape[@]}" "${inputs[@]}" --out "$out"                             # decaying attention
+"$probe" pattern --model s4d "${shape[@]}" "${inputs[@]}" --out "$out"                             # state space
+"$probe" pattern --model residual_conv "${shape[@]}" "${inputs[@]}" --out "$out"                   # convolution
+# Learned kernels: a short S4D run on generated ListOps, then the kernels probe on its checkpoint.
+run=$(mktemp -d)
+trap 'rm -rf "$run"' EXIT
+"$build/tools/lra-listops" --generate --model s4d --device cpu --plot false --log-every 50 --eval-every 150 \
+  "${train[@]}" --out "$run/s4d" >/dev/null
+"$probe" kernels --checkpoint "$run/s4d/last.safetensors" --out "$run/kernels"
+cp "$run/kernels/kernels.png" "$out/kernels-s4d-listops.png"
+cp "$run/kernels/kernels.json" "$out/kernels-s4d-listops.json"
+echo "make_probe_figures.sh: pictures in $out"
