@@ -25,6 +25,7 @@ if ((tiny)); then
   shape=(--length 32 --width 16)
   inputs=(--inputs 1)
   small=(--mixer block=8)
+  bigbird=(--mixer block=4 --mixer random_blocks=2 --mixer random_span=32 --mixer padding=masked --mixer heads=1)
   window=(--mixer window=8)
   train=(--gen-train 64 --gen-val 16 --gen-min-length 8 --gen-max-length 32 --width 16 --depth 1 --steps 3
          --batch 8 --mixer ssm_n=8)
@@ -32,6 +33,7 @@ else
   shape=(--length 128 --width 32)
   inputs=(--inputs 4)
   small=(--mixer block=32)
+  bigbird=(--mixer block=8 --mixer random_blocks=2 --mixer random_span=128 --mixer padding=masked --mixer heads=1)
   window=(--mixer window=16)
   train=(--gen-train 3000 --gen-val 200 --gen-min-length 32 --gen-max-length 256 --width 32 --depth 2
          --mixer ssm_n=32 --ffn 64 --batch 32 --lr 0.003 --steps 300)
@@ -41,10 +43,10 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 "$probe" pattern --model transformer "${shape[@]}" "${inputs[@]}" --out "$out"                     # dense
 "$probe" pattern --model local "${shape[@]}" "${inputs[@]}" "${small[@]}" --out "$out"             # fixed pattern
 "$probe" pattern --model longformer "${shape[@]}" "${inputs[@]}" "${window[@]}" --out "$out"       # fixed pattern
-"$probe" pattern --model bigbird "${shape[@]}" "${inputs[@]}" --out "$out"                         # fixed pattern
+"$probe" pattern --model bigbird "${shape[@]}" "${inputs[@]}" "${bigbird[@]}" --out "$out"         # fixed pattern
 "$probe" pattern --model sparse_transformer "${shape[@]}" "${inputs[@]}" --out "$out"              # fixed pattern
 # learned pattern: one input shows Reformer's buckets (more inputs average them away)
-"$probe" pattern --model reformer "${shape[@]}" --inputs 1 --out "$out"
+"$probe" pattern --model reformer "${shape[@]}" --inputs 1 --mixer heads=1 --mixer head_merge=transpose --out "$out"
 "$probe" pattern --model sinkhorn "${shape[@]}" "${inputs[@]}" --out "$out"                        # learned pattern
 "$probe" pattern --model linformer "${shape[@]}" "${inputs[@]}" --out "$out"                       # low rank
 "$probe" pattern --model performer "${shape[@]}" "${inputs[@]}" --out "$out"                       # kernel

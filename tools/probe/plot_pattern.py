@@ -9,6 +9,7 @@ below that floor (exact zeros included: no path from j to i) are drawn in the fl
 """
 import argparse
 import json
+import textwrap
 import sys
 
 import matplotlib
@@ -49,7 +50,8 @@ def main():
     opts = ", ".join(f"{k}={v}" for k, v in sorted(s.get("mixer", {}).items()))
     title = f"{d['model']}: L {L}, width {s.get('width')}, {s.get('inputs')} input(s)"
     sub = (opts + "; " if opts else "") + d.get("weights", "")
-    ax.set_title(title + "\n" + sub, fontsize=9)
+    # Long mixer settings wrap instead of running past the figure.
+    ax.set_title(title + "\n" + "\n".join(textwrap.wrap(sub, 60)), fontsize=9)
     fig.tight_layout()
     fig.savefig(a.png, dpi=100)
 
