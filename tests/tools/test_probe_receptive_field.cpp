@@ -12,8 +12,10 @@
 // (c) A 3-step lra-listops checkpoint, end to end through `lra-probe receptive-field`: JSON with L finite,
 //     non-negative entries and a PNG.
 // (d) Readable errors: a missing checkpoint, a checkpoint of another task, an unknown task.
+// Pair tasks: a two-tower model and a 3-step lra-retrieval checkpoint probe the first document.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -141,6 +143,33 @@ TEST(ProbeReceptiveField, GradientMatchesFiniteDifferences) {
   }
 }
 
+// A two-tower model: the first document is probed, with its own padding masked; the second document
+// still matters (the nli features mix u and v), so changing it changes the curve.
+TEST(ProbeReceptiveField, PairModelProbesTheFirstDocument) {
+  lra::models::ModelConfig c = local_model();
+  c.dual = true;
+  c.interaction = lra::models::Interaction::Nli;
+  Generator g(9);
+  lra::models::LraModel model(c, g);
+  lra::tasks::Batch b = local_batch();
+  const lra::tasks::Batch other = local_batch();
+  std::vector<int32_t> ids2 = other.ids.to_vector<int32_t>();
+  std::reverse(ids2.begin(), ids2.end());  // second documents: other contents, padding in front
+  b.ids2 = Tensor::from_vector(ids2, {3, 16});
+  std::vector<int32_t> mask2 = other.mask.to_vector<int32_t>();
+  std::reverse(mask2.begin(), mask2.end());
+  b.mask2 = Tensor::from_vector(mask2, {3, 16});
+  lra::train::Feed feed;
+  feed.pair = true;
+  const lra::probe::ReceptiveField f = lra::probe::receptive_field(model, feed, {b});
+  for (size_t s = 0; s < 11; ++s) EXPECT_GT(f.mean[s], 0.0) << "real position " << s;
+  for (size_t s = 11; s < 16; ++s) EXPECT_EQ(f.mean[s], 0.0) << "padded position " << s;
+  for (int32_t& id : ids2) id = id == 0 ? 0 : 1 + id % 9;
+  b.ids2 = Tensor::from_vector(ids2, {3, 16});
+  const lra::probe::ReceptiveField f2 = lra::probe::receptive_field(model, feed, {b});
+  EXPECT_NE(f.mean, f2.mean);
+}
+
 nlohmann::json read_json(const fs::path& p) {
   std::ifstream f(p);
   EXPECT_TRUE(f.good()) << p;
@@ -177,6 +206,26 @@ TEST(ProbeReceptiveField, ImageMapIsTheCurveReshaped) {
     for (size_t c = 0; c < 16; ++c) EXPECT_EQ(j["map"][r][c], j["mean"][r * 16 + c]) << r << ", " << c;
   }
   EXPECT_TRUE(is_png(dir / "probe" / "receptive_field.png")) << probe.output;
+}
+
+TEST(ProbeReceptiveField, RetrievalCheckpointProbesTheFirstDocument) {
+  const fs::path dir = lra::test::scratch_dir() / "probe_receptive_field_retrieval";
+  fs::remove_all(dir);
+  const auto train = lra::test::run_command(
+      kBin + "lra-retrieval --generate --text-len 64 --gen-train 8 --interaction nli --model local --mixer block=8 " +
+      "--mixer heads=2 --width 8 --depth 1 --ffn 16 --batch 2 --device cpu --steps 3 --eval-every 3 " +
+      "--eval-batches 1 --test-batches 1 --plot false --out " + (dir / "run").string());
+  ASSERT_EQ(train.status, 0) << train.output;
+  const auto probe = lra::test::run_command(kBin + "lra-probe receptive-field --task retrieval --checkpoint " +
+                                            (dir / "run" / "last.safetensors").string() + " --batches 1 --no-plot --out " +
+                                            (dir / "probe").string());
+  ASSERT_EQ(probe.status, 0) << probe.output;
+  EXPECT_NE(probe.output.find("first document"), std::string::npos) << probe.output;
+  const nlohmann::json j = read_json(dir / "probe" / "receptive_field.json");
+  EXPECT_EQ(j["pair_first_document"], true);
+  EXPECT_EQ(j["examples"], 2);
+  EXPECT_EQ(j["mean"].size(), j["length"].get<size_t>());
+  EXPECT_FALSE(fs::exists(dir / "probe" / "receptive_field.png"));  // --no-plot
 }
 
 TEST(ProbeReceptiveField, EndToEndOnAListopsCheckpoint) {
