@@ -194,17 +194,25 @@ Tensor LraModel::input_mask(const Tensor& ids, const Tensor& mask) const {
 }
 
 Tensor LraModel::encode(const Tensor& input, const Tensor& mask, Generator& gen) {
-  const ModelConfig& c = config_;
-  Tensor x;
-  if (c.input == Input::Tokens) {
+  return encode_embedded(embed(input), mask, gen);
+}
+
+Tensor LraModel::embed(const Tensor& input) {
+  if (config_.input == Input::Tokens) {
     LRA_CHECK(input.ndim() == 2 && input.dtype() == DType::I32, "model: input = tokens needs ids [B, L] int32, got ",
               input.describe());
-    x = ops::embedding(input, embed_);
-  } else {
-    LRA_CHECK(input.ndim() == 3 && input.dim(2) == 1 && is_floating(input.dtype()),
-              "model: input = scalars needs float scalars [B, L, 1], got ", input.describe());
-    x = encoder_->forward(input);
+    return ops::embedding(input, embed_);
   }
+  LRA_CHECK(input.ndim() == 3 && input.dim(2) == 1 && is_floating(input.dtype()),
+            "model: input = scalars needs float scalars [B, L, 1], got ", input.describe());
+  return encoder_->forward(input);
+}
+
+Tensor LraModel::encode_embedded(const Tensor& embedded, const Tensor& mask, Generator& gen) {
+  const ModelConfig& c = config_;
+  LRA_CHECK(embedded.ndim() == 3 && embedded.dim(2) == c.width, "model: encode_embedded takes embed()'s [B, L, ",
+            c.width, "] output, got ", embedded.describe());
+  Tensor x = embedded;
   const int64_t B = x.dim(0), L = x.dim(1);
   LRA_CHECK(L <= c.max_len, "model: input length ", L, " exceeds max_len ", c.max_len);
   if (mask.defined())

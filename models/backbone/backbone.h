@@ -90,6 +90,12 @@ class LraModel : public nn::Module {
   Tensor input_mask(const Tensor& ids, const Tensor& mask) const;
   // input: ids [B, L] int32 (vocab_size > 0) or scalars [B, L, 1] float (vocab_size == 0); mask [B, L] int32.
   Tensor encode(const Tensor& input, const Tensor& mask, Generator& gen);   // [B, L(+1 with cls), D], final norm applied
+  // encode() in two steps, for the receptive-field probe (tools/probe/receptive_field.h), which needs the
+  // gradient with respect to the embedded input: embed() is the part that reads the input values (the
+  // token table row or the scalar encoder 1 -> D) [B, L, D]; encode_embedded() is everything after it
+  // (cls row, positions, input dropout, blocks, final norm). encode(input) = encode_embedded(embed(input)).
+  Tensor embed(const Tensor& input);
+  Tensor encode_embedded(const Tensor& embedded, const Tensor& mask, Generator& gen);
   Tensor forward(const Tensor& input, const Tensor& mask, Generator& gen);  // logits [B, num_classes]
   Tensor forward_pair(const Tensor& in1, const Tensor& mask1, const Tensor& in2, const Tensor& mask2, Generator& gen);
   // The pooling and head on encode()'s output (mask: the one encode() was given): forward() is

@@ -164,32 +164,37 @@ std::string kernels_json(const std::vector<LayerKernels>& layers, const std::str
   return j.dump(1);
 }
 
-std::unique_ptr<models::LraModel> load_checkpoint_model(const std::string& checkpoint, const std::string& data_dir) {
+CheckpointRun load_checkpoint_run(const std::string& checkpoint, const std::string& data_dir) {
   LRA_CHECK(fs::is_regular_file(checkpoint), "--checkpoint: no file ", checkpoint);
   const std::map<std::string, std::string> meta = io::load_safetensors_metadata(checkpoint);
   auto config = meta.find("config");
   LRA_CHECK(config != meta.end(), "--checkpoint: ", checkpoint, " holds no run configuration (not a checkpoint of lra-<task>)");
   auto trained_on = meta.find("task");
   LRA_CHECK(trained_on != meta.end(), "--checkpoint: ", checkpoint, " does not say which task it was trained on");
-  const tasks::TaskDescriptor& task = tasks::find_task(trained_on->second);
-  train::TrainConfig run;
-  train::apply_toml(run, config->second, checkpoint + " (its stored configuration)", &task);
+  CheckpointRun r;
+  r.task = &tasks::find_task(trained_on->second);
+  train::apply_toml(r.run, config->second, checkpoint + " (its stored configuration)", r.task);
   // The data fixes vocabulary, classes and length (train::evaluate_checkpoint's steps, on the CPU).
   const std::string scratch = (fs::path(checkpoint).parent_path() / "data").string();
-  tasks::Dataset data = train::load_data(task, run, data_dir, data_dir.empty(), scratch);
-  tasks::TaskInfo info = data.info;
-  const models::ModelConfig mc = train::model_config(task, run, &info);
-  Generator init(run.seed);
-  auto model = std::make_unique<models::LraModel>(mc, init);
+  r.data = train::load_data(*r.task, r.run, data_dir, data_dir.empty(), scratch);
+  r.info = r.data.info;
+  const models::ModelConfig mc = train::model_config(*r.task, r.run, &r.info);
+  r.feed = train::make_feed(*r.task, r.run, r.info, Device::CPU);
+  Generator init(r.run.seed);
+  r.model = std::make_unique<models::LraModel>(mc, init);
   try {
-    io::load_checkpoint(checkpoint, *model, nullptr, nullptr);
+    io::load_checkpoint(checkpoint, *r.model, nullptr, nullptr);
   } catch (const Error& e) {
     // The usual cause: data that gives another vocabulary or length than the run's.
     throw Error(str(e.what(), "\n(the model is rebuilt from ", data_dir.empty() ? "regenerated --generate data" : data_dir,
                     "; a run trained on --data DIR needs the same --data DIR here)"));
   }
-  model->eval();
-  return model;
+  r.model->eval();
+  return r;
+}
+
+std::unique_ptr<models::LraModel> load_checkpoint_model(const std::string& checkpoint, const std::string& data_dir) {
+  return load_checkpoint_run(checkpoint, data_dir).model;
 }
 
 void run_kernels_probe(const std::string& checkpoint, const std::string& out_dir, const std::string& data_dir, bool plot) {

@@ -27,6 +27,9 @@
 
 #include "models/backbone/backbone.h"
 #include "models/mixer.h"
+#include "tasks/registry.h"
+#include "tools/train/evaluate.h"
+#include "tools/train/settings.h"
 
 namespace lra::probe {
 
@@ -69,6 +72,20 @@ std::vector<LayerKernels> probe_kernels(const models::LraModel& model);
 // "half_life", "fit_points", "fit_last_lag", "tv"}]}]}.
 std::string kernels_json(const std::vector<LayerKernels>& layers, const std::string& checkpoint,
                          const std::string& model, int64_t length);
+
+// A checkpoint of lra-<task> with what rebuilt it: the task it was trained on, its run configuration, the
+// data (which fixed vocabulary, classes and length), the feed that turns batches into the model's input
+// (CPU), and the model in eval mode. For probes that run the model on real examples.
+struct CheckpointRun {
+  const tasks::TaskDescriptor* task = nullptr;
+  train::TrainConfig run;
+  tasks::Dataset data;
+  tasks::TaskInfo info;  // data.info with the run's max_len applied (what the model was built for)
+  train::Feed feed;
+  std::unique_ptr<models::LraModel> model;
+};
+// Rebuilt as --eval does, on the CPU; data_dir "" regenerates the run's --generate data.
+CheckpointRun load_checkpoint_run(const std::string& checkpoint, const std::string& data_dir);
 
 // The model of a checkpoint of lra-<task>, on the CPU, rebuilt as --eval does; data_dir "" regenerates.
 std::unique_ptr<models::LraModel> load_checkpoint_model(const std::string& checkpoint, const std::string& data_dir);

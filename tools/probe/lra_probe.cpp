@@ -2,6 +2,10 @@
 // (docs/probes.md). Commands:
 //   pattern   the token-mixing map |∂y_i/∂x_j| of one mixer layer (tools/probe/pattern.h), written as
 //             DIR/pattern-<model>.json and drawn as DIR/pattern-<model>.png by tools/probe/plot_pattern.py
+//   kernels   the convolution kernels of every layer of a checkpoint (tools/probe/kernels.h)
+//   receptive-field
+//             mean |d logit_pred / d embedding_s| over real examples against the input position s
+//             (tools/probe/receptive_field.h), DIR/receptive_field.json and .png
 //
 // Settings precedence for `pattern`: the checkpoint's stored run configuration (model, width, [mixer]),
 // then --config FILE.toml, then the flags given on the command line.
@@ -19,6 +23,7 @@
 #include "models/mixer.h"
 #include "tools/probe/kernels.h"
 #include "tools/probe/pattern.h"
+#include "tools/probe/receptive_field.h"
 
 #ifndef LRA_PYTHON
 #define LRA_PYTHON "/usr/bin/python3"
@@ -138,11 +143,36 @@ int main(int argc, char** argv) {
                   "checkpoint's folder; the data fixes vocabulary, classes and length)");
   ker->add_flag("--no-plot", k_no_plot, "write the JSON only");
 
+  probe::ReceptiveFieldSettings rf;
+  std::string rf_out;
+  bool rf_no_plot = false;
+  CLI::App* rfc = app.add_subcommand(
+      "receptive-field",
+      "how much a checkpoint's prediction depends on each input position: the mean over real examples of "
+      "|d logit_pred / d embedding_s| (L1 over channels) against s, for image tasks also as a side x side map, "
+      "as DIR/receptive_field.json and DIR/receptive_field.png (pair tasks: the first document)");
+  rfc->add_option("--checkpoint", rf.checkpoint, "a checkpoint written by lra-<task> (best.safetensors, last.safetensors)")
+      ->required();
+  rfc->add_option("--task", rf.task, "the task the checkpoint was trained on (listops, text, retrieval, image, pathfinder)")
+      ->required();
+  rfc->add_option("--data", rf.data_dir,
+                  "the task's data folder, as the run had it (default: regenerate the run's --generate data into the "
+                  "checkpoint's folder)");
+  rfc->add_option("--split", rf.split, "the split whose examples are probed")->capture_default_str();
+  rfc->add_option("--batches", rf.batches, "batches of the run's batch size (seeded shuffled order)")
+      ->capture_default_str();
+  rfc->add_option("--out", rf_out, "output folder")->required();
+  rfc->add_flag("--no-plot", rf_no_plot, "write the JSON only");
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (pat->parsed()) return run_pattern(pa, *pat);
     if (ker->parsed()) {
       probe::run_kernels_probe(k_checkpoint, k_out, k_data, !k_no_plot);
+      return 0;
+    }
+    if (rfc->parsed()) {
+      probe::run_receptive_field_probe(rf, rf_out, !rf_no_plot);
       return 0;
     }
     return 1;
