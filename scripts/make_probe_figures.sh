@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates the pictures of docs/probes.md from the running code: the token-mixing map of one
-# representative mixer per family (lra-probe pattern, random initialisation) and the learned kernels of a
-# briefly trained S4D (lra-probe kernels). A test runs it with --tiny (tests/tools/test_probe_figures.cpp),
-# so it cannot silently break.
+# representative mixer per family (lra-probe pattern, random initialisation), the learned kernels of a
+# briefly trained S4D (lra-probe kernels) and how far it looks (lra-probe receptive-field). A test runs it
+# with --tiny (tests/tools/test_probe_figures.cpp), so it cannot silently break.
 #   bash scripts/make_probe_figures.sh                  # docs/probes/*.png at the documented sizes (~5 min)
 #   bash scripts/make_probe_figures.sh --tiny --out DIR # the same commands at L 32, width 16 (seconds)
 set -euo pipefail
@@ -35,8 +35,10 @@ else
   small=(--mixer block=32)
   bigbird=(--mixer block=8 --mixer random_blocks=2 --mixer random_span=128 --mixer padding=masked --mixer heads=1)
   window=(--mixer window=16)
-  train=(--gen-train 3000 --gen-val 200 --gen-min-length 32 --gen-max-length 256 --width 32 --depth 2
-         --mixer ssm_n=32 --ffn 64 --batch 32 --lr 0.003 --steps 300)
+  # The main job's CPU recipe (scripts/run_main.sh), shortened: it learns, which the receptive field needs.
+  train=(--gen-train 3000 --gen-val 200 --gen-min-length 32 --gen-max-length 256 --width 64 --depth 4
+         --ffn 0 --position none --prenorm false --norm batch --pooling masked_mean --dropout 0 --lr 0.01
+         --ssm-lr 0.001 --weight-decay 0.05 --clip 0 --batch 32 --steps 600 --schedule cosine:warmup=10%)
 fi
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 # One representative per family of docs/probes.md's tour, with its structure-revealing settings.
@@ -61,4 +63,8 @@ trap 'rm -rf "$run"' EXIT
 "$probe" kernels --checkpoint "$run/s4d/last.safetensors" --out "$run/kernels"
 cp "$run/kernels/kernels.png" "$out/kernels-s4d-listops.png"
 cp "$run/kernels/kernels.json" "$out/kernels-s4d-listops.json"
+# How far the trained model looks: |d logit / d embedding| against the input position.
+"$probe" receptive-field --checkpoint "$run/s4d/last.safetensors" --task listops --out "$run/rf"
+cp "$run/rf/receptive_field.png" "$out/receptive-field-s4d-listops.png"
+cp "$run/rf/receptive_field.json" "$out/receptive-field-s4d-listops.json"
 echo "make_probe_figures.sh: pictures in $out"

@@ -33,7 +33,7 @@ TEST(ProbeFigures, TheScriptDrawsEveryPictureAtATinySize) {
       "pattern-transformer", "pattern-local",    "pattern-longformer", "pattern-bigbird",
       "pattern-sparse_transformer", "pattern-reformer", "pattern-sinkhorn", "pattern-linformer",
       "pattern-performer",   "pattern-las",      "pattern-s4d",        "pattern-residual_conv",
-      "kernels-s4d-listops"};
+      "kernels-s4d-listops", "receptive-field-s4d-listops"};
   for (const std::string& p : pictures) {
     EXPECT_TRUE(is_png(out / (p + ".png"))) << p << ".png is missing or not a PNG\n" << r.output;
     EXPECT_TRUE(fs::exists(out / (p + ".json"))) << p << ".json";
