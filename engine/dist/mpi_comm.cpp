@@ -84,20 +84,8 @@ class MpiComm final : public Comm {
       mpi_check(MPI_Allreduce(MPI_IN_PLACE, p, n, type, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
     });
   }
-  void all_reduce(double* v, int64_t n, ReduceOp op) override {
-    chunked(reinterpret_cast<char*>(v), n, sizeof(double), [&](char* p, int k) {
-      mpi_check(MPI_Allreduce(MPI_IN_PLACE, p, k, MPI_DOUBLE, op == ReduceOp::Sum ? MPI_SUM : MPI_MAX,
-                              MPI_COMM_WORLD),
-                "MPI_Allreduce");
-    });
-  }
-  void all_reduce(int64_t* v, int64_t n, ReduceOp op) override {
-    chunked(reinterpret_cast<char*>(v), n, sizeof(int64_t), [&](char* p, int k) {
-      mpi_check(MPI_Allreduce(MPI_IN_PLACE, p, k, MPI_INT64_T, op == ReduceOp::Sum ? MPI_SUM : MPI_MAX,
-                              MPI_COMM_WORLD),
-                "MPI_Allreduce");
-    });
-  }
+  void all_reduce(double* v, int64_t n, ReduceOp op) override { host_all_reduce(v, n, MPI_DOUBLE, op); }
+  void all_reduce(int64_t* v, int64_t n, ReduceOp op) override { host_all_reduce(v, n, MPI_INT64_T, op); }
   void broadcast(Tensor& t, int root) override {
     if (t.is_cuda()) {
       Tensor host = t.to(Device::CPU);
@@ -170,6 +158,14 @@ class MpiComm final : public Comm {
   }
 
  private:
+  template <class T>
+  void host_all_reduce(T* v, int64_t n, MPI_Datatype type, ReduceOp op) {
+    chunked(reinterpret_cast<char*>(v), n, sizeof(T), [&](char* p, int k) {
+      mpi_check(MPI_Allreduce(MPI_IN_PLACE, p, k, type, op == ReduceOp::Sum ? MPI_SUM : MPI_MAX, MPI_COMM_WORLD),
+                "MPI_Allreduce");
+    });
+  }
+
   int rank_ = 0, world_ = 1, local_rank_ = 0;
 };
 

@@ -26,6 +26,7 @@
 
 #include "engine/io.h"
 #include "tests/support/process.h"
+#include "tools/train/run_log.h"
 
 namespace {
 
@@ -66,13 +67,8 @@ std::string temp_dir(const std::string& name) {
 
 std::vector<nlohmann::json> records(const std::string& dir, const std::string& type) {
   std::vector<nlohmann::json> out;
-  std::ifstream in(dir + "/metrics.jsonl");
-  std::string line;
-  while (std::getline(in, line))
-    if (!line.empty()) {
-      nlohmann::json j = nlohmann::json::parse(line);
-      if (j["type"] == type) out.push_back(j);
-    }
+  for (nlohmann::json& r : lra::train::RunLog(dir).read())
+    if (r.at("type") == type) out.push_back(std::move(r));
   return out;
 }
 
