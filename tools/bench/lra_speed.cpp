@@ -36,12 +36,6 @@
 // memory ratio engine / PyTorch).
 #include <CLI/CLI.hpp>
 
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -61,6 +55,7 @@
 #include "engine/base.h"
 #include "engine/device.h"
 #include "models/mixer.h"
+#include "tools/common/subprocess.h"
 
 using namespace lra;
 using json = nlohmann::ordered_json;
@@ -81,77 +76,11 @@ struct Shape {
 };
 const Shape kSmall{257, 2, 64, 2, 4, 128, 2};
 
-// --- child processes -------------------------------------------------------------------------------
+// --- child processes (tools/common/subprocess.h) ------------------------------------------------
 
-struct Outcome {
-  std::string output;  // stdout and stderr together
-  int status = -1;     // exit code; -1 when killed by a signal
-  bool timed_out = false;
-  double wall_s = 0;
-};
-
-// The process group of the cell being measured, killed with lra-speed when it is interrupted (Ctrl-C,
-// a timeout of its own), so no measurement outlives the run.
-volatile sig_atomic_t g_child = 0;
-
-void on_signal(int sig) {
-  if (g_child > 0) kill(-pid_t(g_child), SIGKILL);
-  signal(sig, SIG_DFL);
-  raise(sig);
-}
-
-// Runs argv with extra environment variables, capturing its output; kills its whole process group after
-// timeout_s seconds.
-Outcome run_process(const std::vector<std::string>& argv, const std::vector<std::pair<std::string, std::string>>& env,
-                    double timeout_s) {
-  int fds[2];
-  LRA_CHECK(pipe(fds) == 0, "lra-speed: pipe: ", std::strerror(errno));
-  const auto t0 = std::chrono::steady_clock::now();
-  const pid_t pid = fork();
-  LRA_CHECK(pid >= 0, "lra-speed: fork: ", std::strerror(errno));
-  if (pid == 0) {
-    setpgid(0, 0);  // its own group, so a timeout kills the grandchildren too (torch.compile's workers)
-    dup2(fds[1], STDOUT_FILENO);
-    dup2(fds[1], STDERR_FILENO);
-    close(fds[0]);
-    close(fds[1]);
-    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
-    std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    std::fprintf(stderr, "cannot run %s: %s\n", args[0], std::strerror(errno));
-    _exit(127);
-  }
-  close(fds[1]);
-  setpgid(pid, pid);  // also here, so the group exists before any kill below (whichever runs first wins)
-  g_child = pid;
-  Outcome o;
-  char buf[4096];
-  for (;;) {
-    const double left = timeout_s - std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (left <= 0) {
-      kill(-pid, SIGKILL);
-      o.timed_out = true;
-      break;
-    }
-    pollfd p{fds[0], POLLIN, 0};
-    const int r = poll(&p, 1, int(std::min(left, 1.0) * 1000) + 1);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) continue;
-    const ssize_t n = read(fds[0], buf, sizeof buf);
-    if (n <= 0) break;  // end of file: the child closed its output (it is exiting)
-    o.output.append(buf, size_t(n));
-  }
-  close(fds[0]);
-  int raw = 0;
-  waitpid(pid, &raw, 0);
-  if (o.timed_out) kill(-pid, SIGKILL);  // anything left in its group
-  g_child = 0;
-  o.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  o.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return o;
-}
+using tools::Outcome;
+using tools::run_process;
+using tools::self_dir;
 
 // The cell of a run: its last JSON line, or {"error": the reason}.
 json result_of(const Outcome& o, double timeout_s) {
@@ -195,12 +124,6 @@ std::vector<std::string> split(const std::string& s) {
   while (std::getline(in, item, ','))
     if (!item.empty()) out.push_back(item);
   return out;
-}
-
-std::string self_dir() {
-  std::error_code ec;
-  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? std::string(".") : exe.parent_path().string();
 }
 
 std::string cpu_model_name() {
@@ -650,8 +573,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   std::string command = "lra-speed";
   for (int i = 1; i < argc; ++i) command += std::string(" ") + argv[i];
-  signal(SIGINT, on_signal);
-  signal(SIGTERM, on_signal);
+  tools::kill_child_on_interrupt();
   try {
     return run(opt, command);
   } catch (const std::exception& e) {

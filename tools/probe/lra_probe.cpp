@@ -6,6 +6,11 @@
 //   receptive-field
 //             mean |d logit_pred / d embedding_s| over real examples against the input position s
 //             (tools/probe/receptive_field.h), DIR/receptive_field.json and .png
+//   locality  the locality-bias paper's Table 1: the residual-convolution probe trained at each kernel size
+//             (tools/probe/experiments.h), OUT/locality.{json,md,png}, one run directory per K in OUT/runs
+//   positional
+//             its Table 4: rotary against summed learned / sinusoidal encodings and none,
+//             OUT/positional.{json,md,png}
 //
 // Settings precedence for `pattern`: the checkpoint's stored run configuration (model, width, [mixer]),
 // then --config FILE.toml, then the flags given on the command line.
@@ -21,6 +26,8 @@
 
 #include "engine/base.h"
 #include "models/mixer.h"
+#include "tools/common/subprocess.h"
+#include "tools/probe/experiments.h"
 #include "tools/probe/kernels.h"
 #include "tools/probe/pattern.h"
 #include "tools/probe/receptive_field.h"
@@ -49,9 +56,9 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-// Draws `json` into `png` with plot_pattern.py; false (with a note) when python or matplotlib is missing.
-bool plot(const std::string& json, const std::string& png) {
-  const std::string script = std::string(LRA_SOURCE_DIR) + "/tools/probe/plot_pattern.py";
+// Draws `json` into `png` with tools/probe/<script>; false (with a note) when python or matplotlib is missing.
+bool plot(const std::string& json, const std::string& png, const std::string& script_name = "plot_pattern.py") {
+  const std::string script = std::string(LRA_SOURCE_DIR) + "/tools/probe/" + script_name;
   const std::string command = str("'", LRA_PYTHON, "' '", script, "' '", json, "' '", png, "'");
   if (std::system(command.c_str()) != 0) {
     std::printf("note: %s not drawn (needs python3-matplotlib; scripts/setup.sh installs it): %s\n", png.c_str(),
@@ -99,6 +106,57 @@ int run_pattern(PatternArgs& a, const CLI::App& app) {
     if (plot(json, png)) std::printf("drew %s\n", png.c_str());
   }
   return 0;
+}
+
+// locality and positional: their shared options.
+struct ExperimentArgs {
+  std::string task, list, out;
+  probe::SweepSettings s;
+  bool quiet = false, no_plot = false;
+};
+
+CLI::App* add_experiment(CLI::App& app, const std::string& name, const std::string& help, ExperimentArgs& a) {
+  CLI::App* c = app.add_subcommand(name, help);
+  c->add_option("--task", a.task, "listops, text, retrieval, image or pathfinder")->required();
+  c->add_flag("--small", a.s.small,
+              "the CPU scale: the recipe's depth, optimiser and techniques, narrower, on generated data, fewer "
+              "steps (about 30 minutes on two cores for the default list; the output states the scale)");
+  c->add_option("--data", a.s.data, "full recipe: the task's data folder (as lra-<task> --data)");
+  c->add_flag("--generate", a.s.generate, "full recipe on the task's offline stand-in data (lra-<task> --generate)");
+  c->add_option("--device", a.s.device, "auto, cpu or cuda, for every run")->capture_default_str();
+  c->add_option("--seeds", a.s.seeds, "runs per variant (seeds 1..N); the table shows their mean")
+      ->capture_default_str();
+  c->add_option("--threads", a.s.threads, "OMP_NUM_THREADS of every run (0: inherited)")->capture_default_str();
+  c->add_option("--timeout", a.s.timeout_s, "seconds per run before it is stopped and marked (0: none)")
+      ->capture_default_str();
+  c->add_flag("--fresh", a.s.fresh, "start every run again instead of reusing the finished ones in OUT/runs");
+  c->add_flag("--quiet", a.quiet, "do not copy the runs' output to stdout (it is in OUT/runs/<run>.log)");
+  c->add_option("--out", a.out, "output folder (default runs/probe-" + name + "-<task>)");
+  c->add_flag("--no-plot", a.no_plot, "write the JSON and the table only");
+  c->add_option("args", a.s.extra,
+                "after --: further lra-<task> arguments for every run (e.g. -- --set lr=3e-4 --gen-train 5000)");
+  return c;
+}
+
+int run_experiment(const std::string& name, ExperimentArgs& a, int argc, char** argv) {
+  const probe::Experiment e = name == "locality" ? probe::locality_experiment(a.task, a.list)
+                                                 : probe::positional_experiment(a.task, a.list);
+  a.s.out = a.out.empty() ? str("runs/probe-", name, "-", a.task) : a.out;
+  a.s.echo = !a.quiet;
+  a.s.source_dir = LRA_SOURCE_DIR;
+  std::string command = "lra-probe";
+  for (int i = 1; i < argc; ++i) command += std::string(" ") + argv[i];
+  const auto result = probe::run_experiment(e, a.s, command);
+  std::printf("\n%s", probe::experiment_markdown(result).c_str());
+  const std::string json = a.s.out + "/" + name + ".json";
+  std::printf("wrote %s and %s/%s.md\n", json.c_str(), a.s.out.c_str(), name.c_str());
+  if (!a.no_plot) {
+    const std::string png = a.s.out + "/" + name + ".png";
+    if (plot(json, png, "plot_experiment.py")) std::printf("drew %s\n", png.c_str());
+  }
+  const int failed = result.value("failed_runs", 0);
+  if (failed > 0) std::fprintf(stderr, "lra-probe: %d run(s) did not finish (see the table and OUT/runs/*.log)\n", failed);
+  return failed > 0 ? 1 : 0;
 }
 
 }  // namespace
@@ -164,12 +222,37 @@ int main(int argc, char** argv) {
   rfc->add_option("--out", rf_out, "output folder")->required();
   rfc->add_flag("--no-plot", rf_no_plot, "write the JSON only");
 
+  ExperimentArgs la;
+  la.list = "5,7,11,21,31,61";
+  CLI::App* loc = add_experiment(
+      app, "locality",
+      "the locality-bias paper's Table 1: the residual-convolution probe (configs/<task>/residual_conv.toml) trained "
+      "at each kernel size, test accuracy against K beside the paper's row, as OUT/locality.{json,md,png}",
+      la);
+  loc->add_option("--kernels", la.list, "odd kernel sizes, comma separated")->capture_default_str();
+
+  ExperimentArgs pa2;
+  pa2.list = "rotary,learned,sinusoidal,none";
+  CLI::App* pos = add_experiment(
+      app, "positional",
+      "the locality-bias paper's Table 4: the rotary Transformer (configs/<task>/rotary_transformer.toml) against "
+      "summed learned or sinusoidal encodings and none, same recipe otherwise, as OUT/positional.{json,md,png}",
+      pa2);
+  pos->add_option("--variants", pa2.list,
+                  "comma list of rotary, learned, sinusoidal, none, rotary_plain (rotary without the paper's "
+                  "techniques: augmentation, denoising, the three Pathfinder sets)")
+      ->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (pat->parsed()) return run_pattern(pa, *pat);
     if (ker->parsed()) {
       probe::run_kernels_probe(k_checkpoint, k_out, k_data, !k_no_plot);
       return 0;
+    }
+    if (loc->parsed() || pos->parsed()) {
+      lra::tools::kill_child_on_interrupt();
+      return loc->parsed() ? run_experiment("locality", la, argc, argv) : run_experiment("positional", pa2, argc, argv);
     }
     if (rfc->parsed()) {
       probe::run_receptive_field_probe(rf, rf_out, !rf_no_plot);
