@@ -3,19 +3,25 @@
 # representative mixer per family (lra-probe pattern, random initialisation), the learned kernels of a
 # briefly trained S4D (lra-probe kernels) and how far it looks (lra-probe receptive-field). A test runs it
 # with --tiny (tests/tools/test_probe_figures.cpp), so it cannot silently break.
-#   bash scripts/make_probe_figures.sh                  # docs/probes/*.png at the documented sizes (~5 min)
-#   bash scripts/make_probe_figures.sh --tiny --out DIR # the same commands at L 32, width 16 (seconds)
+# With --experiments it also runs the locality-bias paper's two experiments on ListOps at the CPU scale
+# (lra-probe locality / positional --small, about 30 + 20 minutes on two cores; their runs are kept in
+# runs/probe-*-listops, so a second call reuses them) and copies their tables and plots beside the rest.
+#   bash scripts/make_probe_figures.sh                  # docs/probes/*.png at the documented sizes (~2 min)
+#   bash scripts/make_probe_figures.sh --experiments    # and the two experiments (~50 min)
+#   bash scripts/make_probe_figures.sh --tiny --experiments --out DIR  # all of it at a tiny size (seconds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD:-build}
 [[ -x $build/tools/lra-probe ]] || build=build-cpu
 out=docs/probes
 tiny=0
+experiments=0
 while (($#)); do
   case $1 in
     --tiny) tiny=1 ;;
+    --experiments) experiments=1 ;;
     --out) out=$2; shift ;;
-    *) echo "make_probe_figures.sh: unknown argument '$1' (--tiny, --out DIR)" >&2; exit 2 ;;
+    *) echo "make_probe_figures.sh: unknown argument '$1' (--tiny, --experiments, --out DIR)" >&2; exit 2 ;;
   esac
   shift
 done
@@ -67,4 +73,25 @@ cp "$run/kernels/kernels.json" "$out/kernels-s4d-listops.json"
 "$probe" receptive-field --checkpoint "$run/s4d/last.safetensors" --task listops --out "$run/rf"
 cp "$run/rf/receptive_field.png" "$out/receptive-field-s4d-listops.png"
 cp "$run/rf/receptive_field.json" "$out/receptive-field-s4d-listops.json"
+# The locality-bias paper's Tables 1 and 4 on ListOps at the CPU scale (docs/probes.md, "lra-probe locality").
+if ((experiments)); then
+  if ((tiny)); then
+    runs=$run
+    lists=(--kernels 3,5)
+    variants=(--variants rotary,none)
+    extra=(-- --gen-train 64 --gen-val 16 --set steps=2 eval_every=1 plot=false)
+  else
+    runs=runs
+    lists=()
+    variants=()
+    extra=()
+  fi
+  "$probe" locality --task listops --small --device cpu "${lists[@]}" --out "$runs/probe-locality-listops" \
+    "${extra[@]}"
+  "$probe" positional --task listops --small --device cpu "${variants[@]}" --out "$runs/probe-positional-listops" \
+    "${extra[@]}"
+  for e in locality positional; do
+    for ext in json md png; do cp "$runs/probe-$e-listops/$e.$ext" "$out/$e-listops.$ext"; done
+  done
+fi
 echo "make_probe_figures.sh: pictures in $out"

@@ -207,7 +207,8 @@ TEST(ProbeExperiments, ASecondCallReusesFinishedRunsAndResumesAnInterruptedOne) 
                                             out.string() + tiny("listops") + " --set lr=0.01");
   EXPECT_NE(other.status, 0);
   EXPECT_NE(other.output.find("was started with other arguments"), std::string::npos) << other.output;
-  const auto fresh = lra::test::run_command(kBin + "lra-probe locality --task listops --small --kernels 3 --fresh --out " +
+  const auto fresh = lra::test::run_command(kBin +
+                                            "lra-probe locality --task listops --small --kernels 3 --fresh --out " +
                                             out.string() + tiny("listops") + " --set lr=0.01");
   EXPECT_EQ(fresh.status, 0) << fresh.output;
   EXPECT_EQ(fresh.output.find("[reused]"), std::string::npos) << fresh.output;

@@ -215,7 +215,10 @@ RunResult read_run(const std::string& run_dir) {
   bool best = false, last = false;
   for (const auto& rec : records) {
     const std::string type = rec.value("type", std::string());
-    if (type == "val") r.val_best = std::isnan(r.val_best) ? rec.value("acc", 0.0) : std::max(r.val_best, rec.value("acc", 0.0));
+    if (type == "val") {
+      const double acc = rec.value("acc", 0.0);
+      r.val_best = std::isnan(r.val_best) ? acc : std::max(r.val_best, acc);
+    }
     if (type == "train") r.wall_s = std::max(r.wall_s, rec.value("elapsed_s", 0.0));
     if (type == "train" || type == "val") r.steps = std::max<long long>(r.steps, rec.value("step", 0LL));
     if (type == "test" && rec.value("checkpoint", std::string()) == "best") {

@@ -155,7 +155,8 @@ int run_experiment(const std::string& name, ExperimentArgs& a, int argc, char** 
     if (plot(json, png, "plot_experiment.py")) std::printf("drew %s\n", png.c_str());
   }
   const int failed = result.value("failed_runs", 0);
-  if (failed > 0) std::fprintf(stderr, "lra-probe: %d run(s) did not finish (see the table and OUT/runs/*.log)\n", failed);
+  if (failed > 0)
+    std::fprintf(stderr, "lra-probe: %d run(s) did not finish (see the table and OUT/runs/*.log)\n", failed);
   return failed > 0 ? 1 : 0;
 }
 
