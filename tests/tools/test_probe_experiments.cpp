@@ -214,6 +214,24 @@ TEST(ProbeExperiments, ASecondCallReusesFinishedRunsAndResumesAnInterruptedOne) 
   EXPECT_EQ(fresh.output.find("[reused]"), std::string::npos) << fresh.output;
 }
 
+TEST(ProbeExperiments, MoreSeedsAddRunsBesideTheFirstAndTheTableShowsTheirMean) {
+  const fs::path out = lra::test::scratch_dir() / "seeds";
+  const std::string cmd = kBin + "lra-probe positional --task listops --small --variants none --out " + out.string();
+  const auto one = lra::test::run_command(cmd + " --seeds 1" + tiny("listops"));
+  ASSERT_EQ(one.status, 0) << one.output;
+  const auto two = lra::test::run_command(cmd + " --seeds 2" + tiny("listops"));
+  ASSERT_EQ(two.status, 0) << two.output;
+  EXPECT_NE(two.output.find("no encoding, seed 1: test"), std::string::npos) << two.output;
+  EXPECT_NE(two.output.find("[reused]"), std::string::npos) << two.output;  // seed 1 from the first call
+  EXPECT_EQ(toml_value(out / "runs" / "none-seed2" / "config.toml", "seed"), "2");
+  const auto j = read_json(out / "positional.json");
+  const auto& runs = j["variants"][0]["runs"];
+  ASSERT_EQ(runs.size(), 2u);
+  const double mean = (runs[0]["test_acc"].get<double>() + runs[1]["test_acc"].get<double>()) / 2;
+  EXPECT_NEAR(j["variants"][0]["test_acc"].get<double>(), 100 * mean, 0.006);
+  EXPECT_NE(read(out / "positional.md").find("mean of 2 seeds"), std::string::npos);
+}
+
 TEST(ProbeExperiments, FailedRunsAreRecordedAndTheCommandFails) {
   const fs::path out = lra::test::scratch_dir() / "failing";
   const auto r = lra::test::run_command(kBin + "lra-probe locality --task listops --small --kernels 3,5 --out " +

@@ -286,7 +286,8 @@ nlohmann::json run_experiment(const Experiment& e, const SweepSettings& s, const
     double sum_best = 0, sum_last = 0;
     int done = 0;
     for (int seed = 1; seed <= s.seeds; ++seed) {
-      const std::string run_name = s.seeds == 1 ? v.name : str(v.name, "-seed", seed);
+      // Seed 1 is OUT/runs/<variant> whatever --seeds says, so a later --seeds 3 reuses a --seeds 1 sweep.
+      const std::string run_name = seed == 1 ? v.name : str(v.name, "-seed", seed);
       const std::string dir = runs + "/" + run_name;
       std::vector<std::string> argv = common;
       for (const std::string& kv : v.sets) argv.insert(argv.end(), {"--set", kv});

@@ -8,7 +8,7 @@
 //               model with summed learned or sinusoidal encodings or none (mixer.rotary = none), and, on
 //               request, rotary without the paper's techniques: Table 4.
 //
-// Every variant is one lra-<task> process (one run directory OUT/runs/<variant>[-seed<s>]), so a run that
+// Every variant is one lra-<task> process (run directory OUT/runs/<variant>, -seed<s> for seeds 2..), so a run that
 // fails or times out is marked and the others go on, and the command can be run again: a finished run is
 // reused (its metrics.jsonl has the test records), an interrupted one continues with --resume, provided it
 // was started with the same arguments (OUT/runs/<run>/probe_args.txt). The accuracy reported is the test
