@@ -120,8 +120,8 @@ std::string tiny(const std::string& task) {
   std::string data;
   if (task == "listops") data = " --gen-train 64 --gen-val 16";
   if (task == "text" || task == "retrieval") data = " --text-len 64";
-  if (task == "pathfinder") data = " --gen-count 20";
-  return " --threads 1 --device cpu --quiet -- --set steps=2 eval_every=1 eval_batches=1 test_batches=1 plot=false" +
+  return std::string(task == "pathfinder" ? " --gen-count 20" : "") +
+         " --threads 1 --device cpu --quiet -- --set steps=2 eval_every=1 eval_batches=1 test_batches=1 plot=false" +
          data;
 }
 
@@ -132,43 +132,56 @@ std::string toml_value(const fs::path& config, const std::string& key) {
   return "";
 }
 
-// Every task's small scale is accepted by its binary, and each variant's setting reaches its run.
-TEST(ProbeExperiments, EveryTaskRunsBothExperimentsAtATinySize) {
-  for (const std::string& task : lra::probe::experiment_tasks()) {
-    SCOPED_TRACE(task);
-    const fs::path out = lra::test::scratch_dir() / ("tiny-" + task);
-    const auto loc = lra::test::run_command(kBin + "lra-probe locality --task " + task +
-                                            " --small --kernels 3,5 --no-plot --out " + (out / "loc").string() +
-                                            tiny(task));
-    ASSERT_EQ(loc.status, 0) << loc.output;
-    const auto lj = read_json(out / "loc" / "locality.json");
-    ASSERT_EQ(lj["variants"].size(), 2u);
-    for (int i = 0; i < 2; ++i) {
-      const auto& v = lj["variants"][i];
-      const auto& run = v["runs"][0];
-      EXPECT_EQ(run["status"], "done") << v.dump();
-      const double acc = run["test_acc"].get<double>();
-      EXPECT_TRUE(acc >= 0 && acc <= 1) << acc;
-      EXPECT_EQ(toml_value(fs::path(run["run_dir"].get<std::string>()) / "config.toml", "kernel_size"),
-                i == 0 ? "3" : "5");
-      EXPECT_EQ(toml_value(fs::path(run["run_dir"].get<std::string>()) / "config.toml", "width"), "32");
-    }
-    EXPECT_NE(read(out / "loc" / "locality.md").find("| K = 5 |"), std::string::npos);
+// Every task's small scale is accepted by its binary, and each variant's setting reaches its run (one
+// test per task, so ctest runs them side by side).
+class ProbeExperimentTask : public ::testing::TestWithParam<std::string> {};
 
-    const auto pos = lra::test::run_command(kBin + "lra-probe positional --task " + task +
-                                            " --small --variants rotary,learned --no-plot --out " +
-                                            (out / "pos").string() + tiny(task));
-    ASSERT_EQ(pos.status, 0) << pos.output;
-    const auto pj = read_json(out / "pos" / "positional.json");
-    ASSERT_EQ(pj["variants"].size(), 2u);
-    const fs::path rotary = pj["variants"][0]["runs"][0]["run_dir"].get<std::string>();
-    const fs::path learned = pj["variants"][1]["runs"][0]["run_dir"].get<std::string>();
-    EXPECT_EQ(toml_value(rotary / "config.toml", "position"), "\"none\"");
-    EXPECT_NE(toml_value(rotary / "config.toml", "rotary"), "\"none\"");
-    EXPECT_EQ(toml_value(learned / "config.toml", "position"), "\"learned\"");
-    EXPECT_EQ(toml_value(learned / "config.toml", "rotary"), "\"none\"");
+TEST_P(ProbeExperimentTask, BothExperimentsRunAtATinySize) {
+  const std::string task = GetParam();
+  const fs::path out = lra::test::scratch_dir() / ("tiny-" + task);
+  const auto loc = lra::test::run_command(kBin + "lra-probe locality --task " + task +
+                                          " --small --kernels 3,5 --no-plot --out " + (out / "loc").string() +
+                                          tiny(task));
+  ASSERT_EQ(loc.status, 0) << loc.output;
+  const auto lj = read_json(out / "loc" / "locality.json");
+  ASSERT_EQ(lj["variants"].size(), 2u);
+  for (int i = 0; i < 2; ++i) {
+    const auto& v = lj["variants"][i];
+    const auto& run = v["runs"][0];
+    EXPECT_EQ(run["status"], "done") << v.dump();
+    const double acc = run["test_acc"].get<double>();
+    EXPECT_TRUE(acc >= 0 && acc <= 1) << acc;
+    EXPECT_EQ(toml_value(fs::path(run["run_dir"].get<std::string>()) / "config.toml", "kernel_size"),
+              i == 0 ? "3" : "5");
+    EXPECT_EQ(toml_value(fs::path(run["run_dir"].get<std::string>()) / "config.toml", "width"), "32");
   }
+  EXPECT_NE(read(out / "loc" / "locality.md").find("| K = 5 |"), std::string::npos);
+  if (task == "pathfinder") {  // drawn once into OUT/data, read by every run
+    EXPECT_TRUE(fs::exists(out / "loc" / "data" / "pathfinder32"));
+    for (const char* k : {"K3", "K5"}) {
+      const std::string args = read(out / "loc" / "runs" / k / "probe_args.txt");
+      EXPECT_NE(args.find("--data " + (out / "loc" / "data").string()), std::string::npos) << args;
+      EXPECT_EQ(args.find("--generate"), std::string::npos) << args;
+      EXPECT_FALSE(fs::exists(out / "loc" / "runs" / k / "data"));
+    }
+  }
+
+  const auto pos = lra::test::run_command(kBin + "lra-probe positional --task " + task +
+                                          " --small --variants rotary,learned --no-plot --out " +
+                                          (out / "pos").string() + tiny(task));
+  ASSERT_EQ(pos.status, 0) << pos.output;
+  const auto pj = read_json(out / "pos" / "positional.json");
+  ASSERT_EQ(pj["variants"].size(), 2u);
+  const fs::path rotary = pj["variants"][0]["runs"][0]["run_dir"].get<std::string>();
+  const fs::path learned = pj["variants"][1]["runs"][0]["run_dir"].get<std::string>();
+  EXPECT_EQ(toml_value(rotary / "config.toml", "position"), "\"none\"");
+  EXPECT_NE(toml_value(rotary / "config.toml", "rotary"), "\"none\"");
+  EXPECT_EQ(toml_value(learned / "config.toml", "position"), "\"learned\"");
+  EXPECT_EQ(toml_value(learned / "config.toml", "rotary"), "\"none\"");
 }
+
+INSTANTIATE_TEST_SUITE_P(Tasks, ProbeExperimentTask, ::testing::ValuesIn(lra::probe::experiment_tasks()),
+                         [](const auto& info) { return info.param; });
 
 TEST(ProbeExperiments, ASecondCallReusesFinishedRunsAndResumesAnInterruptedOne) {
   const fs::path out = lra::test::scratch_dir() / "reuse";

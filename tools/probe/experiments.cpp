@@ -84,6 +84,36 @@ std::string fixed(double v, int digits) {
 
 json number_or_null(double v) { return std::isnan(v) ? json(nullptr) : json(v); }
 
+// Writes the generated Pathfinder 32 set of a sweep into OUT/data once (all three difficulties, seed 1: the
+// set `lra-pathfinder --generate --gen-count N` draws); a later call finds it. Returns the folder.
+std::string prepare_pathfinder(const SweepSettings& s) {
+  const std::string dir = s.out + "/data";
+  const std::string stamp = dir + "/generated.txt";
+  const std::string what = str("lra-data generate pathfinder --size 32 --difficulty easy,intermediate,hard --count ",
+                               s.gen_count, " --seed 1");
+  if (fs::exists(stamp)) {
+    std::ifstream f(stamp);
+    std::string line;
+    std::getline(f, line);
+    LRA_CHECK(line == what, dir, " holds other data (", line, "), not ", what, ": --fresh or another --out");
+    return dir;
+  }
+  const std::string tmp = dir + ".tmp";
+  fs::remove_all(tmp);
+  const std::string lra_data = (s.bin_dir.empty() ? tools::self_dir() : s.bin_dir) + "/lra-data";
+  std::printf("drawing the Pathfinder set once for every run: %s\n", what.c_str());
+  std::fflush(stdout);
+  const tools::Outcome o = tools::run_process(
+      {lra_data, "generate", "pathfinder", "--out", tmp, "--size", "32", "--difficulty", "easy,intermediate,hard",
+       "--count", std::to_string(s.gen_count), "--seed", "1", "--threads", std::to_string(s.threads)},
+      {}, 0);
+  LRA_CHECK(o.status == 0, "generating the Pathfinder data failed (", lra_data, "):\n", o.output);
+  std::ofstream(tmp + "/generated.txt") << what << "\n";
+  fs::remove_all(dir);
+  fs::rename(tmp, dir);
+  return dir;
+}
+
 }  // namespace
 
 const std::vector<std::string>& experiment_tasks() {
@@ -159,8 +189,8 @@ Scale small_scale(const std::string& experiment, const std::string& task) {
     s.args = {"--generate"};
     data = "the Fashion-MNIST stand-in (784 pixels), validation 512 and test 1,024 images";
   } else {
-    s.args = {"--generate", "--gen-count", "2000"};
-    data = "generated Pathfinder 32 (2,000 images per difficulty, 1,024 pixels)";
+    // Drawn once for the whole sweep by run_experiment (OUT/data), not once per run.
+    data = "generated Pathfinder 32 (--gen-count images per difficulty, 1,024 pixels)";
   }
   // The model: the recipe's depth, optimiser, schedule and techniques; narrower; fewer, smaller steps.
   std::vector<std::string> sets;
@@ -255,15 +285,23 @@ nlohmann::json run_experiment(const Experiment& e, const SweepSettings& s, const
   // The arguments every run shares.
   std::vector<std::string> common = {binary, "--config", config, "--device", s.device};
   std::string scale = "full recipe (" + e.config + ")";
+  // Generated Pathfinder is drawn once for the sweep (lra-pathfinder --generate would draw it in every run).
+  const bool shared_pathfinder = e.task == "pathfinder" && (s.small || s.generate);
   if (s.small) {
     const Scale sc = small_scale(e.name, e.task);
     common.insert(common.end(), sc.args.begin(), sc.args.end());
     scale = sc.description;
   } else if (s.generate) {
-    common.push_back("--generate");
+    if (!shared_pathfinder) common.push_back("--generate");
     scale += " on the offline stand-in data (--generate)";
   } else {
     common.insert(common.end(), {"--data", s.data});
+  }
+  if (shared_pathfinder) {
+    if (s.fresh) fs::remove_all(s.out + "/data");
+    LRA_CHECK(s.gen_count >= 10, "--gen-count must be >= 10 (80/10/10 train/val/test), got ", s.gen_count);
+    common.insert(common.end(), {"--data", prepare_pathfinder(s)});
+    scale += str(" (Pathfinder data: ", s.gen_count, " images per difficulty, drawn once into ", s.out, "/data)");
   }
   common.insert(common.end(), s.extra.begin(), s.extra.end());
   if (!s.extra.empty()) scale += "; extra arguments: " + join(s.extra, " ");

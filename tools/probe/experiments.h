@@ -70,6 +70,8 @@ struct SweepSettings {
   bool small = false;
   int seeds = 1;                   // runs per variant, seeds 1..seeds (--seed)
   int threads = 0;                 // OMP_NUM_THREADS of every run (0: inherited)
+  int gen_count = 2000;            // generated Pathfinder (--small, --generate): images per difficulty, drawn
+                                   // once into OUT/data for every run
   double timeout_s = 0;            // per run (0: none)
   bool fresh = false;              // discard earlier runs in OUT/runs instead of reusing them
   bool echo = true;                // copy every run's output to stdout as it arrives

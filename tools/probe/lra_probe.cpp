@@ -126,6 +126,9 @@ CLI::App* add_experiment(CLI::App& app, const std::string& name, const std::stri
   c->add_option("--device", a.s.device, "auto, cpu or cuda, for every run")->capture_default_str();
   c->add_option("--seeds", a.s.seeds, "runs per variant (seeds 1..N); the table shows their mean")
       ->capture_default_str();
+  c->add_option("--gen-count", a.s.gen_count,
+                "Pathfinder with --small or --generate: images per difficulty, drawn once into OUT/data for every run")
+      ->capture_default_str();
   c->add_option("--threads", a.s.threads, "OMP_NUM_THREADS of every run (0: inherited)")->capture_default_str();
   c->add_option("--timeout", a.s.timeout_s, "seconds per run before it is stopped and marked (0: none)")
       ->capture_default_str();
