@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -242,7 +243,12 @@ TEST(ProbeExperiments, MoreSeedsAddRunsBesideTheFirstAndTheTableShowsTheirMean) 
   ASSERT_EQ(runs.size(), 2u);
   const double mean = (runs[0]["test_acc"].get<double>() + runs[1]["test_acc"].get<double>()) / 2;
   EXPECT_NEAR(j["variants"][0]["test_acc"].get<double>(), 100 * mean, 0.006);
-  EXPECT_NE(read(out / "positional.md").find("mean of 2 seeds"), std::string::npos);
+  const std::string md = read(out / "positional.md");
+  EXPECT_NE(md.find("mean of 2 seeds"), std::string::npos) << md;
+  char each[64];
+  std::snprintf(each, sizeof each, " [%.1f, %.1f]", 100 * runs[0]["test_acc"].get<double>(),
+                100 * runs[1]["test_acc"].get<double>());
+  EXPECT_NE(md.find(each), std::string::npos) << md;
 }
 
 TEST(ProbeExperiments, FailedRunsAreRecordedAndTheCommandFails) {

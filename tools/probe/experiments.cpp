@@ -434,18 +434,21 @@ std::string experiment_markdown(const nlohmann::json& r) {
   const auto fmt = [](const json& v) { return v.is_null() ? std::string("—") : fixed(v.get<double>(), 2); };
   o << "### " << r.value("experiment", std::string()) << " on " << r.value("task", std::string()) << "\n\n"
     << r.value("scale", std::string()) << "; device " << r.value("device", std::string()) << "; test accuracy in %";
-  if (r.value("seeds", 1) > 1) o << ", mean of " << r.value("seeds", 1) << " seeds";
+  if (r.value("seeds", 1) > 1) o << ", mean of " << r.value("seeds", 1) << " seeds (each seed in brackets)";
   o << ".\n\n| " << r.value("x_label", std::string())
     << " | ours: best-validation checkpoint | ours: last checkpoint | paper (" << r.value("paper_source", std::string())
     << ") | wall s |\n|---|---|---|---|---|\n";
   for (const auto& v : r.at("variants")) {
     double wall = 0;
-    std::string status;
+    std::string status, each;
     for (const auto& run : v.at("runs")) {
       wall += run.value("wall_s", 0.0);
       const std::string st = run.value("status", std::string());
       if (st != "done" && st != "reused") status = " (" + st + ")";
+      const json& acc = run.at("test_acc");
+      each += (each.empty() ? "" : ", ") + (acc.is_null() ? std::string("—") : fixed(100 * acc.get<double>(), 1));
     }
+    if (v.at("runs").size() > 1) status += " [" + each + "]";
     o << "| " << v.value("label", std::string()) << " | " << fmt(v.at("test_acc")) << status << " | "
       << fmt(v.at("test_acc_last")) << " | " << fmt(v.at("paper")) << " | " << fixed(wall, 0) << " |\n";
   }

@@ -7,7 +7,7 @@
 Locality (every variant has a kernel size x): test accuracy against K on a log axis with the K values as
 ticks, ours (best-validation checkpoint, every seed as a point, the mean as the line; the last
 checkpoint dashed) beside the paper's Table 1 row. Positional (categorical variants): grouped bars, ours
-and the paper's Table 4, each bar labelled with its value. Chance level (1 / classes) is not drawn: the
+(the mean over seeds, each seed a dot) and the paper's Table 4, each bar labelled with its value. Chance level (1 / classes) is not drawn: the
 JSON does not carry it.
 """
 import json
@@ -61,9 +61,15 @@ def main():
         ours = [v["test_acc"] for v in variants]
         paper = [v["paper"] for v in variants]
         b1 = ax.bar([p - width / 2 for p in pos], [0 if y is None else y for y in ours], width,
-                    color="tab:blue", label="ours, best-validation checkpoint")
+                    color="tab:blue", label="ours, best-validation checkpoint"
+                    + (" (mean over seeds)" if data["seeds"] > 1 else ""))
         b2 = ax.bar([p + width / 2 for p in pos], [0 if y is None else y for y in paper], width,
                     color="tab:orange", label=data["paper_source"] + " (full scale)")
+        if data["seeds"] > 1:
+            for p, v in zip(pos, variants):
+                seeds = [pct(r["test_acc"]) for r in v["runs"] if r.get("test_acc") is not None]
+                ax.plot([p - width / 2] * len(seeds), seeds, "o", color="black", alpha=0.5, markersize=3,
+                        label="one seed" if p == 0 else None)
         for bars, values in ((b1, ours), (b2, paper)):
             for bar, value in zip(bars, values):
                 ax.annotate("—" if value is None else f"{value:.1f}",
