@@ -39,9 +39,10 @@ def main():
         ours = [v["test_acc"] for v in variants]
         last = [v["test_acc_last"] for v in variants]
         paper = [v["paper"] for v in variants]
-        for v in variants:
+        for i, v in enumerate(variants):
             seeds = [pct(r["test_acc"]) for r in v["runs"] if r.get("test_acc") is not None]
-            ax.plot([v["x"]] * len(seeds), seeds, "o", color="tab:blue", alpha=0.35, markersize=4)
+            ax.plot([v["x"]] * len(seeds), seeds, "o", color="tab:blue", alpha=0.35, markersize=4,
+                    label="one seed" if i == 0 and data["seeds"] > 1 else None)
         ax.plot(xs, [float("nan") if y is None else y for y in ours], "o-", color="tab:blue",
                 label="ours, best-validation checkpoint" + (" (mean over seeds)" if data["seeds"] > 1 else ""))
         ax.plot(xs, [float("nan") if y is None else y for y in last], "s--", color="tab:blue", alpha=0.6,
