@@ -55,6 +55,7 @@
 #include "engine/base.h"
 #include "engine/device.h"
 #include "models/mixer.h"
+#include "tools/common/lists.h"
 #include "tools/common/subprocess.h"
 
 using namespace lra;
@@ -117,14 +118,7 @@ struct Options {
   std::string bench, torch_python, jsonl, from_jsonl;
 };
 
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  std::string item;
-  while (std::getline(in, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
+using tools::split_commas;
 
 std::string cpu_model_name() {
   std::ifstream f("/proc/cpuinfo");
@@ -386,7 +380,7 @@ int run(const Options& opt, const std::string& command) {
     for (const std::string& m : kLraEleven)
       if (std::find(registered.begin(), registered.end(), m) != registered.end()) models_wanted.push_back(m);
   } else {
-    models_wanted = split(opt.models);
+    models_wanted = split_commas(opt.models);
     for (const std::string& m : models_wanted)
       models::find_mixer(m);  // an unknown name fails here, listing the registered ones
   }
@@ -395,7 +389,7 @@ int run(const Options& opt, const std::string& command) {
   if (t != models_wanted.end()) std::rotate(models_wanted.begin(), t, t + 1);
 
   std::vector<int> lengths;
-  for (const std::string& s : split(opt.lengths)) {
+  for (const std::string& s : split_commas(opt.lengths)) {
     char* end = nullptr;
     const long v = std::strtol(s.c_str(), &end, 10);
     LRA_CHECK(*end == '\0' && v > 0, "lra-speed: --lengths takes positive integers, got '", s, "'");
@@ -406,7 +400,7 @@ int run(const Options& opt, const std::string& command) {
   std::string device = opt.device;
   if (device == "auto") device = cuda_available() ? "cuda" : "cpu";
   LRA_CHECK(device == "cpu" || device == "cuda", "lra-speed: --device is auto, cpu or cuda, got '", device, "'");
-  const std::vector<std::string> precisions = split(opt.precisions);
+  const std::vector<std::string> precisions = split_commas(opt.precisions);
   for (const std::string& p : precisions) {
     LRA_CHECK(p == "fp32" || p == "tf32" || p == "bf16", "lra-speed: --precision takes fp32, tf32, bf16; got '", p, "'");
     LRA_CHECK(p == "fp32" || device == "cuda", "lra-speed: --precision ", p, " is a GPU mode (--device cuda)");

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "engine/base.h"
+#include "tools/common/lists.h"
 #include "tools/common/subprocess.h"
 #include "tools/train/run_log.h"
 
@@ -17,15 +18,6 @@ namespace fs = std::filesystem;
 using json = nlohmann::ordered_json;
 
 namespace {
-
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  std::string item;
-  while (std::getline(in, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
 
 void check_task(const std::string& task) {
   const auto& tasks = experiment_tasks();
@@ -126,7 +118,7 @@ Experiment locality_experiment(const std::string& task, const std::string& kerne
   Experiment e{"locality", task, "configs/" + task + "/residual_conv.toml", "kernel size K",
                "locality-bias paper, Table 1", {}};
   std::set<int> seen;
-  for (const std::string& item : split_list(kernels)) {
+  for (const std::string& item : tools::split_commas(kernels)) {
     int k = 0;
     size_t used = 0;
     try {
@@ -151,7 +143,7 @@ Experiment positional_experiment(const std::string& task, const std::string& var
   Experiment e{"positional", task, "configs/" + task + "/rotary_transformer.toml", "position encoding",
                "locality-bias paper, Table 4", {}};
   std::set<std::string> seen;
-  for (const std::string& name : split_list(variants)) {
+  for (const std::string& name : tools::split_commas(variants)) {
     Variant v{name, "", NAN, {}, NAN};
     if (name == "rotary") {
       v.label = "rotary";  // the recipe as it is

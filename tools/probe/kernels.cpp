@@ -15,6 +15,7 @@
 #include "engine/io.h"
 #include "tasks/registry.h"
 #include "tools/train/evaluate.h"
+#include "tools/train/run_log.h"
 #include "tools/train/settings.h"
 
 namespace lra::probe {
@@ -216,14 +217,8 @@ void run_kernels_probe(const std::string& checkpoint, const std::string& out_dir
       std::printf("  layer %d %-16s decay rate %.4g /position (fit over %lld lags), TV %.3g\n", l.layer,
                   k.name.c_str(), k.decay.rate, (long long)k.decay.points, k.tv);
   if (!plot) return;
-  const std::string script = std::string(LRA_SOURCE_DIR) + "/tools/probe/plot_kernels.py";
   const std::string png = (fs::path(out_dir) / "kernels.png").string();
-  const std::string command = str("'", LRA_PYTHON, "' '", script, "' '", json_path, "' '", png, "'");
-  if (std::system(command.c_str()) != 0)
-    std::printf("note: kernels.png not drawn (needs python3-matplotlib; scripts/setup.sh installs it): %s\n",
-                command.c_str());
-  else
-    std::printf("  picture: %s\n", png.c_str());
+  if (train::draw_plot("tools/probe/plot_kernels.py", json_path, png)) std::printf("  picture: %s\n", png.c_str());
 }
 
 }  // namespace lra::probe

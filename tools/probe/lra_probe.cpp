@@ -31,10 +31,7 @@
 #include "tools/probe/kernels.h"
 #include "tools/probe/pattern.h"
 #include "tools/probe/receptive_field.h"
-
-#ifndef LRA_PYTHON
-#define LRA_PYTHON "/usr/bin/python3"
-#endif
+#include "tools/train/run_log.h"
 
 namespace {
 
@@ -54,18 +51,6 @@ std::string read_file(const std::string& path) {
   std::stringstream ss;
   ss << f.rdbuf();
   return ss.str();
-}
-
-// Draws `json` into `png` with tools/probe/<script>; false (with a note) when python or matplotlib is missing.
-bool plot(const std::string& json, const std::string& png, const std::string& script_name = "plot_pattern.py") {
-  const std::string script = std::string(LRA_SOURCE_DIR) + "/tools/probe/" + script_name;
-  const std::string command = str("'", LRA_PYTHON, "' '", script, "' '", json, "' '", png, "'");
-  if (std::system(command.c_str()) != 0) {
-    std::printf("note: %s not drawn (needs python3-matplotlib; scripts/setup.sh installs it): %s\n", png.c_str(),
-                command.c_str());
-    return false;
-  }
-  return true;
 }
 
 int run_pattern(PatternArgs& a, const CLI::App& app) {
@@ -103,7 +88,7 @@ int run_pattern(PatternArgs& a, const CLI::App& app) {
               s.inputs, m.weights.c_str(), json.c_str());
   if (!a.no_plot) {
     const std::string png = a.out + "/pattern-" + s.model + ".png";
-    if (plot(json, png)) std::printf("drew %s\n", png.c_str());
+    if (train::draw_plot("tools/probe/plot_pattern.py", json, png)) std::printf("drew %s\n", png.c_str());
   }
   return 0;
 }
@@ -155,7 +140,7 @@ int run_experiment(const std::string& name, ExperimentArgs& a, int argc, char** 
   std::printf("wrote %s and %s/%s.md\n", json.c_str(), a.s.out.c_str(), name.c_str());
   if (!a.no_plot) {
     const std::string png = a.s.out + "/" + name + ".png";
-    if (plot(json, png, "plot_experiment.py")) std::printf("drew %s\n", png.c_str());
+    if (train::draw_plot("tools/probe/plot_experiment.py", json, png)) std::printf("drew %s\n", png.c_str());
   }
   const int failed = result.value("failed_runs", 0);
   if (failed > 0)

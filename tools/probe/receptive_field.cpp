@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tools/probe/kernels.h"
+#include "tools/train/run_log.h"
 
 namespace lra::probe {
 
@@ -206,13 +207,8 @@ void run_receptive_field_probe(const ReceptiveFieldSettings& s, const std::strin
   std::printf("  peak mean |dlogit/de| %.4g at position %lld; padded positions %.4g\n", peak, (long long)at,
               f.padded_mean);
   if (!plot) return;
-  const std::string script = std::string(LRA_SOURCE_DIR) + "/tools/probe/plot_receptive_field.py";
   const std::string png = (fs::path(out_dir) / "receptive_field.png").string();
-  const std::string command = str("'", LRA_PYTHON, "' '", script, "' '", json_path, "' '", png, "'");
-  if (std::system(command.c_str()) != 0)
-    std::printf("note: receptive_field.png not drawn (needs python3-matplotlib; scripts/setup.sh installs it): %s\n",
-                command.c_str());
-  else
+  if (train::draw_plot("tools/probe/plot_receptive_field.py", json_path, png))
     std::printf("  picture: %s\n", png.c_str());
 }
 

@@ -60,13 +60,15 @@ void RunLog::append(const nlohmann::json& record) const {
   LRA_CHECK(f.good(), "cannot append to ", path_);
 }
 
-void RunLog::plot() const {
-  const std::string script = std::string(LRA_SOURCE_DIR) + "/tools/plot/curves.py";
-  const std::string png = dir_ + "/curves.png";
-  const std::string command = str("'", LRA_PYTHON, "' '", script, "' '", path_, "' '", png, "'");
-  if (std::system((command + " 2>/dev/null").c_str()) != 0)
-    std::printf("note: curves.png not drawn (needs python3-matplotlib; scripts/setup.sh installs it): %s\n",
-                command.c_str());
+void RunLog::plot() const { draw_plot("tools/plot/curves.py", path_, dir_ + "/curves.png", /*quiet=*/true); }
+
+bool draw_plot(const std::string& script, const std::string& data, const std::string& png, bool quiet) {
+  const std::string command =
+      str("'", LRA_PYTHON, "' '", LRA_SOURCE_DIR, "/", script, "' '", data, "' '", png, "'");
+  if (std::system((quiet ? command + " 2>/dev/null" : command).c_str()) == 0) return true;
+  std::printf("note: %s not drawn (needs python3-matplotlib; scripts/setup.sh installs it): %s\n", png.c_str(),
+              command.c_str());
+  return false;
 }
 
 }  // namespace lra::train

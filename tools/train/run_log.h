@@ -38,4 +38,10 @@ class RunLog {
   std::string dir_, path_;
 };
 
+// Draws `png` from the data file `data` with the matplotlib script `script` (a path in the source tree, e.g.
+// tools/probe/plot_kernels.py) run by LRA_PYTHON. Plotting is a convenience: when it fails (no interpreter, no
+// matplotlib) a note with the command to run later is printed and false returned. quiet drops the script's
+// error output. RunLog::plot and every lra-probe picture draw through it.
+bool draw_plot(const std::string& script, const std::string& data, const std::string& png, bool quiet = false);
+
 }  // namespace lra::train
